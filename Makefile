@@ -1,0 +1,82 @@
+# The front door. `make` alone lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+
+# The demo's stack (contract ports: primary 54320, replicas 54321...).
+REPLICAS ?= 1
+REPLICA_LAG ?= 2s
+STACK := REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) postgres/stack.sh
+
+# make test's throwaway stack: other ports, two replicas, a small lag.
+TEST_STACK_ENV := STACK_DIR=$(CURDIR)/.stack-test STACK_PORT=55432 REPLICAS=2 \
+	REPLICA_LAG=1s APP_DB=forum_test
+TEST_ENV := $(TEST_STACK_ENV) DJANGO_DEBUG=false DJANGO_SECRET_KEY=test-only-secret \
+	DATABASE_URL=postgres://forum:forum@127.0.0.1:55432/forum_test \
+	REPLICA_URLS=postgres://forum_reader:forum_reader@127.0.0.1:55433/forum_test,postgres://forum_reader:forum_reader@127.0.0.1:55434/forum_test
+
+.PHONY: help venv demo stack stack-down stack-reset lag up down test lint format bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || "$$(scripts/find-python.sh)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP) ## Create the virtualenv and install the dependencies
+
+demo: $(STAMP) ## Start the local stack, migrate, seed and serve on http://127.0.0.1:8000
+	@was_up=$$($(STACK) status | grep -q 'primary up' && echo yes || true); \
+	$(STACK) up; \
+	if [ -z "$$was_up" ]; then trap '$(STACK) down' EXIT; fi; \
+	export DJANGO_DEBUG=true; \
+	$(PY) manage.py migrate --noinput -v0 && $(PY) manage.py seed_forum && \
+	echo "Serving http://127.0.0.1:8000 (Ctrl-C stops it)" && \
+	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi
+
+stack: ## Start the local primary and replicas (REPLICAS=1, REPLICA_LAG=2s)
+	@$(STACK) up
+
+stack-down: ## Stop the local stack (data is kept)
+	@$(STACK) down
+
+stack-reset: ## Stop the local stack and delete its data
+	@$(STACK) reset
+
+lag: ## Change every replica's apply delay live: make lag DELAY=3s
+	@$(STACK) lag $(DELAY)
+
+up: ## Start primary, replica and web with docker compose
+	docker compose up --build --detach
+
+down: ## Stop the docker compose services
+	docker compose down
+
+test: $(STAMP) ## Start a throwaway stack on other ports, run every test, stop it
+	@scripts/ensure-chromium.sh
+	@trap '$(TEST_STACK_ENV) postgres/stack.sh reset >/dev/null' EXIT; \
+	$(TEST_STACK_ENV) postgres/stack.sh reset >/dev/null; \
+	$(TEST_STACK_ENV) postgres/stack.sh up >/dev/null; \
+	$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0 && \
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy on routers/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=true $(VENV)/bin/mypy
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP) ## Measure routing overhead and replica share (see bench/README.md)
+	@trap '$(TEST_STACK_ENV) postgres/stack.sh reset >/dev/null' EXIT; \
+	$(TEST_STACK_ENV) postgres/stack.sh reset >/dev/null; \
+	$(TEST_STACK_ENV) postgres/stack.sh up >/dev/null; \
+	$(TEST_ENV) $(PY) bench/run.py

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Initialise a fresh primary: roles, the app database, grants, pg_hba and WAL settings.
+#
+# Runs once, as the database superuser, against a running server whose data directory
+# is $PGDATA. The postgres Docker image runs it from /docker-entrypoint-initdb.d; the
+# local stack (postgres/stack.sh) runs the very same file after initdb.
+set -euo pipefail
+
+: "${PGDATA:?PGDATA must point at the primary data directory}"
+APP_DB="${APP_DB:-forum}"
+APP_USER="${APP_USER:-forum}"
+APP_PASSWORD="${APP_PASSWORD:-forum}"
+READER_USER="${READER_USER:-forum_reader}"
+READER_PASSWORD="${READER_PASSWORD:-forum_reader}"
+REPLICATION_USER="${REPLICATION_USER:-replicator}"
+REPLICATION_PASSWORD="${REPLICATION_PASSWORD:-replicator}"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+cp "$here/primary.conf" "$PGDATA/primary.conf"
+if ! grep -q "^include_if_exists = 'primary.conf'" "$PGDATA/postgresql.conf"; then
+    echo "include_if_exists = 'primary.conf'" >>"$PGDATA/postgresql.conf"
+fi
+
+# Password logins over TCP only. The server's listen_addresses decides who can reach
+# it (127.0.0.1 for the local stack, the compose network under Docker).
+if ! grep -q "forum: replication" "$PGDATA/pg_hba.conf"; then
+    cat >>"$PGDATA/pg_hba.conf" <<HBA
+# forum: replication for the standbys, password logins for everyone else
+host    replication     $REPLICATION_USER     all     scram-sha-256
+host    all             all                   all     scram-sha-256
+HBA
+fi
+
+psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --dbname postgres)
+
+"${psql[@]}" \
+    -v app_db="$APP_DB" -v app_user="$APP_USER" -v app_password="$APP_PASSWORD" \
+    -v reader_user="$READER_USER" -v reader_password="$READER_PASSWORD" \
+    -v replication_user="$REPLICATION_USER" -v replication_password="$REPLICATION_PASSWORD" <<'SQL'
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE :"app_user" LOGIN CREATEDB PASSWORD :'app_password';
+CREATE ROLE :"reader_user" LOGIN PASSWORD :'reader_password';
+-- A write sent to a replica alias must fail loudly, even against the primary.
+ALTER ROLE :"reader_user" SET default_transaction_read_only = on;
+CREATE ROLE :"replication_user" LOGIN REPLICATION PASSWORD :'replication_password';
+CREATE DATABASE :"app_db" OWNER :"app_user";
+-- /healthz and the lab read replication state (pg_stat_replication, lag functions).
+GRANT pg_monitor TO :"app_user";
+-- The lab changes the replicas' apply delay live (ALTER SYSTEM + reload, PostgreSQL 15+).
+GRANT ALTER SYSTEM ON PARAMETER recovery_min_apply_delay TO :"app_user";
+SQL
+
+"${psql[@]}" --dbname "$APP_DB" -v app_user="$APP_USER" -v reader_user="$READER_USER" <<'SQL'
+GRANT USAGE ON SCHEMA public TO :"reader_user";
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader_user";
+-- Tables the app creates later (migrations run as the app role) are readable too.
+ALTER DEFAULT PRIVILEGES FOR ROLE :"app_user" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_user";
+-- Function privileges live in each database's catalog: grant it where the app connects.
+GRANT EXECUTE ON FUNCTION pg_reload_conf() TO :"app_user";
+SQL

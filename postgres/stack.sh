@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# The local stack: a PostgreSQL primary and REPLICAS hot standbys, no Docker.
+#
+#   postgres/stack.sh up | down | reset | status | env | lag DELAY | stop NODE | start NODE
+#
+# Nodes are "primary", "replica1", "replica2", ... It runs the same scripts as
+# docker-compose.yml (postgres/primary/init.sh, postgres/replica/bootstrap.sh).
+# Started as root, PostgreSQL runs as the postgres user (it refuses to run as root).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK_DIR="${STACK_DIR:-$repo/.stack}"
+STACK_PORT="${STACK_PORT:-54320}"
+REPLICAS="${REPLICAS:-1}"
+REPLICA_LAG="${REPLICA_LAG:-2s}"
+export APP_DB="${APP_DB:-forum}"
+export APP_USER="${APP_USER:-forum}" APP_PASSWORD="${APP_PASSWORD:-forum}"
+export READER_USER="${READER_USER:-forum_reader}" READER_PASSWORD="${READER_PASSWORD:-forum_reader}"
+export REPLICATION_USER="${REPLICATION_USER:-replicator}" REPLICATION_PASSWORD="${REPLICATION_PASSWORD:-replicator}"
+
+die() { echo "stack: $*" >&2; exit 1; }
+say() { echo "stack: $*"; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Run a command as the user that owns the clusters.
+as_pg() {
+    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+find_pg_bin() {
+    if [ -n "${PG_BIN:-}" ]; then
+        [ -x "$PG_BIN/initdb" ] || die "PG_BIN=$PG_BIN has no initdb"
+        return
+    fi
+    local dir
+    if command -v pg_config >/dev/null && dir="$(pg_config --bindir 2>/dev/null)" && [ -x "$dir/initdb" ]; then
+        PG_BIN="$dir"
+        return
+    fi
+    dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then
+        PG_BIN="$dir"
+        return
+    fi
+    if is_root && command -v apt-get >/dev/null; then
+        say "PostgreSQL server binaries not found; installing the Debian package 'postgresql'"
+        # Debian would otherwise create and start its own cluster on port 5432.
+        mkdir -p /etc/postgresql-common
+        grep -qs '^create_main_cluster *= *false' /etc/postgresql-common/createcluster.conf ||
+            echo 'create_main_cluster = false' >>/etc/postgresql-common/createcluster.conf
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        unset PG_BIN
+        find_pg_bin
+        return
+    fi
+    die "PostgreSQL server binaries not found: install the 'postgresql' package (Debian/Ubuntu) or set PG_BIN to the directory holding initdb"
+}
+
+# As root the postgres user must reach the data directory, and a checkout under
+# /root (mode 700) is out of its reach: keep the data under /tmp then, and leave a
+# symlink where it was asked for.
+resolve_stack_dir() {
+    if is_root && ! runuser -u postgres -- test -x "$(dirname "$STACK_DIR")"; then
+        local wanted="$STACK_DIR"
+        STACK_DIR="/tmp/forum-$(basename "$wanted" | tr -d .)-$(echo "$wanted" | md5sum | cut -c1-8)"
+        if [ ! -L "$wanted" ] && [ -e "$wanted" ]; then
+            die "$wanted exists and is not a symlink; remove it (the postgres user cannot reach it)"
+        fi
+        ln -sfn "$STACK_DIR" "$wanted"
+    fi
+    mkdir -p "$STACK_DIR/run" "$STACK_DIR/log" "$STACK_DIR/scripts"
+    if is_root; then chown -R postgres:postgres "$STACK_DIR"; fi
+    chmod 700 "$STACK_DIR/run"
+    # The postgres user may not be able to read the checkout either: use copies.
+    cp -r "$repo/postgres/primary" "$repo/postgres/replica" "$STACK_DIR/scripts/"
+    if is_root; then chown -R postgres:postgres "$STACK_DIR/scripts"; fi
+}
+
+nodes() {
+    echo primary
+    local i
+    for ((i = 1; i <= REPLICAS; i++)); do echo "replica$i"; done
+}
+
+port_of() {
+    case "$1" in
+        primary) echo "$STACK_PORT" ;;
+        replica[0-9]*) echo $((STACK_PORT + ${1#replica})) ;;
+        *) die "unknown node '$1' (expected primary or replicaN)" ;;
+    esac
+}
+
+data_of() { echo "$STACK_DIR/$1"; }
+
+is_running() {
+    [ -f "$(data_of "$1")/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" status -D "$(data_of "$1")" >/dev/null 2>&1
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_node() {
+    local node="$1" data port pidfile pid
+    data="$(data_of "$node")"
+    port="$(port_of "$node")"
+    pidfile="$data/postmaster.pid"
+    if is_running "$node"; then
+        say "$node already running on 127.0.0.1:$port"
+        return
+    fi
+    if [ -f "$pidfile" ]; then
+        pid="$(head -n 1 "$pidfile")"
+        say "$node: removing stale postmaster.pid (PID $pid is not running)"
+        rm -f "$pidfile"
+    fi
+    if port_busy "$port"; then
+        die "$node: port $port on 127.0.0.1 is already in use by another process; stop it or set STACK_PORT"
+    fi
+    as_pg "$PG_BIN/pg_ctl" start --wait --timeout 60 --silent -D "$data" -l "$STACK_DIR/log/$node.log" \
+        -o "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories='$STACK_DIR/run'" ||
+        die "$node failed to start; see $STACK_DIR/log/$node.log"
+    say "$node up on 127.0.0.1:$port"
+}
+
+stop_node() {
+    local node="$1"
+    if is_running "$node"; then
+        as_pg "$PG_BIN/pg_ctl" stop --wait --silent -m fast -D "$(data_of "$node")"
+        say "$node stopped"
+    fi
+}
+
+init_primary() {
+    local data
+    data="$(data_of primary)"
+    if [ -s "$data/PG_VERSION" ] && [ ! -f "$data/forum-initialized" ]; then
+        say "primary: half-initialised data directory from an interrupted run; starting it over"
+        stop_node primary
+        rm -rf "$data"
+    fi
+    [ -s "$data/PG_VERSION" ] && return
+    say "primary: initdb in $data"
+    as_pg "$PG_BIN/initdb" --pgdata "$data" --username postgres --auth-local trust \
+        --auth-host scram-sha-256 --encoding UTF8 --locale C.UTF-8 >/dev/null
+    start_node primary
+    as_pg env PATH="$PG_BIN:$PATH" PGDATA="$data" PGHOST="$STACK_DIR/run" PGPORT="$STACK_PORT" PGUSER=postgres \
+        "$STACK_DIR/scripts/primary/init.sh"
+    as_pg touch "$data/forum-initialized"
+    # primary.conf and pg_hba.conf changed: restart to apply them.
+    stop_node primary
+}
+
+init_replica() {
+    local node="$1"
+    as_pg env PATH="$PG_BIN:$PATH" PGDATA="$(data_of "$node")" PRIMARY_HOST=127.0.0.1 PRIMARY_PORT="$STACK_PORT" \
+        REPLICA_NAME="$node" REPLICA_LAG="$REPLICA_LAG" "$STACK_DIR/scripts/replica/bootstrap.sh" >/dev/null
+}
+
+cmd_up() {
+    init_primary
+    start_node primary
+    local node
+    for node in $(nodes | tail -n +2); do
+        init_replica "$node"
+        start_node "$node"
+    done
+    cmd_env
+}
+
+cmd_down() {
+    local node
+    # Replicas first, so they do not log a lost primary.
+    for node in $(ls "$STACK_DIR" 2>/dev/null | grep -E '^replica[0-9]+$' | sort -r) primary; do
+        [ -d "$(data_of "$node")" ] && stop_node "$node"
+    done
+    return 0
+}
+
+cmd_reset() {
+    cmd_down
+    say "removing $STACK_DIR"
+    rm -rf "$STACK_DIR"
+}
+
+cmd_status() {
+    local node
+    for node in $(nodes); do
+        if is_running "$node"; then
+            say "$node up on 127.0.0.1:$(port_of "$node")"
+        else
+            say "$node down"
+        fi
+    done
+}
+
+cmd_env() {
+    local urls="" node
+    for node in $(nodes | tail -n +2); do
+        urls+="${urls:+,}postgres://$READER_USER:$READER_PASSWORD@127.0.0.1:$(port_of "$node")/$APP_DB"
+    done
+    echo "DATABASE_URL=postgres://$APP_USER:$APP_PASSWORD@127.0.0.1:$STACK_PORT/$APP_DB"
+    echo "REPLICA_URLS=$urls"
+}
+
+# Change the apply delay on every running replica, live: ALTER SYSTEM + reload.
+cmd_lag() {
+    local delay="${1:?usage: stack.sh lag DELAY (e.g. 3s, 500ms, 0)}" node
+    [[ "$delay" =~ ^[0-9]+(ms|s|min)?$ ]] || die "DELAY must look like 0, 500ms, 3s or 1min (got '$delay')"
+    for node in $(nodes | tail -n +2); do
+        is_running "$node" || die "$node is not running; run 'make stack' first"
+        as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$STACK_DIR/run" -p "$(port_of "$node")" -U postgres -d postgres \
+            -c "ALTER SYSTEM SET recovery_min_apply_delay = '$delay'" -c "SELECT pg_reload_conf()" >/dev/null
+        say "$node apply delay now $delay"
+    done
+}
+
+main() {
+    local cmd="${1:-}"
+    [ -n "$cmd" ] || die "usage: stack.sh up|down|reset|status|env|lag DELAY|stop NODE|start NODE"
+    shift
+    [[ "$REPLICAS" =~ ^[0-9]+$ ]] || die "REPLICAS must be a number (got '$REPLICAS')"
+    find_pg_bin
+    case "$cmd" in
+        env) cmd_env; return ;;
+    esac
+    resolve_stack_dir
+    case "$cmd" in
+        up) cmd_up ;;
+        down) cmd_down ;;
+        reset) cmd_reset ;;
+        status) cmd_status ;;
+        lag) cmd_lag "$@" ;;
+        stop) stop_node "${1:?usage: stack.sh stop NODE}" ;;
+        start) start_node "${1:?usage: stack.sh start NODE}" ;;
+        *) die "unknown command '$cmd'" ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,97 @@
+"""Per-request routing state, kept in `contextvars`.
+
+A ContextVar is private to each thread and each asyncio task (tasks start with a
+copy of their parent's context), so concurrent requests under gunicorn threads or
+ASGI never see each other's state, unlike module globals or `threading.local` under
+asyncio.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RequestState:
+    """What the routers know about the request being served."""
+
+    #: The strategy for this request (None: the ROUTERS_STRATEGY setting).
+    strategy: str | None = None
+    #: sticky: the client wrote recently, so it reads from the primary.
+    pinned: bool = False
+    #: causal: the primary's WAL position after the client's last write.
+    min_lsn: int | None = None
+    #: The alias chosen, once, to serve this request's reads.
+    read_alias: str | None = None
+    #: causal: every replica has replayed min_lsn, so the cookie can go.
+    lsn_replayed_everywhere: bool = False
+    #: Something was written on the primary during this request.
+    wrote: bool = False
+    #: Statements executed per alias (probes excluded): the page's honest footer.
+    queries: Counter[str] = field(default_factory=Counter)
+
+
+_state: ContextVar[RequestState | None] = ContextVar("routers_state", default=None)
+_primary_depth: ContextVar[int] = ContextVar("routers_primary_depth", default=0)
+_probing: ContextVar[bool] = ContextVar("routers_probing", default=False)
+
+
+def current_state() -> RequestState | None:
+    """The state of the request being served, or None outside a request scope."""
+    return _state.get()
+
+
+@contextmanager
+def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
+    """Route everything inside as one request: one replica, one set of decisions.
+
+    The middleware opens one per HTTP request; use it in a task or a command to get
+    the same consistency.
+    """
+    state = state or RequestState()
+    token = _state.set(state)
+    try:
+        yield state
+    finally:
+        _state.reset(token)
+
+
+@contextmanager
+def use_primary() -> Iterator[None]:
+    """Send every read inside to the primary. A context manager and a decorator.
+
+    Nesting is safe: each exit restores the level it entered, so leaving an inner
+    block keeps an outer one in force.
+
+        with use_primary():
+            ...
+
+        @use_primary()
+        def view(request): ...
+    """
+    token = _primary_depth.set(_primary_depth.get() + 1)
+    try:
+        yield
+    finally:
+        _primary_depth.reset(token)
+
+
+def primary_forced() -> bool:
+    """True inside `use_primary()`."""
+    return _primary_depth.get() > 0
+
+
+@contextmanager
+def probing() -> Iterator[None]:
+    """Mark the routers' own health and LSN queries, so they are not counted as page reads."""
+    token = _probing.set(True)
+    try:
+        yield
+    finally:
+        _probing.reset(token)
+
+
+def is_probing() -> bool:
+    return _probing.get()

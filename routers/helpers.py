@@ -1,0 +1,71 @@
+"""Helpers for the places a router cannot see on its own."""
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import connections, router
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Manager, Model, QuerySet
+
+from .context import current_state
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+def db_write(view: ViewT) -> ViewT:
+    """Mark a view as writing, for writes the middleware cannot see.
+
+    The middleware notices statements run on the primary. A view that writes
+    elsewhere (another service, a queue whose consumer writes) and then redirects
+    to a page that reads the result should carry this decorator, so the client
+    is pinned (sticky) or tagged with the primary's position (causal).
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state = current_state()
+        if state is not None:
+            state.wrote = True
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def replica_aware_get_or_create(
+    queryset: Manager[ModelT] | QuerySet[ModelT],
+    defaults: dict[str, Any] | None = None,
+    **lookup: Any,
+) -> tuple[ModelT, bool]:
+    """`get_or_create` that looks on the replica first.
+
+    Django's `get_or_create` always runs on the primary (it may write), even when
+    the row exists, which is the common case for tags, counters and lookups. This
+    tries a plain read first and only goes to the primary when the row is missing.
+
+    Caveat: a row found on a lagging replica may already be changed or deleted on
+    the primary. Use it for rows that are created once and rarely change.
+    """
+    try:
+        return queryset.get(**lookup), False
+    except queryset.model.DoesNotExist:
+        return queryset.get_or_create(defaults=defaults, **lookup)
+
+
+def read_alias(model: type[Model] | None = None) -> str:
+    """The alias the routers send this request's reads of `model` to."""
+    return router.db_for_read(model)  # type: ignore[arg-type]
+
+
+def cursor_for_read(model: type[Model] | None = None) -> CursorWrapper:
+    """A cursor for raw SQL reads, on the alias the routers would pick.
+
+    `django.db.connection.cursor()` is always the default alias: raw SQL bypasses
+    the routers. Use this for raw reads, and `connections[alias].cursor()` with the
+    primary's alias for raw writes.
+
+        with cursor_for_read(Post) as cursor:
+            cursor.execute("SELECT count(*) FROM forum_post")
+    """
+    return connections[read_alias(model)].cursor()

@@ -1,0 +1,136 @@
+"""RoutingMiddleware: opens each request's routing state and remembers its writes.
+
+Put it above every middleware that touches the database (sessions, auth):
+
+    MIDDLEWARE = [
+        "django.middleware.security.SecurityMiddleware",
+        "routers.middleware.RoutingMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        ...
+    ]
+
+On the way in it reads the client's signed cookies (sticky's pin, causal's LSN);
+a missing, forged, expired or garbled cookie is simply ignored. On the way out,
+if the request wrote on the primary, it sets the cookie the active strategy needs.
+A write that fails because the primary is down becomes a 503 "read-only" page.
+"""
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.db import InterfaceError, OperationalError, router
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.template.loader import render_to_string
+
+from . import conf, replicas
+from .context import RequestState, _state
+from .routers import BaseRouter, SelectableRouter
+
+_LSN_TEXT = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
+
+
+def active_router() -> BaseRouter | None:
+    """The routers-package router serving this request, if one is installed."""
+    for candidate in router.routers:
+        if isinstance(candidate, SelectableRouter):
+            return candidate.active()
+        if isinstance(candidate, BaseRouter):
+            return candidate
+    return None
+
+
+def state_from_cookies(request: HttpRequest) -> RequestState:
+    """A fresh request state, from the client's cookies (bad ones are ignored)."""
+    state = RequestState()
+    pin = request.get_signed_cookie(
+        conf.PIN_COOKIE, default=None, salt=conf.PIN_COOKIE, max_age=conf.sticky_seconds()
+    )
+    state.pinned = pin == "1"
+    lsn = request.get_signed_cookie(
+        conf.LSN_COOKIE, default=None, salt=conf.LSN_COOKIE, max_age=conf.LSN_COOKIE_SECONDS
+    )
+    if lsn is not None and _LSN_TEXT.match(lsn):
+        state.min_lsn = replicas.parse_lsn(lsn)
+    return state
+
+
+def remember_write(state: RequestState, response: HttpResponseBase) -> None:
+    """Set or clear the cookies that carry this request's writes to the next ones."""
+    strategy = active_router()
+    name = strategy.strategy if strategy is not None else ""
+    if name == "sticky" and state.wrote:
+        response.set_signed_cookie(
+            conf.PIN_COOKIE, "1", salt=conf.PIN_COOKIE, max_age=conf.sticky_seconds(),
+            httponly=True, samesite="Lax",
+        )
+    elif name == "causal" and state.wrote:
+        # Once per writing request, after its transactions have committed.
+        lsn = replicas.format_lsn(replicas.primary_lsn())
+        response.set_signed_cookie(
+            conf.LSN_COOKIE, lsn, salt=conf.LSN_COOKIE, max_age=conf.LSN_COOKIE_SECONDS,
+            httponly=True, samesite="Lax",
+        )
+    elif name == "causal" and state.lsn_replayed_everywhere:
+        # Not before: a client sent to a replica still behind would miss its write.
+        response.delete_cookie(conf.LSN_COOKIE, samesite="Lax")
+
+
+def read_only_response(request: HttpRequest) -> HttpResponse:
+    """The 503 page for a write while the primary is down; it shows what was typed."""
+    submitted = [
+        (name, value)
+        for name, value in request.POST.items()
+        if name != "csrfmiddlewaretoken" and "password" not in name
+    ]
+    html = render_to_string("routers/read_only.html", {"submitted": submitted}, request)
+    response = HttpResponse(html, status=503)
+    response["Retry-After"] = "30"
+    return response
+
+
+class RoutingMiddleware:
+    """Per-request routing state, write tracking and the read-only page. Sync and async."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        state = state_from_cookies(request)
+        token = _state.set(state)
+        try:
+            response = self.get_response(request)
+            remember_write(state, response)  # type: ignore[arg-type]
+        finally:
+            _state.reset(token)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        state = state_from_cookies(request)
+        token = _state.set(state)
+        try:
+            response = await self.get_response(request)  # type: ignore[misc]
+            await sync_to_async(remember_write)(state, response)
+        finally:
+            _state.reset(token)
+        return response  # type: ignore[no-any-return]
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        if replicas.probe(conf.primary()).up:
+            return None
+        return read_only_response(request)

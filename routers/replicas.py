@@ -1,0 +1,174 @@
+"""Health, lag and WAL-position probes, with a short process-wide cache.
+
+A probe never raises: a node that cannot be reached is reported down, and the
+routers fall back to another one. Results are reused for ROUTERS_HEALTH_TTL
+seconds, so a dead replica costs one failed connection per interval, not one per
+request. LSNs (WAL positions, "16/B374D848") are handled as integers.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, connections
+
+from . import conf
+from .context import probing
+
+# On a standby: the position replayed (applied), never the one merely received,
+# since only replayed rows are visible to queries. On the primary: the position
+# written, which is past the end of every committed transaction.
+_POSITION_SQL = (
+    "SELECT CASE WHEN pg_is_in_recovery()"
+    " THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END"
+)
+
+
+def parse_lsn(text: str) -> int:
+    """Turn PostgreSQL's "X/Y" LSN text into a comparable integer."""
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def format_lsn(value: int) -> str:
+    """Turn an integer LSN back into PostgreSQL's "X/Y" text."""
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    """One probe of one alias: reachable or not, and its WAL position then."""
+
+    alias: str
+    up: bool
+    lsn: int | None
+    checked_at: float
+
+
+_cache: dict[str, NodeHealth] = {}
+_lock = threading.Lock()
+
+
+def _remember(health: NodeHealth) -> NodeHealth:
+    with _lock:
+        known = _cache.get(health.alias)
+        if known is None or known.checked_at <= health.checked_at:
+            _cache[health.alias] = health
+    return health
+
+
+def _fetch_one(alias: str, sql: str) -> Any:
+    with probing(), connections[alias].cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def probe(alias: str) -> NodeHealth:
+    """Probe `alias` now, on this thread's connection to it, and cache the result."""
+    try:
+        position = _fetch_one(alias, _POSITION_SQL)
+        health = NodeHealth(alias, True, parse_lsn(position) if position else 0, time.monotonic())
+    except DatabaseError:
+        _discard_connection(alias)
+        health = NodeHealth(alias, False, None, time.monotonic())
+    return _remember(health)
+
+
+def _discard_connection(alias: str) -> None:
+    # The next use reconnects instead of reusing a broken socket.
+    try:
+        connections[alias].close()
+    except DatabaseError:
+        pass
+
+
+def health(alias: str) -> NodeHealth:
+    """The cached health of `alias`, probed again once it is older than the TTL."""
+    with _lock:
+        known = _cache.get(alias)
+    if known is not None and time.monotonic() - known.checked_at < conf.health_ttl():
+        return known
+    return probe(alias)
+
+
+def mark_down(alias: str) -> None:
+    """Record that `alias` just failed, so nothing picks it until the TTL runs out."""
+    _remember(NodeHealth(alias, False, None, time.monotonic()))
+
+
+def forget() -> None:
+    """Drop every cached probe (tests use it after stopping or starting a node)."""
+    with _lock:
+        _cache.clear()
+
+
+def lag_bytes(alias: str) -> int | None:
+    """Bytes of WAL the replica has not replayed yet, or None when unknown."""
+    replica = health(alias)
+    primary = health(conf.primary())
+    if replica.lsn is None or primary.lsn is None:
+        return None
+    return max(0, primary.lsn - replica.lsn)
+
+
+def usable_replicas() -> list[str]:
+    """Replicas that answer and are no more than ROUTERS_MAX_LAG_BYTES behind.
+
+    When the primary is down the lag is unknown; the replicas are still used, since
+    stale reads beat no reads.
+    """
+    usable = []
+    for alias in conf.replicas():
+        if not health(alias).up:
+            continue
+        lag = lag_bytes(alias)
+        if lag is None or lag <= conf.max_lag_bytes():
+            usable.append(alias)
+    return usable
+
+
+def connects(alias: str) -> bool:
+    """Open (or health-check) this thread's connection to `alias`; False if it fails."""
+    try:
+        with probing():
+            connections[alias].ensure_connection()
+    except DatabaseError:
+        _discard_connection(alias)
+        mark_down(alias)
+        return False
+    return True
+
+
+def replayed(alias: str, lsn: int, wait_seconds: float) -> bool:
+    """Has replica `alias` replayed up to `lsn`? Waits up to `wait_seconds` for it.
+
+    Asked on the very connection that will serve the reads, so the answer holds for
+    them (a replica never goes back).
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        health = probe(alias)
+        if health.lsn is not None and health.lsn >= lsn:
+            return True
+        if not health.up or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+
+
+def replayed_everywhere(lsn: int) -> bool:
+    """True when every configured replica is known (from the cache) to be past `lsn`.
+
+    Cached positions can only be older than the real ones, so a True is never wrong.
+    """
+    for alias in conf.replicas():
+        with _lock:
+            known = _cache.get(alias)
+        if known is None or known.lsn is None or known.lsn < lsn:
+            return False
+    return True
+
+
+def primary_lsn() -> int:
+    """The primary's WAL position now (raises if the primary is down)."""
+    return parse_lsn(_fetch_one(conf.primary(), "SELECT pg_current_wal_lsn()"))

@@ -1,0 +1,224 @@
+"""The routing strategies, one router class each, usable alone in DATABASE_ROUTERS.
+
+| router           | reads go to                                    | after a write            |
+|------------------|------------------------------------------------|--------------------------|
+| PrimaryRouter    | the primary                                    | -                        |
+| NaiveRouter      | a replica, picked per query                    | nothing (the lag bug)    |
+| StickyRouter     | one replica per request                        | primary for N seconds    |
+| CausalRouter     | one replica per request, once it has replayed  | primary until a replica  |
+|                  | the client's last write                        | has caught up            |
+
+Every router but NaiveRouter also applies the safeguards in `SafeRouter.db_for_read`.
+Writes always go to the primary.
+"""
+
+import itertools
+import threading
+from functools import cache
+from typing import Any
+
+from django.apps import apps
+from django.db import connections
+from django.db.models import Model
+
+from . import conf, replicas
+from .context import RequestState, current_state, primary_forced
+
+_turn = itertools.count()
+_turn_lock = threading.Lock()
+
+
+def _next_turn() -> int:
+    with _turn_lock:
+        return next(_turn)
+
+
+@cache
+def generic_models() -> frozenset[type[Model]]:
+    """Models with a GenericForeignKey, or targeted by a GenericRelation.
+
+    Django routes some writes through these models' related managers as reads
+    (ticket #36389: `obj.generic_relation.update(...)` uses db_for_read), so the
+    safe routers keep them on the primary. Computed once, after the app registry
+    is ready.
+    """
+    # Imported here: contenttypes' models need the app registry, which is not
+    # ready yet when this package is imported as an installed app.
+    from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+
+    found: set[type[Model]] = set()
+    for model in apps.get_models():
+        for model_field in model._meta.private_fields:
+            if isinstance(model_field, GenericForeignKey):
+                found.add(model)
+            if isinstance(model_field, GenericRelation):
+                found.add(model_field.related_model)
+    return frozenset(found)
+
+
+class BaseRouter:
+    """Writes, migrations and relations, the same for every strategy."""
+
+    strategy = ""
+
+    def db_for_write(self, model: type[Model], **hints: Any) -> str:
+        return conf.primary()
+
+    def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
+        # The replicas hold the primary's rows, so objects from any of them may relate.
+        cluster = {conf.primary(), *conf.replicas()}
+        if obj1._state.db in cluster and obj2._state.db in cluster:
+            return True
+        return None
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
+        # A standby is read-only: its schema arrives through replication.
+        if db in conf.replicas():
+            return False
+        return None
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str:
+        raise NotImplementedError
+
+
+class PrimaryRouter(BaseRouter):
+    """Every read on the primary: the baseline, as if there were no replica."""
+
+    strategy = "primary"
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str:
+        return conf.primary()
+
+
+class NaiveRouter(BaseRouter):
+    """Every read on a replica, picked afresh per query. Kept on purpose: it is the bug.
+
+    No safeguard: a redirect after a write reads a replica that has not replayed it
+    yet (the 404), reads inside atomic() miss their own writes, a dead replica fails
+    the request, and two queries of one page may hit two replicas at different lag.
+    """
+
+    strategy = "naive"
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str:
+        aliases = conf.replicas() or [conf.primary()]
+        return aliases[_next_turn() % len(aliases)]
+
+
+class SafeRouter(BaseRouter):
+    """The safeguards every strategy but naive applies before its own choice.
+
+    Reads go to the primary inside `use_primary()`, inside an open atomic() block on
+    the primary, after this request wrote, and for models with generic relations.
+    Otherwise `choose_read_alias` decides, once per request.
+    """
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str:
+        primary = conf.primary()
+        state = current_state()
+        # in_atomic_block is a plain attribute: unlike transaction.get_autocommit(),
+        # it does not open a connection to the primary on every read.
+        if (
+            primary_forced()
+            or connections[primary].in_atomic_block
+            or (state is not None and state.wrote)
+            or model in generic_models()
+        ):
+            return self._primary_or_fallback()
+        if state is None:
+            return self.choose_read_alias(RequestState())
+        if state.read_alias is None:
+            state.read_alias = self.choose_read_alias(state)
+        return state.read_alias
+
+    def choose_read_alias(self, state: RequestState) -> str:
+        """Where this request's ordinary reads go; called once per request."""
+        raise NotImplementedError
+
+    @staticmethod
+    def pick_replica() -> str | None:
+        """A healthy replica that is not too far behind, round-robin; None if none is."""
+        candidates = replicas.usable_replicas()
+        start = _next_turn()
+        for offset in range(len(candidates)):
+            alias = candidates[(start + offset) % len(candidates)]
+            if replicas.connects(alias):
+                return alias
+        return None
+
+    def _primary_or_fallback(self) -> str:
+        # With the primary down, a stale read beats an error page.
+        primary = conf.primary()
+        if replicas.health(primary).up or replicas.connects(primary):
+            return primary
+        return self.pick_replica() or primary
+
+
+class StickyRouter(SafeRouter):
+    """Reads on a replica, except for a client that wrote in the last N seconds.
+
+    The middleware pins a client to the primary with a signed cookie after a request
+    that wrote (ROUTERS_STICKY_SECONDS). Simple and robust; the cost is that a
+    writer's reads all go to the primary for those seconds, caught up or not.
+    """
+
+    strategy = "sticky"
+
+    def choose_read_alias(self, state: RequestState) -> str:
+        if state.pinned:
+            return self._primary_or_fallback()
+        return self.pick_replica() or self._primary_or_fallback()
+
+
+class CausalRouter(SafeRouter):
+    """Reads on a replica that has replayed the client's last write (read-your-writes).
+
+    The middleware stores the primary's WAL position after a client's write in a
+    signed cookie. On the client's next request the chosen replica serves the reads
+    only if `pg_last_wal_replay_lsn()` on that very connection has reached it,
+    waiting up to ROUTERS_CAUSAL_WAIT_MS; otherwise the primary does. The cookie is
+    dropped once every replica has replayed the write.
+    """
+
+    strategy = "causal"
+
+    def choose_read_alias(self, state: RequestState) -> str:
+        replica = self.pick_replica()
+        if replica is None:
+            return self._primary_or_fallback()
+        if state.min_lsn is None:
+            return replica
+        if replicas.replayed(replica, state.min_lsn, conf.causal_wait_seconds()):
+            state.lsn_replayed_everywhere = replicas.replayed_everywhere(state.min_lsn)
+            return replica
+        return self._primary_or_fallback()
+
+
+STRATEGY_ROUTERS: dict[str, BaseRouter] = {
+    router.strategy: router
+    for router in (PrimaryRouter(), NaiveRouter(), StickyRouter(), CausalRouter())
+}
+
+
+class SelectableRouter(BaseRouter):
+    """Delegates to the strategy chosen for this request, or ROUTERS_STRATEGY.
+
+    For demos and gradual roll-outs: `RequestState.strategy` (set per request, e.g.
+    from a cookie) picks one of primary, naive, sticky, causal.
+    """
+
+    @staticmethod
+    def active() -> BaseRouter:
+        """The router serving the current request."""
+        state = current_state()
+        name = (state.strategy if state is not None else None) or conf.strategy()
+        return STRATEGY_ROUTERS[name]
+
+    @property
+    def strategy(self) -> str:  # type: ignore[override]
+        return self.active().strategy
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str:
+        return self.active().db_for_read(model, **hints)

@@ -1,0 +1,78 @@
+"""`healthz`: the primary and each replica, up or down, with replication lag.
+
+    path("healthz", routers.views.healthz)
+
+Answers 200 while the primary is up and 503 otherwise, always as JSON. Probes run
+fresh on every call (no cache): this is what monitoring and the lab look at.
+"""
+
+from typing import Any
+
+from django.db import DatabaseError, connections
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+
+from . import conf, replicas
+from .context import probing
+
+# Seconds: 0 when everything received is applied; otherwise the time since the
+# replica last applied a commit (an upper bound after an idle spell on the primary).
+_REPLICA_SQL = """
+SELECT pg_last_wal_replay_lsn()::text,
+       CASE WHEN pg_last_wal_receive_lsn() IS NULL
+              OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float
+       END,
+       current_setting('recovery_min_apply_delay')
+"""
+
+
+def _query(alias: str, sql: str) -> tuple[Any, ...] | None:
+    try:
+        with probing(), connections[alias].cursor() as cursor:
+            cursor.execute(sql)
+            row: tuple[Any, ...] = cursor.fetchone()
+            return row
+    except DatabaseError:
+        connections[alias].close()
+        return None
+
+
+def describe_nodes() -> dict[str, Any]:
+    """Probe every node now and describe it."""
+    primary_alias = conf.primary()
+    row = _query(primary_alias, "SELECT pg_current_wal_lsn()::text")
+    primary_lsn = replicas.parse_lsn(row[0]) if row else None
+    nodes: dict[str, Any] = {
+        "primary": {"alias": primary_alias, "up": row is not None, "lsn": row[0] if row else None},
+        "replicas": [],
+    }
+    for alias in conf.replicas():
+        row = _query(alias, _REPLICA_SQL)
+        if row is None:
+            nodes["replicas"].append({"alias": alias, "up": False})
+            continue
+        replay_lsn = replicas.parse_lsn(row[0]) if row[0] else None
+        lag_bytes = (
+            max(0, primary_lsn - replay_lsn)
+            if primary_lsn is not None and replay_lsn is not None
+            else None
+        )
+        nodes["replicas"].append(
+            {
+                "alias": alias,
+                "up": True,
+                "replay_lsn": row[0],
+                "lag_bytes": lag_bytes,
+                "lag_seconds": round(row[1], 3),
+                "apply_delay": row[2],
+            }
+        )
+    return nodes
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    nodes = describe_nodes()
+    up = nodes["primary"]["up"]
+    return JsonResponse({"status": "ok" if up else "primary down", **nodes}, status=200 if up else 503)
