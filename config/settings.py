@@ -59,8 +59,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "routers",
+    # forum first: its templates override the routers' (routers/read_only.html).
     "forum",
+    "routers",
 ]
 
 MIDDLEWARE = [

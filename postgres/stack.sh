@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: a PostgreSQL primary and REPLICAS hot standbys, no Docker.
 #
-#   postgres/stack.sh up | down | reset | status | env | lag DELAY | stop NODE | start NODE
+#   postgres/stack.sh up | down | reset | status | env | lag DELAY [NODE] | stop NODE | start NODE
 #
 # Nodes are "primary", "replica1", "replica2", ... It runs the same scripts as
 # docker-compose.yml (postgres/primary/init.sh, postgres/replica/bootstrap.sh).
@@ -202,11 +202,11 @@ cmd_env() {
     echo "REPLICA_URLS=$urls"
 }
 
-# Change the apply delay on every running replica, live: ALTER SYSTEM + reload.
+# Change the apply delay live (ALTER SYSTEM + reload) on one replica, or on all.
 cmd_lag() {
-    local delay="${1:?usage: stack.sh lag DELAY (e.g. 3s, 500ms, 0)}" node
+    local delay="${1:?usage: stack.sh lag DELAY [NODE] (e.g. 3s, 500ms, 0)}" node
     [[ "$delay" =~ ^[0-9]+(ms|s|min)?$ ]] || die "DELAY must look like 0, 500ms, 3s or 1min (got '$delay')"
-    for node in $(nodes | tail -n +2); do
+    for node in ${2:-$(nodes | tail -n +2)}; do
         is_running "$node" || die "$node is not running; run 'make stack' first"
         as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$STACK_DIR/run" -p "$(port_of "$node")" -U postgres -d postgres \
             -c "ALTER SYSTEM SET recovery_min_apply_delay = '$delay'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -216,7 +216,7 @@ cmd_lag() {
 
 main() {
     local cmd="${1:-}"
-    [ -n "$cmd" ] || die "usage: stack.sh up|down|reset|status|env|lag DELAY|stop NODE|start NODE"
+    [ -n "$cmd" ] || die "usage: stack.sh up|down|reset|status|env|lag DELAY [NODE]|stop NODE|start NODE"
     shift
     [[ "$REPLICAS" =~ ^[0-9]+$ ]] || die "REPLICAS must be a number (got '$REPLICAS')"
     find_pg_bin

@@ -1,0 +1,166 @@
+"""Fixtures shared by every test.
+
+`make test` starts a throwaway stack (a primary and two replicas with a 1 s apply
+delay, database `forum_test`) and exports its settings; the tests run against it.
+"""
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connections
+
+from routers import replicas
+
+REPO = Path(__file__).resolve().parent.parent
+# Alias in DATABASES -> node name in postgres/stack.sh.
+NODES = {"default": "primary", "replica": "replica1", "replica_2": "replica2"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_blocker: Any) -> None:
+    """Migrate the test stack's own database instead of creating a test database.
+
+    A streaming replica is a physical copy of the whole primary: it cannot hold a
+    database of its own, and Django's usual CREATE DATABASE test_... would only
+    reach it through replication. So the test stack is throwaway and its database
+    is the test database.
+    """
+    name = settings.DATABASES["default"]["NAME"]
+    if not str(name).endswith("_test"):
+        pytest.exit(f"Refusing to run against database {name!r}: run the tests with `make test`.")
+    with django_db_blocker.unblock():
+        call_command("migrate", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _routing_defaults(settings: Any) -> Iterator[None]:
+    """Tests read from the primary unless they pick a strategy themselves."""
+    settings.ROUTERS_STRATEGY = "primary"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    replicas.forget()
+    yield
+    replicas.forget()
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02, what: str = ""
+) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+class Stack:
+    """The test stack's nodes, driven through postgres/stack.sh."""
+
+    def run(self, *args: str) -> None:
+        subprocess.run([str(REPO / "postgres/stack.sh"), *args], check=True, capture_output=True)
+
+    def stop(self, alias: str) -> None:
+        connections[alias].close()
+        self.run("stop", NODES[alias])
+        replicas.forget()
+
+    def start(self, alias: str) -> None:
+        self.run("start", NODES[alias])
+        replicas.forget()
+
+    def set_lag(self, delay: str, alias: str | None = None) -> None:
+        """Set the apply delay live on one replica alias, or on all of them."""
+        self.run("lag", delay, *([NODES[alias]] if alias else []))
+        for replica in [alias] if alias else replica_aliases():
+            wait_until(
+                lambda replica=replica: fetch(replica, "SHOW recovery_min_apply_delay")
+                == normalise_delay(delay),
+                what=f"{replica} to reload recovery_min_apply_delay={delay}",
+            )
+
+    def wait_for_replay(self) -> None:
+        """Wait until every replica has replayed everything the primary has written."""
+        target = replicas.parse_lsn(fetch("default", "SELECT pg_current_wal_lsn()::text"))
+        for alias in replica_aliases():
+            wait_until(
+                lambda alias=alias: replicas.parse_lsn(
+                    fetch(alias, "SELECT pg_last_wal_replay_lsn()::text")
+                )
+                >= target,
+                what=f"{alias} to replay the primary's WAL",
+            )
+
+
+def normalise_delay(delay: str) -> str:
+    """What SHOW prints for a delay given to stack.sh ("1s" -> "1s", "0" -> "0")."""
+    return {"0": "0", "0s": "0", "1000ms": "1s"}.get(delay, delay)
+
+
+def replica_aliases() -> list[str]:
+    return [alias for alias in settings.DATABASES if alias != "default"]
+
+
+def fetch(alias: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """The first column of the first row of `sql` on `alias`, bypassing the routers."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+
+@pytest.fixture
+def live_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Real commits, so the replicas can see (or not yet see) the test's writes.
+
+    Django's TestCase wraps a test in a transaction that never commits, so nothing
+    would ever reach a replica. Here every statement commits, and the primary is
+    flushed afterwards (the flush replicates like any write).
+    """
+    with django_db_blocker.unblock():
+        yield
+        connections.close_all()
+        call_command("flush", database="default", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """Drive the stack's nodes; every node is running again after the session."""
+    handle = Stack()
+    yield handle
+    for alias in NODES:
+        if alias in settings.DATABASES:
+            handle.run("start", NODES[alias])
+
+
+@pytest.fixture
+def author(db: None) -> User:
+    return User.objects.create_user("author", password="author-password")
+
+
+@pytest.fixture
+def moderator(db: None) -> User:
+    return User.objects.create_user("moderator", password="moderator-password", is_staff=True)
+
+
+@pytest.fixture
+def stranger(db: None) -> User:
+    return User.objects.create_user("stranger", password="stranger-password")
+
+
+@pytest.fixture
+def lagging_replicas(stack: Stack) -> Iterator[Stack]:
+    """Replicas that hold writes back for 3 s; back to the stack's 1 s afterwards."""
+    stack.set_lag("3s")
+    yield stack
+    stack.set_lag("1s")
+
