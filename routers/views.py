@@ -16,7 +16,8 @@ from . import conf, replicas
 from .context import probing
 
 # Seconds: 0 when everything received is applied; otherwise the time since the
-# replica last applied a commit (an upper bound after an idle spell on the primary).
+# replica last applied a commit (an upper bound after an idle spell on the primary;
+# null before it has applied any).
 _REPLICA_SQL = """
 SELECT pg_last_wal_replay_lsn()::text,
        CASE WHEN pg_last_wal_receive_lsn() IS NULL
@@ -64,7 +65,7 @@ def describe_nodes() -> dict[str, Any]:
                 "up": True,
                 "replay_lsn": row[0],
                 "lag_bytes": lag_bytes,
-                "lag_seconds": round(row[1], 3),
+                "lag_seconds": None if row[1] is None else round(row[1], 3),
                 "apply_delay": row[2],
             }
         )

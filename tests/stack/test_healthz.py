@@ -1,0 +1,49 @@
+"""/healthz: every node up or down, with lag, as JSON; 503 when the primary is down."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
+
+
+def test_it_reports_each_node_and_the_lag_of_a_held_back_write(client, lagging_replicas):
+    Group.objects.create(name="pending")
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["primary"]["up"] is True
+    assert [r["alias"] for r in body["replicas"]] == ["replica", "replica_2"]
+    for replica in body["replicas"]:
+        assert replica["up"] is True
+        assert replica["lag_bytes"] > 0
+        assert replica["apply_delay"] == "3s"
+
+
+def test_it_reports_no_lag_once_replayed(client, stack):
+    stack.wait_for_replay()
+
+    def lags():
+        return [r["lag_bytes"] for r in client.get("/healthz").json()["replicas"]]
+
+    wait_until(lambda: lags() == [0, 0], what="healthz to report zero lag")
+
+
+def test_it_answers_503_json_when_the_primary_is_down(client, stack):
+    stack.stop("default")
+    try:
+        response = client.get("/healthz")
+    finally:
+        stack.start("default")
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["status"] == "primary down"
+    assert body["primary"]["up"] is False
+    assert all(replica["up"] for replica in body["replicas"])
+    wait_until(lambda: client.get("/healthz").status_code == 200, what="the primary to return")

@@ -1,0 +1,98 @@
+"""postgres/stack.sh: idempotent up, down and back, clear errors. On its own ports."""
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.stack
+
+PORT = 57432
+
+
+@pytest.fixture
+def mini_stack() -> Iterator[dict[str, str]]:
+    """A one-replica stack of its own, so the test stack keeps running."""
+    stack_dir = Path("/tmp") / f"forum-mini-stack-{os.getpid()}"
+    env = {
+        **os.environ,
+        "STACK_DIR": str(stack_dir),
+        "STACK_PORT": str(PORT),
+        "REPLICAS": "1",
+        "REPLICA_LAG": "0",
+        "APP_DB": "mini_test",
+    }
+    yield env
+    subprocess.run([str(REPO / "postgres/stack.sh"), "reset"], env=env, capture_output=True)
+
+
+def stack_sh(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO / "postgres/stack.sh"), *args], env=env, capture_output=True, text=True
+    )
+
+
+def query(port: int, sql: str, user: str = "forum") -> object:
+    with psycopg.connect(
+        host="127.0.0.1", port=port, dbname="mini_test", user=user, password=user, autocommit=True
+    ) as connection:
+        cursor = connection.execute(sql)
+        return cursor.fetchone()[0] if cursor.description else None
+
+
+def test_it_starts_twice_stops_and_comes_back_with_its_data(mini_stack):
+    first = stack_sh(mini_stack, "up")
+    assert first.returncode == 0, first.stderr
+    query(PORT, "CREATE TABLE kept (note text); INSERT INTO kept VALUES ('still here')")
+
+    again = stack_sh(mini_stack, "up")
+    assert again.returncode == 0, again.stderr
+    assert "primary already running" in again.stdout
+
+    assert stack_sh(mini_stack, "down").returncode == 0
+    assert "primary down" in stack_sh(mini_stack, "status").stdout
+    with pytest.raises(psycopg.OperationalError):
+        query(PORT, "SELECT 1")
+
+    back = stack_sh(mini_stack, "up")
+    assert back.returncode == 0, back.stderr
+    assert query(PORT, "SELECT note FROM kept") == "still here"
+    assert query(PORT + 1, "SELECT pg_is_in_recovery()", user="forum_reader") is True
+
+
+def test_it_explains_a_busy_port(mini_stack):
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", PORT))
+        squatter.listen()
+        result = stack_sh(mini_stack, "up")
+
+    assert result.returncode != 0
+    assert f"port {PORT} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_it_clears_a_stale_pid_file(mini_stack):
+    assert stack_sh(mini_stack, "up").returncode == 0
+    assert stack_sh(mini_stack, "down").returncode == 0
+    data = Path(mini_stack["STACK_DIR"]).resolve() / "primary"
+    dead_pid = next(pid for pid in range(999_999, 0, -1) if not Path(f"/proc/{pid}").exists())
+    (data / "postmaster.pid").write_text(f"{dead_pid}\n")
+
+    result = stack_sh(mini_stack, "up")
+
+    assert result.returncode == 0, result.stderr
+    assert f"removing stale postmaster.pid (PID {dead_pid} is not running)" in result.stdout
+    assert query(PORT, "SELECT 1") == 1
+
+
+def test_it_rejects_a_malformed_delay(mini_stack):
+    result = stack_sh(mini_stack, "lag", "soon")
+
+    assert result.returncode != 0
+    assert "DELAY must look like" in result.stderr

@@ -1,0 +1,47 @@
+"""Replica aliases connect as a read-only role: a misrouted write fails loudly."""
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import DatabaseError
+
+from tests.conftest import fetch
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
+
+
+def test_it_rejects_an_insert_through_the_replica_alias(stack):
+    with pytest.raises(DatabaseError, match="read-only transaction"):
+        Group.objects.using("replica").create(name="misrouted")
+
+    assert not Group.objects.using("default").filter(name="misrouted").exists()
+
+
+def test_it_connects_replica_aliases_as_a_read_only_role():
+    for alias in ("replica", "replica_2"):
+        assert fetch(alias, "SELECT current_user") == "forum_reader"
+        assert fetch(alias, "SHOW default_transaction_read_only") == "on"
+
+
+def test_it_keeps_the_reader_read_only_even_on_the_primary():
+    # Not just the standby being read-only: the role itself refuses to write.
+    primary = settings.DATABASES["default"]
+    reader = settings.DATABASES["replica"]
+    with psycopg.connect(
+        host=primary["HOST"], port=primary["PORT"], dbname=primary["NAME"],
+        user=reader["USER"], password=reader["PASSWORD"], autocommit=True,
+    ) as connection:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            connection.execute("INSERT INTO auth_group (name) VALUES ('via-reader')")
+
+    assert not Group.objects.filter(name="via-reader").exists()
+
+
+def test_it_lets_the_app_role_change_the_apply_delay():
+    # The lab changes lag live through the app's own connection to the standby.
+    grants = fetch(
+        "default",
+        "SELECT has_parameter_privilege('forum', 'recovery_min_apply_delay', 'ALTER SYSTEM')",
+    )
+    assert grants is True
