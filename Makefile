@@ -12,11 +12,9 @@ REPLICA_LAG ?= 2s
 STACK := REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) postgres/stack.sh
 
 # make test's throwaway stack: other ports, two replicas, a small lag.
-TEST_STACK_ENV := STACK_DIR=$(CURDIR)/.stack-test STACK_PORT=55432 REPLICAS=2 \
-	REPLICA_LAG=1s APP_DB=forum_test
-TEST_ENV := $(TEST_STACK_ENV) DJANGO_DEBUG=false DJANGO_SECRET_KEY=test-only-secret \
-	DATABASE_URL=postgres://forum:forum@127.0.0.1:55432/forum_test \
-	REPLICA_URLS=postgres://forum_reader:forum_reader@127.0.0.1:55433/forum_test,postgres://forum_reader:forum_reader@127.0.0.1:55434/forum_test
+WITH_TEST_STACK := set -a && . tests/stack.env && set +a && \
+	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
+	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null
 
 .PHONY: help venv demo stack stack-down stack-reset lag up down test lint format bench
 
@@ -60,11 +58,9 @@ down: ## Stop the docker compose services
 
 test: $(STAMP) ## Start a throwaway stack on other ports, run every test, stop it
 	@scripts/ensure-chromium.sh
-	@trap '$(TEST_STACK_ENV) postgres/stack.sh reset >/dev/null' EXIT; \
-	$(TEST_STACK_ENV) postgres/stack.sh reset >/dev/null; \
-	$(TEST_STACK_ENV) postgres/stack.sh up >/dev/null; \
-	$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0 && \
-	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	@$(WITH_TEST_STACK) && \
+	$(PY) manage.py collectstatic --noinput -v0 && \
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy on routers/
 	$(VENV)/bin/ruff check .
@@ -76,7 +72,4 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP) ## Measure routing overhead and replica share (see bench/README.md)
-	@trap '$(TEST_STACK_ENV) postgres/stack.sh reset >/dev/null' EXIT; \
-	$(TEST_STACK_ENV) postgres/stack.sh reset >/dev/null; \
-	$(TEST_STACK_ENV) postgres/stack.sh up >/dev/null; \
-	$(TEST_ENV) $(PY) bench/run.py
+	@$(WITH_TEST_STACK) && $(PY) bench/run.py

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STACK_DIR="${STACK_DIR:-$repo/.stack}"
+STACK_DIR="$(realpath -m "${STACK_DIR:-$repo/.stack}")"
 STACK_PORT="${STACK_PORT:-54320}"
 REPLICAS="${REPLICAS:-1}"
 REPLICA_LAG="${REPLICA_LAG:-2s}"

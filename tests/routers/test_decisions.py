@@ -1,0 +1,194 @@
+"""Router decisions, without a database: health and LSN probes are stubbed."""
+
+import pytest
+
+from routers import (
+    CausalRouter,
+    NaiveRouter,
+    PrimaryRouter,
+    RequestState,
+    SelectableRouter,
+    StickyRouter,
+    replicas,
+    request_scope,
+    use_primary,
+)
+from routers.replicas import NodeHealth
+
+
+class FakeModel:
+    pass
+
+
+@pytest.fixture
+def healthy(monkeypatch):
+    """Both replicas up and caught up; the primary up."""
+    usable = ["replica", "replica_2"]
+    monkeypatch.setattr(replicas, "usable_replicas", lambda: list(usable))
+    monkeypatch.setattr(replicas, "connects", lambda alias: True)
+    monkeypatch.setattr(replicas, "health", lambda alias: NodeHealth(alias, True, 0, 0.0))
+    return usable
+
+
+@pytest.fixture
+def replay(monkeypatch):
+    """Control what the causal check sees: {alias: replayed?}."""
+    answers = {"replica": True, "replica_2": True}
+    monkeypatch.setattr(replicas, "replayed", lambda alias, lsn, wait: answers[alias])
+    monkeypatch.setattr(replicas, "replayed_everywhere", lambda lsn: all(answers.values()))
+    return answers
+
+
+def reads(router, count=4, model=FakeModel):
+    return [router.db_for_read(model) for _ in range(count)]
+
+
+def test_it_sends_every_read_to_the_primary_with_the_primary_router():
+    assert set(reads(PrimaryRouter())) == {"default"}
+
+
+def test_it_spreads_naive_reads_over_replicas_query_by_query():
+    chosen = reads(NaiveRouter())
+
+    assert set(chosen) == {"replica", "replica_2"}
+
+
+def test_it_keeps_one_replica_for_a_whole_request(healthy):
+    with request_scope():
+        chosen = reads(StickyRouter(), count=6)
+
+    assert len(set(chosen)) == 1
+    assert chosen[0] in healthy
+
+
+def test_it_moves_between_replicas_from_one_request_to_the_next(healthy):
+    chosen = set()
+    for _ in range(4):
+        with request_scope():
+            chosen.add(StickyRouter().db_for_read(FakeModel))
+
+    assert chosen == {"replica", "replica_2"}
+
+
+def test_it_reads_a_pinned_client_from_the_primary(healthy):
+    with request_scope(RequestState(pinned=True)):
+        assert set(reads(StickyRouter())) == {"default"}
+
+
+def test_it_reads_from_the_primary_once_the_request_wrote(healthy):
+    with request_scope() as state:
+        before = StickyRouter().db_for_read(FakeModel)
+        state.wrote = True
+        after = StickyRouter().db_for_read(FakeModel)
+
+    assert before != "default"
+    assert after == "default"
+
+
+def test_it_falls_back_to_the_primary_without_a_usable_replica(healthy):
+    healthy.clear()
+    with request_scope():
+        assert StickyRouter().db_for_read(FakeModel) == "default"
+    with request_scope():
+        assert CausalRouter().db_for_read(FakeModel) == "default"
+
+
+def test_it_skips_a_replica_that_refuses_connections(healthy, monkeypatch):
+    monkeypatch.setattr(replicas, "connects", lambda alias: alias != "replica")
+
+    for _ in range(3):
+        with request_scope():
+            assert StickyRouter().db_for_read(FakeModel) == "replica_2"
+
+
+def test_it_reads_a_replica_when_the_client_has_no_write_to_wait_for(healthy, replay):
+    replay["replica"] = replay["replica_2"] = False
+    with request_scope():
+        assert CausalRouter().db_for_read(FakeModel) in healthy
+
+
+def test_it_reads_a_replica_that_has_replayed_the_clients_write(healthy, replay):
+    with request_scope(RequestState(min_lsn=100)) as state:
+        assert CausalRouter().db_for_read(FakeModel) in healthy
+
+    assert state.lsn_replayed_everywhere
+
+
+def test_it_reads_the_primary_while_the_replica_has_not_replayed_the_write(healthy, replay):
+    replay["replica"] = replay["replica_2"] = False
+    with request_scope(RequestState(min_lsn=100)) as state:
+        assert set(reads(CausalRouter())) == {"default"}
+
+    assert not state.lsn_replayed_everywhere
+
+
+def test_it_keeps_the_lsn_while_another_replica_is_behind(healthy, replay):
+    replay["replica_2"] = False
+    with request_scope(RequestState(min_lsn=100)) as state:
+        while CausalRouter().db_for_read(FakeModel) != "replica":
+            state.read_alias = None  # another request, until round-robin picks "replica"
+
+    assert not state.lsn_replayed_everywhere
+
+
+def test_it_forces_the_primary_inside_use_primary(healthy):
+    with request_scope(), use_primary():
+        assert set(reads(CausalRouter())) == {"default"}
+
+
+def test_it_restores_use_primary_level_by_level(healthy):
+    router = StickyRouter()
+    with request_scope():
+        with use_primary():
+            with use_primary():
+                assert router.db_for_read(FakeModel) == "default"
+            # Leaving the inner block must not end the outer one.
+            assert router.db_for_read(FakeModel) == "default"
+        assert router.db_for_read(FakeModel) != "default"
+
+
+def test_it_works_as_a_decorator_too(healthy):
+    @use_primary()
+    def read():
+        return StickyRouter().db_for_read(FakeModel)
+
+    with request_scope():
+        assert read() == "default"
+        assert read() == "default"
+        assert StickyRouter().db_for_read(FakeModel) != "default"
+
+
+def test_it_follows_the_strategy_chosen_for_the_request(healthy, settings):
+    settings.ROUTERS_STRATEGY = "sticky"
+    router = SelectableRouter()
+
+    with request_scope(RequestState(strategy="primary")):
+        assert router.db_for_read(FakeModel) == "default"
+    with request_scope(RequestState(pinned=True)):
+        assert router.strategy == "sticky"
+        assert router.db_for_read(FakeModel) == "default"
+    with request_scope():
+        assert router.db_for_read(FakeModel) != "default"
+
+
+def test_it_sends_every_write_to_the_primary():
+    for router in (PrimaryRouter(), NaiveRouter(), StickyRouter(), CausalRouter()):
+        assert router.db_for_write(FakeModel) == "default"
+
+
+def test_it_migrates_only_the_primary():
+    router = CausalRouter()
+
+    assert router.allow_migrate("default", "forum") is None
+    assert router.allow_migrate("replica", "forum") is False
+    assert router.allow_migrate("replica_2", "forum") is False
+
+
+def test_it_allows_relations_across_the_primary_and_its_replicas():
+    from django.contrib.auth.models import Group, User
+
+    group, user = Group(), User()
+    group._state.db, user._state.db = "default", "replica_2"
+    assert CausalRouter().allow_relation(group, user) is True
+    user._state.db = "elsewhere"
+    assert CausalRouter().allow_relation(group, user) is None

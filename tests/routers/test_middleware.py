@@ -1,0 +1,207 @@
+"""RoutingMiddleware with RequestFactory and no database: cookies in, cookies out."""
+
+import asyncio
+import threading
+
+import pytest
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from routers import conf, current_state, db_write, replicas
+from routers.middleware import RoutingMiddleware
+
+factory = RequestFactory()
+
+
+def cookie_value(name: str, value: str) -> str:
+    """What the middleware's `set_signed_cookie(name, value, salt=name)` stores."""
+    response = HttpResponse()
+    response.set_signed_cookie(name, value, salt=name)
+    return response.cookies[name].value
+
+
+def unsign(name: str, value: str) -> str:
+    request = factory.get("/")
+    request.COOKIES[name] = value
+    return request.get_signed_cookie(name, salt=name)
+
+
+def run(request, view):
+    return RoutingMiddleware(view)(request)
+
+
+def seen_state(request):
+    captured = {}
+
+    def view(request):
+        captured["state"] = current_state()
+        return HttpResponse("ok")
+
+    run(request, view)
+    return captured["state"]
+
+
+@pytest.fixture
+def strategy(settings):
+    def choose(name):
+        settings.ROUTERS_STRATEGY = name
+
+    return choose
+
+
+@pytest.fixture
+def primary_at(monkeypatch):
+    monkeypatch.setattr(replicas, "primary_lsn", lambda: 0x16_B374D848)
+
+
+def test_it_reads_a_genuine_pin_cookie():
+    request = factory.get("/", HTTP_COOKIE=f"{conf.PIN_COOKIE}={cookie_value(conf.PIN_COOKIE, '1')}")
+
+    assert seen_state(request).pinned
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1",  # forged: unsigned
+        "1:AAAAAA:badsignature",
+        cookie_value(conf.LSN_COOKIE, "1"),  # signed for the other cookie
+        "%ff%fe\x00garbage",
+        "",
+    ],
+)
+def test_it_ignores_a_forged_or_garbled_pin_cookie(value):
+    request = factory.get("/")
+    request.COOKIES[conf.PIN_COOKIE] = value
+
+    assert not seen_state(request).pinned
+
+
+def test_it_ignores_an_expired_pin_cookie(settings):
+    request = factory.get("/")
+    request.COOKIES[conf.PIN_COOKIE] = cookie_value(conf.PIN_COOKIE, "1")
+    settings.ROUTERS_STICKY_SECONDS = -1
+
+    assert not seen_state(request).pinned
+
+
+def test_it_reads_a_genuine_lsn_cookie():
+    request = factory.get("/")
+    request.COOKIES[conf.LSN_COOKIE] = cookie_value(conf.LSN_COOKIE, "16/B374D848")
+
+    assert seen_state(request).min_lsn == 0x16_B374D848
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "16/B374D848",  # forged: unsigned
+        cookie_value(conf.LSN_COOKIE, "zz/zz"),  # signed, but not an LSN
+        cookie_value(conf.LSN_COOKIE, "1/2/3"),
+        cookie_value(conf.PIN_COOKIE, "16/B374D848"),  # signed for the other cookie
+        "\x00",
+    ],
+)
+def test_it_ignores_a_forged_or_garbled_lsn_cookie(value):
+    request = factory.get("/")
+    request.COOKIES[conf.LSN_COOKIE] = value
+
+    assert seen_state(request).min_lsn is None
+
+
+def writing_view(request):
+    current_state().wrote = True
+    return HttpResponse("saved")
+
+
+def idle_view(request):
+    return HttpResponse("nothing written")
+
+
+def test_it_pins_a_client_after_a_request_that_wrote(strategy):
+    strategy("sticky")
+
+    response = run(factory.post("/"), writing_view)
+
+    morsel = response.cookies[conf.PIN_COOKIE]
+    assert morsel["httponly"]
+    assert unsign(conf.PIN_COOKIE, morsel.value) == "1"
+
+
+def test_it_pins_nothing_after_a_post_that_wrote_nothing(strategy):
+    strategy("sticky")
+
+    response = run(factory.post("/"), idle_view)
+
+    assert conf.PIN_COOKIE not in response.cookies
+
+
+def test_it_stores_the_primarys_lsn_after_a_write(strategy, primary_at):
+    strategy("causal")
+
+    response = run(factory.post("/"), writing_view)
+
+    value = response.cookies[conf.LSN_COOKIE].value
+    assert unsign(conf.LSN_COOKIE, value) == "16/B374D848"
+
+
+def test_it_notices_writes_a_db_write_view_declares(strategy):
+    strategy("sticky")
+
+    response = run(factory.post("/"), db_write(idle_view))
+
+    assert conf.PIN_COOKIE in response.cookies
+
+
+def test_it_clears_the_lsn_cookie_once_every_replica_replayed_it(strategy):
+    strategy("causal")
+
+    def view(request):
+        current_state().lsn_replayed_everywhere = True
+        return HttpResponse("read")
+
+    response = run(factory.get("/"), view)
+
+    assert response.cookies[conf.LSN_COOKIE].value == ""
+    assert response.cookies[conf.LSN_COOKIE]["max-age"] == 0
+
+
+def test_it_keeps_state_apart_between_threads():
+    seen = {}
+    barrier = threading.Barrier(2)
+
+    def view(request):
+        current_state().wrote = request.path == "/writer"
+        barrier.wait(timeout=5)  # both requests are in flight at once
+        seen[request.path] = current_state().wrote
+        return HttpResponse()
+
+    threads = [
+        threading.Thread(target=run, args=(factory.get(path), view)) for path in ("/writer", "/reader")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+
+    assert seen == {"/writer": True, "/reader": False}
+    assert current_state() is None
+
+
+def test_it_keeps_state_apart_between_asyncio_tasks():
+    async def view(request):
+        current_state().wrote = request.path == "/writer"
+        await asyncio.sleep(0)  # let the other task run in between
+        return HttpResponse(str(current_state().wrote))
+
+    middleware = RoutingMiddleware(view)
+
+    async def both():
+        return await asyncio.gather(
+            middleware(factory.get("/writer")), middleware(factory.get("/reader"))
+        )
+
+    writer, reader = asyncio.run(both())
+
+    assert (writer.content, reader.content) == (b"True", b"False")
+    assert current_state() is None
