@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, transaction
 
 from routers import replicas
 
@@ -37,6 +37,8 @@ def django_db_setup(django_db_blocker: Any) -> None:
         pytest.exit(f"Refusing to run against database {name!r}: run the tests with `make test`.")
     with django_db_blocker.unblock():
         call_command("migrate", interactive=False, verbosity=0)
+        # Tests that read a replica need the tables there too.
+        wait_for_replay()
 
 
 @pytest.fixture(autouse=True)
@@ -88,17 +90,21 @@ class Stack:
                 what=f"{replica} to reload recovery_min_apply_delay={delay}",
             )
 
-    def wait_for_replay(self) -> None:
-        """Wait until every replica has replayed everything the primary has written."""
-        target = replicas.parse_lsn(fetch("default", "SELECT pg_current_wal_lsn()::text"))
-        for alias in replica_aliases():
-            wait_until(
-                lambda alias=alias: replicas.parse_lsn(
-                    fetch(alias, "SELECT pg_last_wal_replay_lsn()::text")
-                )
-                >= target,
-                what=f"{alias} to replay the primary's WAL",
+    def wait_for_replay(self, *aliases: str) -> None:
+        wait_for_replay(*aliases)
+
+
+def wait_for_replay(*aliases: str) -> None:
+    """Wait until these replicas (default: all) have replayed all the primary wrote."""
+    target = replicas.parse_lsn(fetch("default", "SELECT pg_current_wal_lsn()::text"))
+    for alias in aliases or replica_aliases():
+        wait_until(
+            lambda alias=alias: replicas.parse_lsn(
+                fetch(alias, "SELECT pg_last_wal_replay_lsn()::text")
             )
+            >= target,
+            what=f"{alias} to replay the primary's WAL",
+        )
 
 
 def normalise_delay(delay: str) -> str:
@@ -123,13 +129,34 @@ def live_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """Real commits, so the replicas can see (or not yet see) the test's writes.
 
     Django's TestCase wraps a test in a transaction that never commits, so nothing
-    would ever reach a replica. Here every statement commits, and the primary is
-    flushed afterwards (the flush replicates like any write).
+    would ever reach a replica. Here every statement commits, and the rows are
+    deleted afterwards (the deletes replicate like any write).
     """
     with django_db_blocker.unblock():
         yield
         connections.close_all()
-        call_command("flush", database="default", interactive=False, verbosity=0)
+        delete_rows()
+
+
+# Rows the migrations create, not the tests.
+KEPT_TABLES = {"django_migrations", "django_content_type", "auth_permission"}
+
+
+def delete_rows() -> None:
+    """Empty every table with DELETE, not TRUNCATE (which `flush` uses).
+
+    TRUNCATE takes an ACCESS EXCLUSIVE lock, and a standby replays that lock as
+    soon as it receives it but releases it only when it applies the commit: with
+    recovery_min_apply_delay, every read of the table on that replica would block
+    for the whole delay.
+    """
+    connection = connections["default"]
+    tables = set(connection.introspection.django_table_names(only_existing=True)) - KEPT_TABLES
+    # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: order does not matter
+    # inside one transaction.
+    with transaction.atomic(using="default"), connection.cursor() as cursor:
+        for table in sorted(tables):
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
 
 
 @pytest.fixture(scope="session")

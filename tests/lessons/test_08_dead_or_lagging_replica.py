@@ -1,0 +1,64 @@
+"""Lesson 8: a dead or far-behind replica is skipped; none left means the primary."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import OperationalError
+
+from routers import RequestState, read_alias, request_scope
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
+
+
+def count_groups(strategy: str, prefix: str = "") -> tuple[str, int]:
+    """One request's worth of reading: where it went and what it saw."""
+    with request_scope(RequestState(strategy=strategy)):
+        return read_alias(Group), Group.objects.filter(name__startswith=prefix).count()
+
+
+def test_it_fails_under_naive_and_reads_elsewhere_with_the_health_check(stack):
+    Group.objects.create(name="still-readable")
+    stack.wait_for_replay()
+    stack.stop("replica")
+    try:
+        # naive keeps sending every other query to the dead replica.
+        with pytest.raises(OperationalError), request_scope(RequestState(strategy="naive")):
+            for _ in range(2):
+                Group.objects.count()
+
+        for _ in range(4):
+            assert count_groups("causal", "still-readable") == ("replica_2", 1)
+
+        stack.stop("replica_2")
+        assert count_groups("sticky", "still-readable") == ("default", 1)
+    finally:
+        stack.start("replica")
+        stack.start("replica_2")
+
+
+def test_it_comes_back_to_a_replica_that_restarts(stack):
+    stack.stop("replica")
+    stack.stop("replica_2")
+    try:
+        assert count_groups("causal")[0] == "default"
+    finally:
+        stack.start("replica")
+        stack.start("replica_2")
+
+    assert count_groups("causal")[0].startswith("replica")
+
+
+def test_it_skips_a_replica_lagging_past_the_threshold(stack, settings):
+    # Well above WAL noise (a full-page image is 8 KiB), well below 500 new rows.
+    settings.ROUTERS_MAX_LAG_BYTES = 16 * 1024
+    stack.set_lag("0", "replica_2")
+    stack.set_lag("1min", "replica")
+    try:
+        Group.objects.bulk_create(Group(name=f"held-back-{n}") for n in range(500))
+        stack.wait_for_replay("replica_2")
+
+        seen = {count_groups("causal", "held-back-") for _ in range(4)}
+    finally:
+        stack.set_lag("1s")
+
+    # replica holds the rows back for a minute: never used while that far behind.
+    assert seen == {("replica_2", 500)}
