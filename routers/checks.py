@@ -14,7 +14,9 @@ _MIDDLEWARE = "routers.middleware.RoutingMiddleware"
 _NEEDS_MIDDLEWARE = {"StickyRouter", "CausalRouter", "SelectableRouter"}
 
 
-def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_settings(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Aliases and strategy names exist; the middleware is there when a router needs it."""
     problems: list[checks.CheckMessage] = []
     for alias in [conf.primary(), *conf.replicas()]:
@@ -34,7 +36,9 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                 id="routers.E002",
             )
         )
-    routers_in_use = {path.rsplit(".", 1)[-1] for path in settings.DATABASE_ROUTERS if isinstance(path, str)}
+    routers_in_use = {
+        path.rsplit(".", 1)[-1] for path in settings.DATABASE_ROUTERS if isinstance(path, str)
+    }
     if routers_in_use & _NEEDS_MIDDLEWARE and _MIDDLEWARE not in settings.MIDDLEWARE:
         problems.append(
             checks.Warning(

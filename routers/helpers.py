@@ -4,6 +4,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connections, router
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Manager, Model, QuerySet
@@ -49,7 +50,7 @@ def replica_aware_get_or_create(
     """
     try:
         return queryset.get(**lookup), False
-    except queryset.model.DoesNotExist:
+    except ObjectDoesNotExist:
         return queryset.get_or_create(defaults=defaults, **lookup)
 
 

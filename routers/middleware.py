@@ -62,15 +62,23 @@ def remember_write(state: RequestState, response: HttpResponseBase) -> None:
     name = strategy.strategy if strategy is not None else ""
     if name == "sticky" and state.wrote:
         response.set_signed_cookie(
-            conf.PIN_COOKIE, "1", salt=conf.PIN_COOKIE, max_age=conf.sticky_seconds(),
-            httponly=True, samesite="Lax",
+            conf.PIN_COOKIE,
+            "1",
+            salt=conf.PIN_COOKIE,
+            max_age=conf.sticky_seconds(),
+            httponly=True,
+            samesite="Lax",
         )
     elif name == "causal" and state.wrote:
         # Once per writing request, after its transactions have committed.
         lsn = replicas.format_lsn(replicas.primary_lsn())
         response.set_signed_cookie(
-            conf.LSN_COOKIE, lsn, salt=conf.LSN_COOKIE, max_age=conf.LSN_COOKIE_SECONDS,
-            httponly=True, samesite="Lax",
+            conf.LSN_COOKIE,
+            lsn,
+            salt=conf.LSN_COOKIE,
+            max_age=conf.LSN_COOKIE_SECONDS,
+            httponly=True,
+            samesite="Lax",
         )
     elif name == "causal" and state.lsn_replayed_everywhere:
         # Not before: a client sent to a replica still behind would miss its write.

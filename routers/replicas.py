@@ -8,6 +8,7 @@ request. LSNs (WAL positions, "16/B374D848") are handled as integers.
 
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,10 +78,8 @@ def probe(alias: str) -> NodeHealth:
 
 def _discard_connection(alias: str) -> None:
     # The next use reconnects instead of reusing a broken socket.
-    try:
+    with suppress(DatabaseError):
         connections[alias].close()
-    except DatabaseError:
-        pass
 
 
 def health(alias: str) -> NodeHealth:

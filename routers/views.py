@@ -76,4 +76,6 @@ def describe_nodes() -> dict[str, Any]:
 def healthz(request: HttpRequest) -> JsonResponse:
     nodes = describe_nodes()
     up = nodes["primary"]["up"]
-    return JsonResponse({"status": "ok" if up else "primary down", **nodes}, status=200 if up else 503)
+    return JsonResponse(
+        {"status": "ok" if up else "primary down", **nodes}, status=200 if up else 503
+    )

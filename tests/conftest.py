@@ -85,8 +85,9 @@ class Stack:
         self.run("lag", delay, *([NODES[alias]] if alias else []))
         for replica in [alias] if alias else replica_aliases():
             wait_until(
-                lambda replica=replica: fetch(replica, "SHOW recovery_min_apply_delay")
-                == normalise_delay(delay),
+                lambda replica=replica: (
+                    fetch(replica, "SHOW recovery_min_apply_delay") == normalise_delay(delay)
+                ),
                 what=f"{replica} to reload recovery_min_apply_delay={delay}",
             )
 
@@ -99,10 +100,9 @@ def wait_for_replay(*aliases: str) -> None:
     target = replicas.parse_lsn(fetch("default", "SELECT pg_current_wal_lsn()::text"))
     for alias in aliases or replica_aliases():
         wait_until(
-            lambda alias=alias: replicas.parse_lsn(
-                fetch(alias, "SELECT pg_last_wal_replay_lsn()::text")
-            )
-            >= target,
+            lambda alias=alias: (
+                replicas.parse_lsn(fetch(alias, "SELECT pg_last_wal_replay_lsn()::text")) >= target
+            ),
             what=f"{alias} to replay the primary's WAL",
         )
 
@@ -190,4 +190,3 @@ def lagging_replicas(stack: Stack) -> Iterator[Stack]:
     stack.set_lag("3s")
     yield stack
     stack.set_lag("1s")
-

@@ -34,7 +34,7 @@ def test_it_sends_get_or_create_of_an_existing_row_to_the_primary(stack):
     stack.wait_for_replay()
 
     with request_scope(RequestState(strategy="causal")):
-        (group, created), counts = queries_per_alias(
+        (_, created), counts = queries_per_alias(
             lambda: Group.objects.get_or_create(name="existing")
         )
 

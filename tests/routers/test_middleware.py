@@ -55,7 +55,9 @@ def primary_at(monkeypatch):
 
 
 def test_it_reads_a_genuine_pin_cookie():
-    request = factory.get("/", HTTP_COOKIE=f"{conf.PIN_COOKIE}={cookie_value(conf.PIN_COOKIE, '1')}")
+    request = factory.get(
+        "/", HTTP_COOKIE=f"{conf.PIN_COOKIE}={cookie_value(conf.PIN_COOKIE, '1')}"
+    )
 
     assert seen_state(request).pinned
 
@@ -177,7 +179,8 @@ def test_it_keeps_state_apart_between_threads():
         return HttpResponse()
 
     threads = [
-        threading.Thread(target=run, args=(factory.get(path), view)) for path in ("/writer", "/reader")
+        threading.Thread(target=run, args=(factory.get(path), view))
+        for path in ("/writer", "/reader")
     ]
     for thread in threads:
         thread.start()

@@ -28,12 +28,18 @@ def test_it_keeps_the_reader_read_only_even_on_the_primary():
     # Not just the standby being read-only: the role itself refuses to write.
     primary = settings.DATABASES["default"]
     reader = settings.DATABASES["replica"]
-    with psycopg.connect(
-        host=primary["HOST"], port=primary["PORT"], dbname=primary["NAME"],
-        user=reader["USER"], password=reader["PASSWORD"], autocommit=True,
-    ) as connection:
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            connection.execute("INSERT INTO auth_group (name) VALUES ('via-reader')")
+    with (
+        psycopg.connect(
+            host=primary["HOST"],
+            port=primary["PORT"],
+            dbname=primary["NAME"],
+            user=reader["USER"],
+            password=reader["PASSWORD"],
+            autocommit=True,
+        ) as connection,
+        pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
+    ):
+        connection.execute("INSERT INTO auth_group (name) VALUES ('via-reader')")
 
     assert not Group.objects.filter(name="via-reader").exists()
 
