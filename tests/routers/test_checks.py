@@ -1,0 +1,54 @@
+"""System checks that catch a misconfigured routing setup."""
+
+import pytest
+
+from routers.checks import check_replica_roles, check_settings
+
+
+def ids(messages):
+    return [message.id for message in messages]
+
+
+def test_it_accepts_the_projects_own_settings():
+    assert check_settings(None) == []
+
+
+def test_it_reports_an_alias_missing_from_databases(settings):
+    settings.ROUTERS_REPLICAS = ["replica", "replica_9"]
+
+    assert ids(check_settings(None)) == ["routers.E001"]
+
+
+def test_it_reports_an_unknown_strategy(settings):
+    settings.ROUTERS_STRATEGY = "eventual"
+
+    assert ids(check_settings(None)) == ["routers.E002"]
+
+
+def test_it_warns_when_a_cookie_router_lacks_its_middleware(settings):
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != "routers.middleware.RoutingMiddleware"
+    ]
+
+    assert ids(check_settings(None)) == ["routers.W001"]
+
+
+def test_it_warns_when_there_is_no_replica(settings):
+    settings.ROUTERS_REPLICAS = []
+
+    assert ids(check_settings(None)) == ["routers.W002"]
+
+
+@pytest.mark.stack
+@pytest.mark.django_db(databases=["default", "replica", "replica_2"])
+def test_it_finds_the_replica_aliases_read_only():
+    assert check_replica_roles(None, databases=["replica", "replica_2"]) == []
+
+
+@pytest.mark.stack
+@pytest.mark.django_db(databases=["default"])
+def test_it_warns_about_a_replica_alias_that_can_write(settings):
+    # "default" connects as the app role, which can write: listed as a replica, it is flagged.
+    settings.ROUTERS_REPLICAS = ["default"]
+
+    assert ids(check_replica_roles(None, databases=["default"])) == ["routers.W004"]
