@@ -4,8 +4,12 @@
 delay, database `forum_test`) and exports its settings; the tests run against it.
 """
 
+import os
+import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -167,6 +171,41 @@ def stack() -> Iterator[Stack]:
     for alias in NODES:
         if alias in settings.DATABASES:
             handle.run("start", NODES[alias])
+
+
+@pytest.fixture(scope="session")
+def gunicorn_url(django_db_setup: None, tmp_path_factory: Any) -> Iterator[str]:
+    """The project served by gunicorn (threads, as in the demo) against the test stack."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1"}
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(f"{url}/healthz") or server.poll() is not None, what="gunicorn")
+        if server.poll() is not None:
+            pytest.fail(f"gunicorn exited:\n{log.read_text()}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 @pytest.fixture
