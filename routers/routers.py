@@ -149,9 +149,11 @@ class SafeRouter(BaseRouter):
         return None
 
     def _primary_or_fallback(self) -> str:
-        # With the primary down, a stale read beats an error page.
+        # With the primary down, a stale read beats an error page. The cached health
+        # spares a dead primary a connection attempt per request; connects() catches
+        # one that died since it was cached.
         primary = conf.primary()
-        if replicas.health(primary).up or replicas.connects(primary):
+        if replicas.health(primary).up and replicas.connects(primary):
             return primary
         return self.pick_replica() or primary
 
