@@ -72,4 +72,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP) ## Measure routing overhead and replica share (see bench/README.md)
-	@$(WITH_TEST_STACK) && $(PY) bench/run.py
+	@set -a && . bench/stack.env && set +a && \
+	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
+	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
+	$(PY) manage.py migrate --noinput -v0 && $(PY) bench/run.py

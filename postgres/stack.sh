@@ -2,6 +2,7 @@
 # The local stack: a PostgreSQL primary and REPLICAS hot standbys, no Docker.
 #
 #   postgres/stack.sh up | down | reset | status | env | lag DELAY [NODE] | stop NODE | start NODE
+#                     | psql NODE [args]
 #
 # Nodes are "primary", "replica1", "replica2", ... It runs the same scripts as
 # docker-compose.yml (postgres/primary/init.sh, postgres/replica/bootstrap.sh).
@@ -214,9 +215,16 @@ cmd_lag() {
     done
 }
 
+# psql as the superuser, over the stack's private socket: stack.sh psql NODE [psql args]
+cmd_psql() {
+    local node="${1:?usage: stack.sh psql NODE [psql arguments]}"
+    shift
+    as_pg "$PG_BIN/psql" -X -h "$STACK_DIR/run" -p "$(port_of "$node")" -U postgres -d "$APP_DB" "$@"
+}
+
 main() {
     local cmd="${1:-}"
-    [ -n "$cmd" ] || die "usage: stack.sh up|down|reset|status|env|lag DELAY [NODE]|stop NODE|start NODE"
+    [ -n "$cmd" ] || die "usage: stack.sh up|down|reset|status|env|lag DELAY [NODE]|stop NODE|start NODE|psql NODE"
     shift
     [[ "$REPLICAS" =~ ^[0-9]+$ ]] || die "REPLICAS must be a number (got '$REPLICAS')"
     find_pg_bin
@@ -232,6 +240,7 @@ main() {
         lag) cmd_lag "$@" ;;
         stop) stop_node "${1:?usage: stack.sh stop NODE}" ;;
         start) start_node "${1:?usage: stack.sh start NODE}" ;;
+        psql) cmd_psql "$@" ;;
         *) die "unknown command '$cmd'" ;;
     esac
 }

@@ -1,0 +1,116 @@
+"""make bench: what routing costs and what it saves, measured on a real stack.
+
+Runs against the stack in bench/stack.env (its own ports). Prints a report and writes
+it to bench/results/latest.json. Numbers depend on the machine: compare runs on the
+same one.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+
+from routers import RequestState, replicas, request_scope  # noqa: E402
+from routers.routers import STRATEGY_ROUTERS  # noqa: E402
+
+
+def stack(*args: str) -> None:
+    subprocess.run([str(REPO / "postgres/stack.sh"), *args], check=True, capture_output=True)
+
+
+def median_ms(action: Callable[[], object], runs: int) -> float:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        timings.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(timings), 3)
+
+
+def routing_decisions() -> dict[str, dict[str, float]]:
+    """Microseconds the router spends deciding, per strategy, with warm health caches."""
+    results = {}
+    for name, router in STRATEGY_ROUTERS.items():
+        replicas.forget()
+        with request_scope(RequestState(strategy=name)):
+            router.db_for_read(Group)  # warm: connections and health probes
+
+        def one_request(router=router, name=name) -> None:
+            with request_scope(RequestState(strategy=name)):
+                for _ in range(20):
+                    router.db_for_read(Group)
+
+        per_request = median_ms(one_request, runs=300)
+        results[name] = {"us_per_request_of_20_reads": round(per_request * 1000, 1)}
+    return results
+
+
+def commit_latency() -> dict[str, float]:
+    """Median milliseconds per single-row commit, by durability mode.
+
+    remote_apply waits until a standby has applied the commit: no stale read after
+    a redirect for anyone, paid on every write, and it includes any apply delay.
+    """
+    db = settings.DATABASES["default"]
+    stack("psql", "primary", "-q", "-c", "ALTER SYSTEM SET synchronous_standby_names = '*'")
+    stack("psql", "primary", "-q", "-c", "SELECT pg_reload_conf()")
+    results = {}
+    try:
+        with psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"],
+            dbname=db["NAME"],
+            user=db["USER"],
+            password=db["PASSWORD"],
+            autocommit=True,
+        ) as connection:
+            connection.execute("CREATE TABLE IF NOT EXISTS bench_commit (id serial, at timestamptz)")
+            for mode, delay in [
+                ("local", "0"),
+                ("on", "0"),
+                ("remote_apply", "0"),
+                ("remote_apply", "200ms"),
+            ]:
+                stack("lag", delay)
+                connection.execute(f"SET synchronous_commit = {mode}")
+                results[f"{mode} (apply delay {delay})"] = median_ms(
+                    lambda: connection.execute("INSERT INTO bench_commit (at) VALUES (now())"),
+                    runs=30 if delay == "0" else 5,
+                )
+            connection.execute("DROP TABLE bench_commit")
+    finally:
+        stack("psql", "primary", "-q", "-c", "ALTER SYSTEM RESET synchronous_standby_names")
+        stack("psql", "primary", "-q", "-c", "SELECT pg_reload_conf()")
+        stack("lag", "0")
+    return results
+
+
+def main() -> None:
+    report = {
+        "routing_decisions": routing_decisions(),
+        "commit_latency_ms": commit_latency(),
+    }
+    print(json.dumps(report, indent=2))
+    out = REPO / "bench/results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
