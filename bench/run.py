@@ -80,7 +80,7 @@ def commit_latency() -> dict[str, float]:
             password=db["PASSWORD"],
             autocommit=True,
         ) as connection:
-            connection.execute("CREATE TABLE IF NOT EXISTS bench_commit (id serial, at timestamptz)")
+            connection.execute("CREATE TABLE IF NOT EXISTS bench_commit (at timestamptz)")
             for mode, delay in [
                 ("local", "0"),
                 ("on", "0"),
