@@ -10,3 +10,4 @@ urlpatterns = [
     path("", include("django.contrib.auth.urls")),
     path("", include("forum.urls")),
 ]
+handler404 = "forum.views.not_found"

@@ -1,0 +1,58 @@
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
+
+from .models import BODY_MAX, TITLE_MAX
+from .services import MAX_TAGS, parse_tags
+
+
+def strip_required(value: str, what: str) -> str:
+    value = value.strip()
+    if not value:
+        raise forms.ValidationError(f"The {what} cannot be empty.")
+    return value
+
+
+class PostForm(forms.Form):
+    body = forms.CharField(
+        label="Message",
+        max_length=BODY_MAX,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        error_messages={
+            "required": "Write something first: the message is empty.",
+            "max_length": "Keep it under %(limit_value)s characters (this one has %(show_value)s).",
+        },
+    )
+
+    def clean_body(self) -> str:
+        return strip_required(self.cleaned_data["body"], "message")
+
+
+class ThreadForm(PostForm):
+    title = forms.CharField(
+        max_length=TITLE_MAX,
+        error_messages={
+            "required": "Give the thread a title.",
+            "max_length": "Keep the title under %(limit_value)s characters (it has %(show_value)s).",
+        },
+    )
+    tags = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text=f"Up to {MAX_TAGS}, separated by commas.",
+    )
+
+    field_order = ["title", "body", "tags"]
+
+    def clean_title(self) -> str:
+        return strip_required(self.cleaned_data["title"], "title")
+
+    def clean_tags(self) -> list[str]:
+        return parse_tags(self.cleaned_data["tags"])
+
+
+class SignupForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username",)

@@ -1,0 +1,115 @@
+"""The forum: boards hold threads, threads hold posts; reactions and tags on top."""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.urls import reverse
+from django.utils.text import slugify
+
+TITLE_MAX = 140
+BODY_MAX = 10_000
+
+
+class Board(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.CharField(max_length=240, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("forum:board", args=[self.slug])
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=32, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Reaction(models.Model):
+    """An emoji reaction by a user on a thread or a post (a generic relation)."""
+
+    KINDS = {"like": "👍", "thanks": "🙏", "laugh": "😄", "insight": "💡"}
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=16, choices=[(k, v) for k, v in KINDS.items()])
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "content_type", "object_id"], name="one_reaction_per_kind"
+            )
+        ]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.KINDS.get(self.kind, self.kind)} by {self.user_id}"
+
+    @property
+    def emoji(self) -> str:
+        return self.KINDS.get(self.kind, "")
+
+
+class Thread(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="threads")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="threads"
+    )
+    title = models.CharField(max_length=TITLE_MAX)
+    slug = models.SlugField(max_length=TITLE_MAX, allow_unicode=False)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="threads")
+    reactions = GenericRelation(Reaction, related_query_name="thread")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_posted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-last_posted_at"]
+        indexes = [models.Index(fields=["board", "-last_posted_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self.slug:
+            self.slug = slugify(self.title)[:TITLE_MAX] or "thread"
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("forum:thread", args=[self.pk, self.slug])
+
+
+class Post(models.Model):
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="posts")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts"
+    )
+    body = models.TextField(max_length=BODY_MAX)
+    reactions = GenericRelation(Reaction, related_query_name="post")
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["thread", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Post {self.pk} in {self.thread_id}"
+
+    def can_change(self, user) -> bool:  # type: ignore[no-untyped-def]
+        return user.is_authenticated and (user.pk == self.author_id or user.is_staff)

@@ -1,0 +1,99 @@
+"""Reads. Each page's queries live in one function, so its query count is plain."""
+
+from collections import Counter
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Max, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import Board, Post, Reaction, Thread
+
+THREADS_PER_PAGE = 25
+POSTS_PER_PAGE = 20
+
+
+def board_list() -> QuerySet[Board]:
+    """Boards with their thread count and latest activity, in one query."""
+    return Board.objects.annotate(
+        thread_count=Count("threads"), last_activity=Max("threads__last_posted_at")
+    )
+
+
+def board_threads(*, board: Board, page: str | int | None) -> Page[Thread]:
+    threads = (
+        board.threads.select_related("author")
+        .annotate(post_count=Count("posts"))
+        .prefetch_related("tags")
+        .order_by("-last_posted_at", "-id")
+    )
+    return Paginator(threads, THREADS_PER_PAGE).get_page(page)
+
+
+@dataclass
+class ReactionSummary:
+    """Reactions on one thread or post: counts per kind, and which ones are the viewer's."""
+
+    counts: dict[str, int]
+    mine: set[str]
+
+    @classmethod
+    def of(cls, reactions: list[Reaction], viewer: AbstractBaseUser | AnonymousUser) -> "ReactionSummary":
+        return cls(
+            counts=dict(Counter(r.kind for r in reactions)),
+            mine={r.kind for r in reactions if r.user_id == viewer.pk},
+        )
+
+    def choices(self) -> list[tuple[str, str, int, bool]]:
+        """(kind, emoji, count, given by the viewer) for every kind, for the buttons."""
+        return [
+            (kind, emoji, self.counts.get(kind, 0), kind in self.mine)
+            for kind, emoji in Reaction.KINDS.items()
+        ]
+
+
+@dataclass
+class ThreadPage:
+    """A thread page; each post on it carries its `reaction_summary`."""
+
+    thread: Thread
+    posts: Page[Post]
+    thread_reactions: ReactionSummary
+
+
+def thread_page(
+    *, pk: int, page: str | int | None, viewer: AbstractBaseUser | AnonymousUser
+) -> ThreadPage:
+    """The thread, one page of its posts, tags and reactions: a fixed number of queries."""
+    thread = get_object_or_404(
+        Thread.objects.select_related("board", "author").prefetch_related("tags", "reactions"),
+        pk=pk,
+    )
+    posts = thread.posts.select_related("author").prefetch_related("reactions")
+    posts_page = Paginator(posts, POSTS_PER_PAGE).get_page(page)
+    for post in posts_page:
+        post.reaction_summary = ReactionSummary.of(list(post.reactions.all()), viewer)  # type: ignore[attr-defined]
+    return ThreadPage(
+        thread=thread,
+        posts=posts_page,
+        thread_reactions=ReactionSummary.of(list(thread.reactions.all()), viewer),
+    )
+
+
+def post_page_number(post: Post) -> int:
+    """The page of its thread that shows `post`."""
+    before = Post.objects.filter(
+        Q(created_at__lt=post.created_at) | Q(created_at=post.created_at, pk__lt=post.pk),
+        thread_id=post.thread_id,
+    ).count()
+    return before // POSTS_PER_PAGE + 1
+
+
+def user_posts(*, user: AbstractBaseUser, page: str | int | None) -> Page[Post]:
+    posts = (
+        Post.objects.filter(author=user)
+        .select_related("thread", "thread__board")
+        .order_by("-created_at", "-id")
+    )
+    return Paginator(posts, POSTS_PER_PAGE).get_page(page)
