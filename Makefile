@@ -33,7 +33,8 @@ demo: $(STAMP) ## Start the local stack, migrate, seed and serve on http://127.0
 	@was_up=$$($(STACK) status | grep -q 'primary up' && echo yes || true); \
 	$(STACK) up; \
 	if [ -z "$$was_up" ]; then trap '$(STACK) down' EXIT; fi; \
-	export DJANGO_DEBUG=true; \
+	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-local-demo-only-secret}"; \
+	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(PY) manage.py migrate --noinput -v0 && $(PY) manage.py seed_forum && \
 	echo "Serving http://127.0.0.1:8000 (Ctrl-C stops it)" && \
 	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi
