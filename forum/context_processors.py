@@ -6,7 +6,8 @@ from typing import Any
 from django.http import HttpRequest
 
 from routers import RequestState, current_state, replicas
-from routers.conf import STRATEGIES, replicas as replica_aliases
+from routers.conf import STRATEGIES
+from routers.conf import replicas as replica_aliases
 from routers.middleware import active_router
 
 
@@ -34,8 +35,12 @@ class RoutingFooter:
 
     @property
     def replica_lag(self) -> list[tuple[str, int | None]]:
-        """(replica alias, bytes of WAL not yet replayed; None if unknown)."""
-        return [(alias, replicas.lag_bytes(alias)) for alias in replica_aliases()]
+        """(replica alias, bytes of WAL not yet replayed; None if not measured).
+
+        From the routers' latest health probes (at most ROUTERS_HEALTH_TTL old): the
+        footer adds no query of its own, so the page's counts stay its own.
+        """
+        return [(alias, replicas.cached_lag_bytes(alias)) for alias in replica_aliases()]
 
 
 def routing(request: HttpRequest) -> dict[str, Any]:

@@ -6,13 +6,6 @@ from .models import BODY_MAX, TITLE_MAX
 from .services import MAX_TAGS, parse_tags
 
 
-def strip_required(value: str, what: str) -> str:
-    value = value.strip()
-    if not value:
-        raise forms.ValidationError(f"The {what} cannot be empty.")
-    return value
-
-
 class PostForm(forms.Form):
     body = forms.CharField(
         label="Message",
@@ -26,7 +19,11 @@ class PostForm(forms.Form):
     )
 
     def clean_body(self) -> str:
-        return strip_required(self.cleaned_data["body"], "message")
+        # Not stripped on the way in (indentation matters in code), but blank is empty.
+        body: str = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError("The message cannot be empty.")
+        return body
 
 
 class ThreadForm(PostForm):
@@ -44,9 +41,6 @@ class ThreadForm(PostForm):
     )
 
     field_order = ["title", "body", "tags"]
-
-    def clean_title(self) -> str:
-        return strip_required(self.cleaned_data["title"], "title")
 
     def clean_tags(self) -> list[str]:
         return parse_tags(self.cleaned_data["tags"])

@@ -39,7 +39,9 @@ class ReactionSummary:
     mine: set[str]
 
     @classmethod
-    def of(cls, reactions: list[Reaction], viewer: AbstractBaseUser | AnonymousUser) -> "ReactionSummary":
+    def of(
+        cls, reactions: list[Reaction], viewer: AbstractBaseUser | AnonymousUser
+    ) -> "ReactionSummary":
         return cls(
             counts=dict(Counter(r.kind for r in reactions)),
             mine={r.kind for r in reactions if r.user_id == viewer.pk},

@@ -11,7 +11,6 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from routers import current_state
@@ -66,7 +65,9 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     thread = get_object_or_404(Thread.objects.select_related("board"), pk=pk)
     form = PostForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        post = services.post_create(thread=thread, author=request.user, body=form.cleaned_data["body"])
+        post = services.post_create(
+            thread=thread, author=request.user, body=form.cleaned_data["body"]
+        )
         return redirect("forum:post", post.pk)
     return render(request, "forum/reply_form.html", {"thread": thread, "form": form})
 
@@ -138,9 +139,5 @@ def user_page(request: HttpRequest, username: str) -> HttpResponse:
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """The 404 page; it says so when the page was read from a replica that may lag."""
     state = current_state()
-    read_from_replica = state is not None and any(
-        alias != "default" for alias in state.queries
-    )
-    return render(
-        request, "404.html", {"read_from_replica": read_from_replica}, status=404
-    )
+    read_from_replica = state is not None and any(alias != "default" for alias in state.queries)
+    return render(request, "404.html", {"read_from_replica": read_from_replica}, status=404)

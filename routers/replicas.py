@@ -111,6 +111,15 @@ def lag_bytes(alias: str) -> int | None:
     return max(0, primary.lsn - replica.lsn)
 
 
+def cached_lag_bytes(alias: str) -> int | None:
+    """Like `lag_bytes`, from the last probes only: never runs a query."""
+    with _lock:
+        replica, primary = _cache.get(alias), _cache.get(conf.primary())
+    if replica is None or primary is None or replica.lsn is None or primary.lsn is None:
+        return None
+    return max(0, primary.lsn - replica.lsn)
+
+
 def usable_replicas() -> list[str]:
     """Replicas that answer and are no more than ROUTERS_MAX_LAG_BYTES behind.
 

@@ -41,7 +41,9 @@ def django_db_setup(django_db_blocker: Any) -> None:
         pytest.exit(f"Refusing to run against database {name!r}: run the tests with `make test`.")
     with django_db_blocker.unblock():
         call_command("migrate", interactive=False, verbosity=0)
-        # Tests that read a replica need the tables there too.
+        # A clean slate, also when pytest runs again on a warm stack.
+        delete_rows()
+        # Tests that read a replica need the tables (and the slate) there too.
         wait_for_replay()
 
 

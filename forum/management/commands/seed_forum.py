@@ -105,6 +105,7 @@ class Command(BaseCommand):
             thread.tags.set(rng.sample(tags, k=rng.randint(0, 3)))
             started = now - timedelta(hours=rng.randint(2, 24 * 30))
             count = rng.randint(3, 18)
+            gap = (now - started) / (count + 1)
             for step in range(count):
                 posts.append(
                     Post(
@@ -116,9 +117,9 @@ class Command(BaseCommand):
                         ),
                     )
                 )
-                posts[-1].seeded_at = started + timedelta(minutes=37 * step)  # type: ignore[attr-defined]
+                posts[-1].seeded_at = started + gap * step  # type: ignore[attr-defined]
             thread.created_at = started
-            thread.last_posted_at = started + timedelta(minutes=37 * (count - 1))
+            thread.last_posted_at = started + gap * (count - 1)
         Thread.objects.bulk_update(threads, ["created_at", "last_posted_at"])
         Post.objects.bulk_create(posts)
         for post in posts:

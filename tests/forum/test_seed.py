@@ -1,0 +1,20 @@
+import pytest
+from django.core.management import call_command
+
+from forum.models import Board, Post, Thread
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_seeds_demo_data_once(capsys):
+    call_command("seed_forum")
+    first = (Board.objects.count(), Thread.objects.count(), Post.objects.count())
+
+    call_command("seed_forum")
+    second = (Board.objects.count(), Thread.objects.count(), Post.objects.count())
+
+    out = capsys.readouterr().out
+    assert first == second
+    assert first[0] >= 3 and first[1] >= 36 and first[2] >= 300
+    assert "already present: nothing changed" in out
+    assert "ada / ada-demo-password" in out
