@@ -31,7 +31,8 @@ class ThreadForm(PostForm):
         max_length=TITLE_MAX,
         error_messages={
             "required": "Give the thread a title.",
-            "max_length": "Keep the title under %(limit_value)s characters (it has %(show_value)s).",
+            "max_length": "Keep the title under %(limit_value)s characters "
+            "(it has %(show_value)s).",
         },
     )
     tags = forms.CharField(
