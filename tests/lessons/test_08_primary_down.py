@@ -1,0 +1,77 @@
+"""Lesson 8, the other half: with the primary down, reads go on and writes get a clear 503."""
+
+import re
+
+import pytest
+from django.http import HttpResponse
+
+from forum.models import Post
+from routers import conf
+from tests.conftest import wait_until
+from tests.factories import PostFactory, ThreadFactory, UserFactory
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
+
+
+def served_by(response) -> set[str]:
+    return set(re.findall(r'data-alias="([^"]+)"', response.content.decode()))
+
+
+@pytest.fixture
+def primary_down(client, stack, settings):
+    """A logged-in member on a thread, then the primary stops (and comes back after)."""
+    settings.ROUTERS_STRATEGY = "causal"
+    thread = ThreadFactory(title="Still readable")
+    PostFactory(thread=thread, body="Opening post")
+    client.force_login(UserFactory(username="member"))
+    stack.wait_for_replay()
+    stack.stop("default")
+    yield thread
+    stack.start("default")
+    wait_until(lambda: client.get("/healthz").status_code == 200, what="the primary to return")
+
+
+def test_it_keeps_serving_pages_from_the_replicas(client, primary_down):
+    thread_page = client.get(primary_down.get_absolute_url())
+    board_list = client.get("/")
+
+    assert thread_page.status_code == 200
+    assert b"Opening post" in thread_page.content
+    assert b"member" in thread_page.content  # still logged in: the session is on the replicas
+    # Even the reactions, normally read from the primary, fall back to a replica.
+    assert served_by(thread_page) <= {"replica", "replica_2"}
+    assert board_list.status_code == 200
+
+
+def test_it_reads_a_pinned_client_from_a_replica(client, primary_down, settings):
+    settings.ROUTERS_STRATEGY = "sticky"
+    pinned = HttpResponse()
+    pinned.set_signed_cookie(conf.PIN_COOKIE, "1", salt=conf.PIN_COOKIE)
+    client.cookies[conf.PIN_COOKIE] = pinned.cookies[conf.PIN_COOKIE].value
+
+    response = client.get("/")
+
+    assert response.wsgi_request.COOKIES[conf.PIN_COOKIE]  # sent, so pinned to the primary...
+    assert response.status_code == 200  # ...which is down: a replica serves instead
+    assert served_by(response) <= {"replica", "replica_2"}
+
+
+def test_it_answers_a_write_with_a_read_only_page_that_keeps_the_text(client, primary_down):
+    response = client.post(
+        f"/t/{primary_down.pk}/reply", {"body": "Typed while the primary was down"}
+    )
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    content = response.content.decode()
+    assert "read-only mode" in content
+    assert "Typed while the primary was down" in content
+    assert "Traceback" not in content
+
+
+def test_it_writes_nothing_half_way(client, primary_down, stack):
+    client.post(f"/t/{primary_down.pk}/reply", {"body": "Never saved"})
+    stack.start("default")
+
+    assert not Post.objects.using("default").filter(body="Never saved").exists()
+    assert client.post(f"/t/{primary_down.pk}/reply", {"body": "Saved now"}).status_code == 302
