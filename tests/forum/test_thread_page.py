@@ -42,6 +42,8 @@ def test_it_answers_404_for_a_missing_thread(client):
 
     assert response.status_code == 404
     assert b"Not found" in response.content
+    # Read from the primary: no replica to blame.
+    assert b'id="lag-hint"' not in response.content
 
 
 def test_it_paginates_posts(client, thread):
