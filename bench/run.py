@@ -25,9 +25,18 @@ django.setup()
 import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
 
+from forum.models import Thread  # noqa: E402
 from routers import RequestState, replicas, request_scope  # noqa: E402
 from routers.routers import STRATEGY_ROUTERS  # noqa: E402
+
+BROWSE_LAG = "2s"  # the demo's apply delay
+BROWSE_ROUNDS = 6
+BROWSE_PAUSE = 0.5  # seconds between page views: a quick reader
+BROWSE_PAGES_PER_REPLY = 8
 
 
 def stack(*args: str) -> None:
@@ -101,10 +110,75 @@ def commit_latency() -> dict[str, float]:
     return results
 
 
+def wait_for_replay() -> None:
+    target = replicas.primary_lsn()
+    deadline = time.monotonic() + 30
+    while any((replicas.probe(alias).lsn or 0) < target for alias in replicas.conf.replicas()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the replicas did not catch up within 30 s")
+        time.sleep(0.05)
+
+
+def get_page(client: Client, url: str, totals: dict[str, int]) -> int:
+    """GET `url`, following redirects; add its statements per alias to `totals`."""
+    while True:
+        response = client.get(url)
+        queries = response.context["routing"].state.queries if response.context else {}
+        for alias, count in queries.items():
+            group = "primary" if alias == "default" else "replicas"
+            totals[group] = totals.get(group, 0) + count
+        if response.status_code not in (301, 302):
+            return response.status_code
+        url = response["Location"]
+
+
+def post_and_browse() -> dict[str, dict[str, float]]:
+    """Reply, then read eight pages at a quick reader's pace; six rounds per strategy.
+
+    Counts the statements of the GET requests only (the reads): where they ran, and
+    how many redirects after a reply met a 404.
+    """
+    setup_test_environment()
+    call_command("seed_forum", verbosity=0)
+    stack("lag", BROWSE_LAG)
+    threads = list(Thread.objects.select_related("board")[:2])
+    results = {}
+    try:
+        for strategy in ("primary", "naive", "sticky", "causal"):
+            client = Client()
+            client.cookies["lab_strategy"] = strategy
+            client.force_login(threads[0].author)
+            wait_for_replay()  # naive reads the new session from the replica
+            totals: dict[str, int] = {}
+            lost = 0
+            for round_number in range(BROWSE_ROUNDS):
+                response = client.post(
+                    f"/t/{threads[0].pk}/reply", {"body": f"bench {strategy} {round_number}"}
+                )
+                lost += get_page(client, response["Location"], totals) == 404
+                for url in [
+                    "/",
+                    threads[0].board.get_absolute_url(),
+                    threads[1].get_absolute_url(),
+                    threads[0].get_absolute_url(),
+                ]:
+                    time.sleep(BROWSE_PAUSE)
+                    get_page(client, url, totals)
+            total = sum(totals.values())
+            results[strategy] = {
+                "replica_share_of_reads": round(totals.get("replicas", 0) / total, 3),
+                "redirects_that_404": f"{lost}/{BROWSE_ROUNDS}",
+            }
+    finally:
+        stack("lag", "0")
+    return results
+
+
 def main() -> None:
     report = {
         "routing_decisions": routing_decisions(),
         "commit_latency_ms": commit_latency(),
+        f"post_and_browse (apply delay {BROWSE_LAG})": post_and_browse(),
     }
     print(json.dumps(report, indent=2))
     out = REPO / "bench/results"

@@ -26,7 +26,8 @@ is_root() { [ "$(id -u)" = 0 ]; }
 
 # Run a command as the user that owns the clusters.
 as_pg() {
-    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From /, since the postgres user may not be allowed into the caller's directory.
+    if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 find_pg_bin() {
