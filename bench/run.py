@@ -127,6 +127,10 @@ def get_page(client: Client, url: str, totals: dict[str, int]) -> int:
         for alias, count in queries.items():
             group = "primary" if alias == "default" else "replicas"
             totals[group] = totals.get(group, 0) + count
+        if queries:
+            totals["pages"] = totals.get("pages", 0) + 1
+            on_replica = any(alias != "default" for alias in queries)
+            totals["replica_pages"] = totals.get("replica_pages", 0) + on_replica
         if response.status_code not in (301, 302):
             return response.status_code
         url = response["Location"]
@@ -135,8 +139,9 @@ def get_page(client: Client, url: str, totals: dict[str, int]) -> int:
 def post_and_browse() -> dict[str, dict[str, float]]:
     """Reply, then read eight pages at a quick reader's pace; six rounds per strategy.
 
-    Counts the statements of the GET requests only (the reads): where they ran, and
-    how many redirects after a reply met a 404.
+    Counts the statements of the GET requests only (the reads): where they ran, how
+    many pages read a replica at all (thread pages always read reactions from the
+    primary: generic relations), and how many redirects after a reply met a 404.
     """
     setup_test_environment()
     call_command("seed_forum", verbosity=0)
@@ -164,9 +169,14 @@ def post_and_browse() -> dict[str, dict[str, float]]:
                 ]:
                     time.sleep(BROWSE_PAUSE)
                     get_page(client, url, totals)
-            total = sum(totals.values())
+            statements = totals.get("primary", 0) + totals.get("replicas", 0)
             results[strategy] = {
-                "replica_share_of_reads": round(totals.get("replicas", 0) / total, 3),
+                "replica_share_of_read_statements": round(
+                    totals.get("replicas", 0) / statements, 3
+                ),
+                "pages_read_from_a_replica": round(
+                    totals.get("replica_pages", 0) / totals["pages"], 3
+                ),
                 "redirects_that_404": f"{lost}/{BROWSE_ROUNDS}",
             }
     finally:

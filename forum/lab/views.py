@@ -1,10 +1,11 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from routers.conf import STRATEGIES
 
+from .lessons import LESSONS, LESSONS_BY_SLUG
 from .middleware import STRATEGY_COOKIE
 
 
@@ -19,3 +20,16 @@ def switch_strategy(request: HttpRequest) -> HttpResponse:
     if name in STRATEGIES:
         response.set_cookie(STRATEGY_COOKIE, name, max_age=30 * 24 * 3600, samesite="Lax")
     return response
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "lab/index.html", {"lessons": LESSONS})
+
+
+def lesson(request: HttpRequest, slug: str) -> HttpResponse:
+    """A lesson; POST runs it live against the stack, naive beside the fixes."""
+    found = LESSONS_BY_SLUG.get(slug)
+    if found is None:
+        raise Http404("No such lesson.")
+    outcomes = found.run() if request.method == "POST" else None
+    return render(request, "lab/lesson.html", {"lesson": found, "outcomes": outcomes})

@@ -1,0 +1,249 @@
+"""The lab's lessons: each gotcha, run live against the real stack, naive beside fixed.
+
+Every lesson has a doc (docs/lessons/NN-slug.md) and a test
+(tests/lessons/test_NN_slug.py) under the same name. The scenarios here leave nothing
+behind: they delete what they create.
+"""
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import DatabaseError, connection, connections, transaction
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from forum.models import Post, Tag
+from routers import (
+    RequestState,
+    conf,
+    current_state,
+    cursor_for_read,
+    read_alias,
+    replica_aware_get_or_create,
+    request_scope,
+)
+from routers.middleware import RoutingMiddleware
+from routers.views import describe_nodes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One strategy's run of a scenario: did the page behave, and what happened."""
+
+    strategy: str
+    correct: bool
+    summary: str
+
+
+@dataclass(frozen=True)
+class Lesson:
+    number: int
+    slug: str
+    title: str
+    problem: str
+    fix: str
+    run: Callable[[], list[Outcome]]
+
+    @property
+    def doc(self) -> str:
+        return f"docs/lessons/{self.number:02d}-{self.slug}.md"
+
+    @property
+    def test(self) -> str:
+        return f"tests/lessons/test_{self.number:02d}_{self.slug.replace('-', '_')}.py"
+
+
+@contextmanager
+def lab_tag() -> Iterator[str]:
+    """A unique tag name for one run; the tag is deleted afterwards."""
+    name = f"lab-{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        Tag.objects.using(conf.primary()).filter(name=name).delete()
+
+
+def post_then_redirect(strategy: str) -> Outcome:
+    """A POST that writes, then the GET it redirects to, through the real middleware."""
+    factory = RequestFactory()
+    with lab_tag() as name:
+
+        def write(request: HttpRequest) -> HttpResponse:
+            current_state().strategy = strategy  # type: ignore[union-attr]
+            Tag.objects.create(name=name)
+            return HttpResponse(status=302)
+
+        def read(request: HttpRequest) -> HttpResponse:
+            current_state().strategy = strategy  # type: ignore[union-attr]
+            found = Tag.objects.filter(name=name).exists()
+            return HttpResponse(f"{found}:{read_alias(Tag)}")
+
+        written = RoutingMiddleware(write)(factory.post("/"))
+        follow = factory.get("/")
+        follow.COOKIES = {key: morsel.value for key, morsel in written.cookies.items()}
+        found, alias = RoutingMiddleware(read)(follow).content.decode().split(":")
+    if found == "True":
+        return Outcome(strategy, True, f"the redirect found the new row on {alias}")
+    return Outcome(strategy, False, f"404: {alias} has not replayed the write yet")
+
+
+def reads_inside_atomic(strategy: str) -> Outcome:
+    with (
+        lab_tag() as name,
+        request_scope(RequestState(strategy=strategy)),
+        transaction.atomic(using=conf.primary()),
+    ):
+        Tag.objects.create(name=name)
+        alias = read_alias(Tag)
+        found = Tag.objects.filter(name=name).exists()
+        transaction.set_rollback(True, using=conf.primary())
+    if found:
+        return Outcome(strategy, True, f"read back inside the block, on {alias}")
+    return Outcome(strategy, False, f"missed its own write: {alias} cannot see it")
+
+
+def get_or_create(strategy: str) -> Outcome:
+    """Look up a tag that exists everywhere: which alias answers each way?"""
+    tag = Tag.objects.using(conf.primary()).first()
+    if tag is None:
+        return Outcome(strategy, False, "no tag to look up: run manage.py seed_forum")
+    with request_scope(RequestState(strategy=strategy)):
+        read_alias(Tag)  # decide the request's alias first: count only the lookup
+        with CaptureQueriesContext(connections[conf.primary()]) as on_primary:
+            if strategy == "naive":
+                Tag.objects.get_or_create(name=tag.name)
+            else:
+                replica_aware_get_or_create(Tag.objects, name=tag.name)
+    if on_primary.captured_queries:
+        return Outcome(strategy, False, "get_or_create looked it up on the primary")
+    return Outcome(strategy, True, "the helper found it without touching the primary")
+
+
+def generic_relation_writes(strategy: str) -> Outcome:
+    post = Post.objects.using(conf.primary()).first()
+    if post is None:
+        return Outcome(strategy, False, "no post to try it on: run manage.py seed_forum")
+    with request_scope(RequestState(strategy=strategy)):
+        alias = post.reactions.all().db
+        try:
+            # Matches no row: a harmless write, but a write all the same.
+            post.reactions.filter(kind="no-such-kind").update(kind="like")
+        except DatabaseError as error:
+            return Outcome(strategy, False, f"the update went to {alias}: {error}")
+    return Outcome(strategy, True, f"the update went to {alias}")
+
+
+def raw_sql(strategy: str) -> Outcome:
+    with lab_tag() as name:
+        Tag.objects.create(name=name)
+        with request_scope(RequestState(strategy=strategy)):
+            orm_alias = read_alias(Tag)
+            orm = Tag.objects.filter(name=name).count()
+            cursor = connection.cursor() if strategy == "naive" else cursor_for_read(Tag)
+            with cursor:
+                cursor.execute("SELECT count(*) FROM forum_tag WHERE name = %s", [name])
+                raw = cursor.fetchone()[0]
+            raw_alias = cursor.db.alias
+    if raw_alias == orm_alias:
+        return Outcome(strategy, True, f"ORM and raw SQL both read {orm_alias} ({orm} = {raw})")
+    return Outcome(
+        strategy,
+        False,
+        f"ORM read {orm_alias} ({orm} rows), raw SQL read {raw_alias} ({raw} rows)",
+    )
+
+
+def dead_or_lagging_replica(strategy: str) -> Outcome:
+    nodes = describe_nodes()
+    down = [r["alias"] for r in nodes["replicas"] if not r["up"]]
+    with request_scope(RequestState(strategy=strategy)):
+        try:
+            Tag.objects.exists()
+            alias = read_alias(Tag)
+        except DatabaseError as error:
+            return Outcome(strategy, False, f"the read failed: {error}")
+    state = f"down: {', '.join(down)}" if down else "every replica is up"
+    return Outcome(strategy, True, f"read from {alias} ({state})")
+
+
+def replica_per_query(strategy: str) -> Outcome:
+    with request_scope(RequestState(strategy=strategy)):
+        aliases = {read_alias(Tag) for _ in range(6)}
+    if len(aliases) > 1:
+        return Outcome(strategy, False, f"one page read {', '.join(sorted(aliases))}")
+    return Outcome(strategy, True, f"every query of the page read {aliases.pop()}")
+
+
+def side_by_side(scenario: Callable[[str], Outcome]) -> Callable[[], list[Outcome]]:
+    return lambda: [scenario(strategy) for strategy in ("naive", "sticky", "causal")]
+
+
+LESSONS = [
+    Lesson(
+        1,
+        "post-redirect-lag",
+        "Post, redirect, 404",
+        "A write goes to the primary; the page the browser is redirected to is read from "
+        "a replica that has not replayed it yet.",
+        "sticky pins the writer to the primary for a few seconds; causal waits for a "
+        "replica that has replayed the writer's WAL position.",
+        side_by_side(post_then_redirect),
+    ),
+    Lesson(
+        2,
+        "reads-inside-atomic",
+        "Reads inside atomic()",
+        "Inside a transaction, a read sent to a replica cannot see the transaction's own, "
+        "uncommitted writes.",
+        "While the primary has a transaction open, read from the primary.",
+        side_by_side(reads_inside_atomic),
+    ),
+    Lesson(
+        3,
+        "get-or-create",
+        "get_or_create always hits the primary",
+        "get_or_create may write, so Django sends even its lookup to the primary.",
+        "replica_aware_get_or_create looks on a replica first.",
+        side_by_side(get_or_create),
+    ),
+    Lesson(
+        4,
+        "generic-relation-writes",
+        "Generic relations: writes routed as reads",
+        "A GenericRelation's manager binds its queryset with db_for_read, so update() and "
+        "delete() through it go to a replica (Django ticket #36389).",
+        "Read models with generic relations from the primary.",
+        side_by_side(generic_relation_writes),
+    ),
+    Lesson(
+        5,
+        "raw-sql-bypasses-routers",
+        "Raw SQL bypasses the routers",
+        "django.db.connection is always the default alias: raw SQL reads the primary "
+        "while the ORM reads a replica.",
+        "cursor_for_read(Model) opens the cursor where the ORM would read.",
+        side_by_side(raw_sql),
+    ),
+    Lesson(
+        8,
+        "dead-or-lagging-replica",
+        "A dead or far-behind replica",
+        "A router that picks replicas blindly sends queries to one that is down or minutes "
+        "behind. Stop one (postgres/stack.sh stop replica1) and run this again.",
+        "Pick among replicas that answer and are not too far behind; else the primary.",
+        side_by_side(dead_or_lagging_replica),
+    ),
+    Lesson(
+        9,
+        "replica-per-query",
+        "A replica per query",
+        "With several replicas at different lag, choosing one per query mixes two points in "
+        "time on one page. Needs two replicas: make demo REPLICAS=2.",
+        "Choose the replica once per request.",
+        side_by_side(replica_per_query),
+    ),
+]
+LESSONS_BY_SLUG = {lesson.slug: lesson for lesson in LESSONS}

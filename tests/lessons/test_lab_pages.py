@@ -1,0 +1,75 @@
+"""The lab: every lesson's page runs its scenario live, naive beside sticky and causal."""
+
+import re
+
+import pytest
+
+from forum.lab.lessons import LESSONS
+from tests.conftest import REPO
+from tests.factories import PostFactory, TagFactory
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
+
+
+def outcomes(response) -> dict[str, str]:
+    rows = re.findall(
+        r'<tr data-strategy="(\w+)" data-correct="(yes|no)">', response.content.decode()
+    )
+    return dict(rows)
+
+
+@pytest.fixture
+def forum_content(stack):
+    PostFactory()
+    TagFactory()
+    stack.wait_for_replay()
+
+
+def test_it_lists_every_lesson(client):
+    response = client.get("/lab/")
+
+    for lesson in LESSONS:
+        assert f'href="/lab/{lesson.slug}/"'.encode() in response.content
+
+
+def test_it_names_each_lessons_doc_and_test_files():
+    for lesson in LESSONS:
+        assert (REPO / lesson.doc).exists()
+        assert (REPO / lesson.test).exists()
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "post-redirect-lag",
+        "reads-inside-atomic",
+        "get-or-create",
+        "generic-relation-writes",
+        "raw-sql-bypasses-routers",
+        "replica-per-query",
+    ],
+)
+def test_it_shows_naive_failing_and_the_fixes_working(
+    client, forum_content, lagging_replicas, slug
+):
+    response = client.post(f"/lab/{slug}/")
+
+    assert response.status_code == 200
+    assert outcomes(response) == {"naive": "no", "sticky": "yes", "causal": "yes"}
+
+
+def test_it_reads_around_a_dead_replica_except_under_naive(client, forum_content, stack):
+    healthy = outcomes(client.post("/lab/dead-or-lagging-replica/"))
+    stack.stop("replica")
+    try:
+        results = [outcomes(client.post("/lab/dead-or-lagging-replica/")) for _ in range(2)]
+    finally:
+        stack.start("replica")
+
+    assert healthy == {"naive": "yes", "sticky": "yes", "causal": "yes"}
+    assert {r["naive"] for r in results} >= {"no"}
+    assert all(r["sticky"] == r["causal"] == "yes" for r in results)
+
+
+def test_it_answers_404_for_an_unknown_lesson(client):
+    assert client.get("/lab/no-such-lesson/").status_code == 404
