@@ -1,6 +1,7 @@
 """The forum: boards hold threads, threads hold posts; reactions and tags on top."""
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -111,5 +112,6 @@ class Post(models.Model):
     def __str__(self) -> str:
         return f"Post {self.pk} in {self.thread_id}"
 
-    def can_change(self, user) -> bool:  # type: ignore[no-untyped-def]
-        return user.is_authenticated and (user.pk == self.author_id or user.is_staff)
+    def can_change(self, user: User | AnonymousUser) -> bool:
+        """Only the author, or staff, may edit or delete a post."""
+        return bool(user.is_authenticated and (user.pk == self.author_id or user.is_staff))
