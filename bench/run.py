@@ -161,12 +161,13 @@ def post_and_browse() -> dict[str, dict[str, float]]:
                     f"/t/{threads[0].pk}/reply", {"body": f"bench {strategy} {round_number}"}
                 )
                 lost += get_page(client, response["Location"], totals) == 404
-                for url in [
+                pages = [
                     "/",
                     threads[0].board.get_absolute_url(),
                     threads[1].get_absolute_url(),
                     threads[0].get_absolute_url(),
-                ]:
+                ]
+                for url in (pages * BROWSE_PAGES_PER_REPLY)[:BROWSE_PAGES_PER_REPLY]:
                     time.sleep(BROWSE_PAUSE)
                     get_page(client, url, totals)
             statements = totals.get("primary", 0) + totals.get("replicas", 0)
