@@ -19,6 +19,8 @@ class BoardAdmin(admin.ModelAdmin):
 @admin.register(Thread)
 class ThreadAdmin(admin.ModelAdmin):
     list_display = ["title", "board", "author", "created_at", "last_posted_at"]
+    list_select_related = ["board", "author"]
+    date_hierarchy = "created_at"
     list_filter = ["board"]
     search_fields = ["title"]
     raw_id_fields = ["author"]
@@ -29,6 +31,8 @@ class ThreadAdmin(admin.ModelAdmin):
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     list_display = ["pk", "thread", "author", "created_at", "edited_at"]
+    list_select_related = ["thread", "author"]
+    date_hierarchy = "created_at"
     search_fields = ["body"]
     raw_id_fields = ["thread", "author"]
     inlines = [ReactionInline]
@@ -36,11 +40,13 @@ class PostAdmin(admin.ModelAdmin):
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
+    list_display = ["name"]
     search_fields = ["name"]
 
 
 @admin.register(Reaction)
 class ReactionAdmin(admin.ModelAdmin):
     list_display = ["kind", "user", "content_type", "object_id", "created_at"]
+    list_select_related = ["user", "content_type"]
     list_filter = ["kind", "content_type"]
     raw_id_fields = ["user"]

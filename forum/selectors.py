@@ -3,6 +3,7 @@
 from collections import Counter
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Max, Q, QuerySet
@@ -21,14 +22,22 @@ def board_list() -> QuerySet[Board]:
     )
 
 
-def board_threads(*, board: Board, page: str | int | None) -> Page[Thread]:
+@dataclass
+class BoardPage:
+    board: Board
+    threads: Page[Thread]
+
+
+def board_threads(*, slug: str, page: str | int | None) -> BoardPage:
+    """A board and one page of its threads, with post counts and tags: four queries."""
+    board = get_object_or_404(Board, slug=slug)
     threads = (
         board.threads.select_related("author")
         .annotate(post_count=Count("posts"))
         .prefetch_related("tags")
         .order_by("-last_posted_at", "-id")
     )
-    return Paginator(threads, THREADS_PER_PAGE).get_page(page)
+    return BoardPage(board=board, threads=Paginator(threads, THREADS_PER_PAGE).get_page(page))
 
 
 @dataclass
@@ -64,7 +73,7 @@ class ThreadPage:
     thread_reactions: ReactionSummary
 
 
-def thread_page(
+def thread_posts(
     *, pk: int, page: str | int | None, viewer: AbstractBaseUser | AnonymousUser
 ) -> ThreadPage:
     """The thread, one page of its posts, tags and reactions: a fixed number of queries."""
@@ -83,6 +92,12 @@ def thread_page(
     )
 
 
+def post_location(*, pk: int) -> str:
+    """The URL that shows post `pk`: its thread's page holding it, anchored at the post."""
+    post = get_object_or_404(Post.objects.select_related("thread"), pk=pk)
+    return f"{post.thread.get_absolute_url()}?page={post_page_number(post)}#post-{post.pk}"
+
+
 def post_page_number(post: Post) -> int:
     """The page of its thread that shows `post`."""
     before = Post.objects.filter(
@@ -92,10 +107,18 @@ def post_page_number(post: Post) -> int:
     return before // POSTS_PER_PAGE + 1
 
 
-def user_posts(*, user: AbstractBaseUser, page: str | int | None) -> Page[Post]:
+@dataclass
+class UserPage:
+    member: AbstractBaseUser
+    posts: Page[Post]
+
+
+def user_posts(*, username: str, page: str | int | None) -> UserPage:
+    """A member and one page of their posts, newest first, with each post's thread."""
+    member = get_object_or_404(get_user_model(), username=username)
     posts = (
-        Post.objects.filter(author=user)
+        Post.objects.filter(author=member)
         .select_related("thread", "thread__board")
         .order_by("-created_at", "-id")
     )
-    return Paginator(posts, POSTS_PER_PAGE).get_page(page)
+    return UserPage(member=member, posts=Paginator(posts, POSTS_PER_PAGE).get_page(page))

@@ -7,13 +7,12 @@ That redirect is the moment the next page may be read from a lagging replica.
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from routers import current_state
+from routers import conf, current_state
 
 from . import selectors, services
 from .forms import PostForm, SignupForm, ThreadForm
@@ -25,23 +24,21 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def board(request: HttpRequest, slug: str) -> HttpResponse:
-    board = get_object_or_404(Board, slug=slug)
-    threads = selectors.board_threads(board=board, page=request.GET.get("page"))
-    return render(request, "forum/board.html", {"board": board, "threads": threads})
+    page = selectors.board_threads(slug=slug, page=request.GET.get("page"))
+    return render(request, "forum/board.html", {"board": page.board, "threads": page.threads})
 
 
 def thread(request: HttpRequest, pk: int, slug: str | None = None) -> HttpResponse:
-    page = selectors.thread_page(pk=pk, page=request.GET.get("page"), viewer=request.user)
+    page = selectors.thread_posts(pk=pk, page=request.GET.get("page"), viewer=request.user)
     if slug != page.thread.slug:
-        return redirect(page.thread)
+        query = request.GET.urlencode()
+        return redirect(page.thread.get_absolute_url() + (f"?{query}" if query else ""))
     return render(request, "forum/thread.html", {"page": page, "form": PostForm()})
 
 
 def post_permalink(request: HttpRequest, pk: int) -> HttpResponse:
     """/p/<id>: where a reply redirects. 404 if this replica has not replayed it yet."""
-    post = get_object_or_404(Post.objects.select_related("thread"), pk=pk)
-    page = selectors.post_page_number(post)
-    return redirect(f"{post.thread.get_absolute_url()}?page={page}#post-{post.pk}")
+    return redirect(selectors.post_location(pk=pk))
 
 
 @login_required
@@ -131,13 +128,18 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def user_page(request: HttpRequest, username: str) -> HttpResponse:
-    author = get_object_or_404(User, username=username)
-    posts = selectors.user_posts(user=author, page=request.GET.get("page"))
-    return render(request, "forum/user.html", {"author": author, "posts": posts})
+    page = selectors.user_posts(username=username, page=request.GET.get("page"))
+    return render(request, "forum/user.html", {"member": page.member, "posts": page.posts})
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """The 404 page; it says so when the page was read from a replica that may lag."""
+    """The 404 page. It names replication lag when the request read from a replica.
+
+    Under a replica read path the likeliest reason for a 404 right after a write is
+    that the replica has not replayed it yet: say so, so the bug is recognisable.
+    """
     state = current_state()
-    read_from_replica = state is not None and any(alias != "default" for alias in state.queries)
+    read_from_replica = state is not None and any(
+        alias != conf.primary() for alias in state.queries
+    )
     return render(request, "404.html", {"read_from_replica": read_from_replica}, status=404)

@@ -17,8 +17,10 @@ STRATEGIES = ("primary", "naive", "sticky", "causal")
 
 PIN_COOKIE = "routers_pin"
 LSN_COOKIE = "routers_lsn"
-# A write's LSN older than this is assumed replayed everywhere.
-LSN_COOKIE_SECONDS = 300
+# How long the browser keeps a write's LSN. The middleware drops it sooner, as soon as
+# every replica has replayed it; a replica an hour behind should be out of rotation
+# long before (ROUTERS_MAX_LAG_BYTES).
+LSN_COOKIE_SECONDS = 3600
 
 
 def primary() -> str:

@@ -6,11 +6,17 @@ ASGI never see each other's state, unlike module globals or `threading.local` un
 asyncio.
 """
 
+import functools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -58,24 +64,44 @@ def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
         _state.reset(token)
 
 
-@contextmanager
-def use_primary() -> Iterator[None]:
+class use_primary:
     """Send every read inside to the primary. A context manager and a decorator.
 
     Nesting is safe: each exit restores the level it entered, so leaving an inner
-    block keeps an outer one in force.
+    block keeps an outer one in force. Decorates sync and async functions alike.
 
         with use_primary():
             ...
 
         @use_primary()
-        def view(request): ...
+        async def view(request): ...
     """
-    token = _primary_depth.set(_primary_depth.get() + 1)
-    try:
-        yield
-    finally:
-        _primary_depth.reset(token)
+
+    def __init__(self) -> None:
+        self._tokens: list[Token[int]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_primary_depth.set(_primary_depth.get() + 1))
+
+    def __exit__(self, *exc_info: object) -> None:
+        _primary_depth.reset(self._tokens.pop())
+
+    def __call__(self, function: F) -> F:
+        if iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                with use_primary():
+                    return await function(*args, **kwargs)
+
+            return markcoroutinefunction(run_async)  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with use_primary():
+                return function(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
 
 
 def primary_forced() -> bool:

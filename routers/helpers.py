@@ -4,6 +4,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connections, router
 from django.db.backends.utils import CursorWrapper
@@ -18,17 +19,31 @@ ModelT = TypeVar("ModelT", bound=Model)
 def db_write(view: ViewT) -> ViewT:
     """Mark a view as writing, for writes the middleware cannot see.
 
-    The middleware notices statements run on the primary. A view that writes
-    elsewhere (another service, a queue whose consumer writes) and then redirects
-    to a page that reads the result should carry this decorator, so the client
-    is pinned (sticky) or tagged with the primary's position (causal).
+    The middleware notices statements run on the primary. A view whose write goes
+    through something else (a call to another service that writes to the same
+    primary before the view returns) should carry this decorator, so the client is
+    pinned (sticky) or given the primary's position (causal). Writes that happen
+    after the response, such as a queue's consumer, are not covered: the position
+    recorded is the primary's when the response leaves. Sync and async views.
     """
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def mark() -> None:
         state = current_state()
         if state is not None:
             state.wrote = True
+
+    if iscoroutinefunction(view):
+
+        @functools.wraps(view)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            mark()
+            return await view(*args, **kwargs)
+
+        return markcoroutinefunction(async_wrapper)  # type: ignore[return-value]
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        mark()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

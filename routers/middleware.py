@@ -28,7 +28,7 @@ from . import conf, replicas
 from .context import RequestState, _state
 from .routers import BaseRouter, SelectableRouter
 
-_LSN_TEXT = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
+_LSN_TEXT = re.compile(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}")
 
 
 def active_router() -> BaseRouter | None:
@@ -48,10 +48,10 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
         conf.PIN_COOKIE, default=None, salt=conf.PIN_COOKIE, max_age=conf.sticky_seconds()
     )
     state.pinned = pin == "1"
-    lsn = request.get_signed_cookie(
-        conf.LSN_COOKIE, default=None, salt=conf.LSN_COOKIE, max_age=conf.LSN_COOKIE_SECONDS
-    )
-    if lsn is not None and _LSN_TEXT.match(lsn):
+    # No max_age here: an LSN stays comparable however old it is. The browser drops
+    # the cookie after LSN_COOKIE_SECONDS; the middleware, once every replica has it.
+    lsn = request.get_signed_cookie(conf.LSN_COOKIE, default=None, salt=conf.LSN_COOKIE)
+    if lsn is not None and _LSN_TEXT.fullmatch(lsn):
         state.min_lsn = replicas.parse_lsn(lsn)
     return state
 
@@ -70,11 +70,15 @@ def remember_write(state: RequestState, response: HttpResponseBase) -> None:
             samesite="Lax",
         )
     elif name == "causal" and state.wrote:
-        # Once per writing request, after its transactions have committed.
-        lsn = replicas.format_lsn(replicas.primary_lsn())
+        # Once per writing request, after its transactions have committed. If the
+        # primary has just gone away there is no position to record: the response
+        # (a 503 page, typically) goes out unchanged.
+        position = replicas.primary_lsn()
+        if position is None:
+            return
         response.set_signed_cookie(
             conf.LSN_COOKIE,
-            lsn,
+            replicas.format_lsn(position),
             salt=conf.LSN_COOKIE,
             max_age=conf.LSN_COOKIE_SECONDS,
             httponly=True,
@@ -96,6 +100,18 @@ def read_only_response(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(html, status=503)
     response["Retry-After"] = "30"
     return response
+
+
+def read_only_if_primary_down(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """Turn a failed write below this middleware (a session save, say) into the 503 page.
+
+    Views' own errors are caught earlier, in `process_exception`.
+    """
+    if response.status_code != 500 or request.method in ("GET", "HEAD", "OPTIONS"):
+        return response
+    if replicas.probe(conf.primary()).up:
+        return response
+    return read_only_response(request)
 
 
 class RoutingMiddleware:
@@ -124,7 +140,7 @@ class RoutingMiddleware:
             remember_write(state, response)  # type: ignore[arg-type]
         finally:
             _state.reset(token)
-        return response
+        return read_only_if_primary_down(request, response)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         state = state_from_cookies(request)
@@ -134,7 +150,7 @@ class RoutingMiddleware:
             await sync_to_async(remember_write)(state, response)
         finally:
             _state.reset(token)
-        return response  # type: ignore[no-any-return]
+        return await sync_to_async(read_only_if_primary_down)(request, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):

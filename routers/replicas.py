@@ -59,21 +59,28 @@ def _remember(health: NodeHealth) -> NodeHealth:
     return health
 
 
-def _fetch_one(alias: str, sql: str) -> Any:
-    with probing(), connections[alias].cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]
+def fetch_row(alias: str, sql: str) -> tuple[Any, ...] | None:
+    """One row of `sql` on this thread's connection to `alias`; None if it is unreachable.
+
+    Marked as probing, so it does not count as one of the page's queries.
+    """
+    try:
+        with probing(), connections[alias].cursor() as cursor:
+            cursor.execute(sql)
+            row: tuple[Any, ...] = cursor.fetchone()
+            return row
+    except DatabaseError:
+        _discard_connection(alias)
+        return None
 
 
 def probe(alias: str) -> NodeHealth:
     """Probe `alias` now, on this thread's connection to it, and cache the result."""
-    try:
-        position = _fetch_one(alias, _POSITION_SQL)
-        health = NodeHealth(alias, True, parse_lsn(position) if position else 0, time.monotonic())
-    except DatabaseError:
-        _discard_connection(alias)
-        health = NodeHealth(alias, False, None, time.monotonic())
-    return _remember(health)
+    row = fetch_row(alias, _POSITION_SQL)
+    if row is None:
+        return _remember(NodeHealth(alias, False, None, time.monotonic()))
+    position = parse_lsn(row[0]) if row[0] else 0
+    return _remember(NodeHealth(alias, True, position, time.monotonic()))
 
 
 def _discard_connection(alias: str) -> None:
@@ -137,10 +144,17 @@ def usable_replicas() -> list[str]:
 
 
 def connects(alias: str) -> bool:
-    """Open (or health-check) this thread's connection to `alias`; False if it fails."""
+    """Health-check (or open) this thread's connection to `alias`; False if it fails.
+
+    A persistent connection to a node that died since is only found out by its
+    health check (CONN_HEALTH_CHECKS), which Django would run on the first query of
+    the request anyway: running it here lets the router pick another node instead.
+    """
+    connection = connections[alias]
     try:
         with probing():
-            connections[alias].ensure_connection()
+            connection.close_if_health_check_failed()
+            connection.ensure_connection()
     except DatabaseError:
         _discard_connection(alias)
         mark_down(alias)
@@ -177,6 +191,11 @@ def replayed_everywhere(lsn: int) -> bool:
     return True
 
 
-def primary_lsn() -> int:
-    """The primary's WAL position now (raises if the primary is down)."""
-    return parse_lsn(_fetch_one(conf.primary(), "SELECT pg_current_wal_lsn()"))
+def primary_lsn() -> int | None:
+    """The primary's WAL position now, past every committed transaction; None if down.
+
+    The insert position, not the write position (pg_current_wal_lsn): with
+    synchronous_commit = off a commit is visible before its WAL is written out.
+    """
+    row = fetch_row(conf.primary(), "SELECT pg_current_wal_insert_lsn()::text")
+    return None if row is None else parse_lsn(row[0])

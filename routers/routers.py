@@ -119,13 +119,11 @@ class SafeRouter(BaseRouter):
         primary = conf.primary()
         state = current_state()
         # in_atomic_block is a plain attribute: unlike transaction.get_autocommit(),
-        # it does not open a connection to the primary on every read.
-        if (
-            primary_forced()
-            or connections[primary].in_atomic_block
-            or (state is not None and state.wrote)
-            or model in generic_models()
-        ):
+        # it does not open a connection to the primary on every read. No fallback
+        # here: the transaction lives on the primary, and so must its reads.
+        if connections[primary].in_atomic_block:
+            return primary
+        if primary_forced() or (state is not None and state.wrote) or model in generic_models():
             return self._primary_or_fallback()
         if state is None:
             return self.choose_read_alias(RequestState())

@@ -6,6 +6,7 @@ really ran on the primary, not on the HTTP method: a POST that fails validation
 writes nothing and pins nothing, and a GET that writes is noticed.
 """
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,20 +16,43 @@ from django.db.backends.signals import connection_created
 from . import conf
 from .context import current_state, is_probing
 
-# Statements that change data. Transaction control (BEGIN, SAVEPOINT, COMMIT) and
-# session settings (SET) do not count: they run on reads too.
-WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY"})
+# Statements that only read, or only steer the session or the transaction. Anything
+# else (INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY, CALL, DDL...) counts as a write:
+# missing one would send the client's next page to a replica that lacks it.
+READ_VERBS = frozenset(
+    {
+        "SELECT",
+        "SHOW",
+        "SET",
+        "RESET",
+        "BEGIN",
+        "START",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "DECLARE",
+        "FETCH",
+        "CLOSE",
+        "EXPLAIN",
+        "VALUES",
+        "TABLE",
+    }
+)
+_COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*", re.DOTALL)
+_WRITES_IN_CTE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 
 
 def is_write(sql: str) -> bool:
     """Does this statement change data? (`WITH ... INSERT` counts too.)"""
-    words = sql.lstrip(" \t\n(").split(None, 1)
+    text = _COMMENTS.sub(" ", sql).lstrip(" \t\n(")
+    words = text.split(None, 1)
     if not words:
         return False
     verb = words[0].upper()
     if verb == "WITH":
-        return any(f" {write} " in f" {sql.upper()} " for write in WRITE_VERBS - {"COPY"})
-    return verb in WRITE_VERBS
+        return bool(_WRITES_IN_CTE.search(text))
+    return verb not in READ_VERBS
 
 
 class StatementRecorder:
@@ -56,8 +80,10 @@ class StatementRecorder:
 
 def install(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """connection_created receiver: put the recorder on the connection, once."""
+    # First in the list: `connection.execute_wrapper()` blocks pop the last one on exit,
+    # and a connection may first open inside such a block.
     if not any(isinstance(w, StatementRecorder) for w in connection.execute_wrappers):
-        connection.execute_wrappers.append(StatementRecorder(connection.alias))
+        connection.execute_wrappers.insert(0, StatementRecorder(connection.alias))
 
 
 def connect() -> None:

@@ -8,12 +8,10 @@ fresh on every call (no cache): this is what monitoring and the lab look at.
 
 from typing import Any
 
-from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from . import conf, replicas
-from .context import probing
 
 # Seconds: 0 when everything received is applied; otherwise the time since the
 # replica last applied a commit (an upper bound after an idle spell on the primary;
@@ -28,28 +26,17 @@ SELECT pg_last_wal_replay_lsn()::text,
 """
 
 
-def _query(alias: str, sql: str) -> tuple[Any, ...] | None:
-    try:
-        with probing(), connections[alias].cursor() as cursor:
-            cursor.execute(sql)
-            row: tuple[Any, ...] = cursor.fetchone()
-            return row
-    except DatabaseError:
-        connections[alias].close()
-        return None
-
-
 def describe_nodes() -> dict[str, Any]:
     """Probe every node now and describe it."""
     primary_alias = conf.primary()
-    row = _query(primary_alias, "SELECT pg_current_wal_lsn()::text")
+    row = replicas.fetch_row(primary_alias, "SELECT pg_current_wal_lsn()::text")
     primary_lsn = replicas.parse_lsn(row[0]) if row else None
     nodes: dict[str, Any] = {
         "primary": {"alias": primary_alias, "up": row is not None, "lsn": row[0] if row else None},
         "replicas": [],
     }
     for alias in conf.replicas():
-        row = _query(alias, _REPLICA_SQL)
+        row = replicas.fetch_row(alias, _REPLICA_SQL)
         if row is None:
             nodes["replicas"].append({"alias": alias, "up": False})
             continue

@@ -8,13 +8,22 @@ pytestmark = pytest.mark.django_db
 PASSPHRASE = "a-long-passphrase"
 
 
+@pytest.mark.parametrize(("path", "heading"), [("/signup/", b"Sign up"), ("/login/", b"Log in")])
+def test_it_shows_the_account_forms(client, path, heading):
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert b"<h1>" + heading + b"</h1>" in response.content
+    assert b'name="username"' in response.content
+
+
 def test_it_signs_up_and_logs_in(client):
     response = client.post(
         "/signup/",
         {
             "username": "newcomer",
-            "password1": "a-long-passphrase",
-            "password2": "a-long-passphrase",
+            "password1": PASSPHRASE,
+            "password2": PASSPHRASE,
         },
         follow=True,
     )
@@ -26,7 +35,7 @@ def test_it_signs_up_and_logs_in(client):
 
 def test_it_rerenders_a_bad_signup_and_keeps_the_username(client):
     response = client.post(
-        "/signup/", {"username": "newcomer", "password1": "a-long-passphrase", "password2": "other"}
+        "/signup/", {"username": "newcomer", "password1": PASSPHRASE, "password2": "other"}
     )
 
     assert response.status_code == 200
@@ -55,9 +64,20 @@ def test_it_rejects_a_wrong_password(client):
     assert b"correct username and password" in response.content
 
 
-def test_it_shows_a_users_posts(client, thread, author):
-    response = client.get(f"/u/{author.username}/")
+def test_it_refuses_a_username_that_is_taken(client, author):
+    response = client.post(
+        "/signup/", {"username": "author", "password1": PASSPHRASE, "password2": PASSPHRASE}
+    )
 
     assert response.status_code == 200
-    assert b"Lag after a redirect" in response.content
-    assert client.get("/u/nobody/").status_code == 404
+    assert "already exists" in response.content.decode()
+    assert User.objects.filter(username="author").count() == 1
+
+
+def test_it_goes_back_where_it_was_after_logging_in(client, author, thread):
+    response = client.post(
+        f"/login/?next={thread.get_absolute_url()}",
+        {"username": "author", "password": "author-password", "next": thread.get_absolute_url()},
+    )
+
+    assert response["Location"] == thread.get_absolute_url()

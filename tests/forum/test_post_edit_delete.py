@@ -1,6 +1,6 @@
 import pytest
 
-from forum.models import Post, Thread
+from forum.models import BODY_MAX, Post, Thread
 from tests.factories import PostFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +84,47 @@ def test_it_deletes_the_thread_with_its_opening_post(client, author, thread, boa
 
     assert response["Location"] == board.get_absolute_url()
     assert not Thread.objects.filter(pk=thread.pk).exists()
+
+
+@pytest.mark.parametrize("action", ["edit", "delete"])
+def test_it_sends_visitors_to_log_in(client, reply, action):
+    response = client.post(f"/p/{reply.pk}/{action}/", {"body": "Anonymous"})
+
+    assert response["Location"].startswith("/login/")
+    assert Post.objects.get(pk=reply.pk).body == "Original reply"
+
+
+@pytest.mark.parametrize("action", ["edit", "delete"])
+def test_it_does_not_even_show_strangers_the_form(client, stranger, reply, action):
+    client.force_login(stranger)
+
+    assert client.get(f"/p/{reply.pk}/{action}/").status_code == 403
+
+
+def test_it_rerenders_an_invalid_edit_with_a_message_and_the_typed_text(client, author, reply):
+    client.force_login(author)
+
+    response = client.post(f"/p/{reply.pk}/edit/", {"body": "<i>new</i>" + "x" * BODY_MAX})
+
+    assert "Keep it under" in response.content.decode()
+    assert b"&lt;i&gt;new&lt;/i&gt;xxx" in response.content
+
+
+def test_it_lets_a_moderator_delete(client, moderator, reply):
+    client.force_login(moderator)
+
+    client.post(f"/p/{reply.pk}/delete/")
+
+    assert not Post.objects.filter(pk=reply.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("persona", "shown"), [("author", True), ("moderator", True), ("stranger", False)]
+)
+def test_it_shows_edit_links_to_the_author_and_staff_only(client, request, reply, persona, shown):
+    client.force_login(request.getfixturevalue(persona))
+
+    page = client.get(reply.thread.get_absolute_url())
+
+    assert (f'href="/p/{reply.pk}/edit/"'.encode() in page.content) is shown
+    assert (f'href="/p/{reply.pk}/delete/"'.encode() in page.content) is shown

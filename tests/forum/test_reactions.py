@@ -40,3 +40,21 @@ def test_it_needs_a_logged_in_user_and_a_post(client, thread):
         "/login/"
     )
     assert not Reaction.objects.exists()
+
+
+def test_it_lands_back_on_the_post_it_reacted_to(client, thread, stranger):
+    post = thread.posts.get()
+    client.force_login(stranger)
+
+    response = client.post(f"/react/post/{post.pk}/", {"kind": "insight"}, follow=True)
+
+    assert response.redirect_chain[-1][0] == f"{thread.get_absolute_url()}?page=1#post-{post.pk}"
+    assert b'class="reaction mine"' in response.content
+    assert 'aria-label="Insight: 1 (yours' in response.content.decode()
+
+
+def test_it_refuses_a_reaction_by_get(client, thread, stranger):
+    client.force_login(stranger)
+
+    assert client.get(f"/react/thread/{thread.pk}/?kind=like").status_code == 405
+    assert not Reaction.objects.exists()

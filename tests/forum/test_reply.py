@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 
 from forum.models import BODY_MAX, Post
 from forum.selectors import POSTS_PER_PAGE
@@ -56,11 +55,30 @@ def test_it_asks_visitors_to_log_in_before_replying(client, thread):
     assert thread.posts.count() == 1
 
 
-def test_it_refuses_a_reply_without_a_csrf_token(thread, stranger):
-    client = Client(enforce_csrf_checks=True)
+def test_it_shows_a_reply_form(client, thread, stranger):
     client.force_login(stranger)
 
-    assert client.post(f"/t/{thread.pk}/reply", {"body": "x"}).status_code == 403
+    response = client.get(f"/t/{thread.pk}/reply")
+
+    assert response.status_code == 200
+    assert b"Reply to \xe2\x80\x9cLag after a redirect\xe2\x80\x9d" in response.content
+    assert b'<textarea name="body"' in response.content
+
+
+def test_it_keeps_the_typed_text_of_an_invalid_reply(client, thread, stranger):
+    client.force_login(stranger)
+    too_long = "<b>draft</b>" + "x" * BODY_MAX
+
+    response = client.post(f"/t/{thread.pk}/reply", {"body": too_long})
+
+    assert "&lt;b&gt;draft&lt;/b&gt;xxx" in response.content.decode()
+    assert "<b>draft</b>" not in response.content.decode()
+
+
+def test_it_answers_404_for_a_reply_to_a_missing_thread(client, stranger):
+    client.force_login(stranger)
+
+    assert client.post("/t/999999/reply", {"body": "Hello?"}).status_code == 404
 
 
 def test_it_answers_404_for_a_missing_post(client):

@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 
 from forum.models import TITLE_MAX, Tag, Thread
 
@@ -68,11 +67,18 @@ def test_it_rerenders_invalid_input_with_a_message_and_keeps_it(
     assert not Thread.objects.exists()
 
 
-def test_it_refuses_a_post_without_a_csrf_token(board, author):
-    client = Client(enforce_csrf_checks=True)
+def test_it_shows_the_new_thread_form(client, board, author):
     client.force_login(author)
 
-    response = client.post(new_thread_url(board), {"title": "t", "body": "b"})
+    response = client.get(new_thread_url(board))
 
-    assert response.status_code == 403
-    assert not Thread.objects.exists()
+    assert response.status_code == 200
+    assert b"New thread in Replication" in response.content
+    for field in (b'name="title"', b'name="body"', b'name="tags"'):
+        assert field in response.content
+
+
+def test_it_answers_404_for_a_missing_board(client, author):
+    client.force_login(author)
+
+    assert client.get("/b/nowhere/new/").status_code == 404

@@ -7,7 +7,8 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from routers import conf, current_state, db_write, replicas
+from routers import conf, current_state, db_write, replicas, use_primary
+from routers.context import primary_forced
 from routers.middleware import RoutingMiddleware
 
 factory = RequestFactory()
@@ -208,3 +209,56 @@ def test_it_keeps_state_apart_between_asyncio_tasks():
 
     assert (writer.content, reader.content) == (b"True", b"False")
     assert current_state() is None
+
+
+def test_it_sets_no_lsn_cookie_when_the_primary_vanished_mid_request(strategy, monkeypatch):
+    strategy("causal")
+    monkeypatch.setattr(replicas, "primary_lsn", lambda: None)
+
+    response = run(factory.post("/"), writing_view)
+
+    assert response.status_code == 200
+    assert conf.LSN_COOKIE not in response.cookies
+
+
+def test_it_turns_a_failed_write_below_it_into_the_read_only_page(monkeypatch):
+    down = replicas.NodeHealth("default", False, None, 0.0)
+    monkeypatch.setattr(replicas, "probe", lambda alias: down)
+
+    def failing(request):
+        return HttpResponse("Server Error", status=500)
+
+    posted = run(factory.post("/", {"body": "keep me"}), failing)
+    fetched = run(factory.get("/"), failing)
+
+    assert posted.status_code == 503
+    assert b"keep me" in posted.content
+    assert fetched.status_code == 500
+
+
+def test_it_marks_async_views_as_writing_too(strategy):
+    strategy("sticky")
+
+    @db_write
+    async def view(request):
+        return HttpResponse("queued")
+
+    async def call():
+        return await RoutingMiddleware(view)(factory.post("/"))
+
+    response = asyncio.run(call())
+
+    assert conf.PIN_COOKIE in response.cookies
+
+
+def test_it_keeps_use_primary_in_force_inside_an_async_view():
+    @use_primary()
+    async def view(request):
+        await asyncio.sleep(0)
+        return HttpResponse(str(primary_forced()))
+
+    async def call():
+        return await RoutingMiddleware(view)(factory.get("/"))
+
+    assert asyncio.run(call()).content == b"True"
+    assert not primary_forced()

@@ -1,0 +1,50 @@
+"""The base template: the navbar's strategy switch and the routing footer."""
+
+import re
+
+import pytest
+
+from forum import context_processors
+from routers.conf import STRATEGIES
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_offers_every_strategy_with_the_current_one_selected(client):
+    html = client.get("/b/nowhere/?x=1").content.decode()
+
+    switch = re.search(r'<form class="strategy-switch".*?</form>', html, flags=re.DOTALL).group(0)
+    assert 'action="/lab/strategy"' in switch
+    assert re.findall(r'<option value="(\w+)"', switch) == list(STRATEGIES)
+    assert re.findall(r'<option value="(\w+)" selected', switch) == ["primary"]
+    assert '<input type="hidden" name="next" value="/b/nowhere/?x=1">' in switch
+
+
+def test_it_ends_every_page_with_the_routing_footer(client, thread):
+    html = client.get(thread.get_absolute_url()).content.decode()
+
+    footer = html[html.index('<footer id="routing-footer"') :]
+    assert html.index("</main>") < html.index('<footer id="routing-footer"')
+    assert footer.rstrip().endswith("</footer>\n</body>\n</html>")
+    assert 'data-strategy="primary"' in footer
+
+
+def test_it_counts_the_queries_that_really_ran(client, thread, stranger, django_assert_num_queries):
+    client.force_login(stranger)
+
+    with django_assert_num_queries(8) as captured:
+        html = client.get(thread.get_absolute_url()).content.decode()
+
+    assert re.findall(r'data-alias="(\w+)" data-count="(\d+)"', html) == [
+        ("default", str(len(captured)))
+    ]
+
+
+def test_it_shows_each_replicas_lag_from_the_latest_probe(client, monkeypatch):
+    lags = {"replica": 2048, "replica_2": None}
+    monkeypatch.setattr(context_processors.replicas, "cached_lag_bytes", lags.get)
+
+    footer = client.get("/").content.decode().split('id="routing-footer"')[1]
+
+    assert '<strong data-lag="replica">2.0\xa0KB</strong>' in footer
+    assert "replica_2 <em>not measured</em>" in footer

@@ -1,0 +1,39 @@
+"""The friendly 404 page, and its replication-lag hint."""
+
+import pytest
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/t/999999/gone/", "/t/999999/", "/p/999999/", "/b/nowhere/", "/no/such/page"]
+)
+def test_it_answers_a_friendly_404(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert b"<h1>Not found</h1>" in response.content
+    assert b'href="/"' in response.content
+    assert b'id="routing-footer"' in response.content
+
+
+@pytest.mark.django_db
+def test_it_blames_no_replica_when_the_primary_served_the_page(client):
+    response = client.get("/t/999999/gone/")
+
+    assert b'data-alias="default"' in response.content
+    assert b'id="lag-hint"' not in response.content
+
+
+# Real commits and the replicas: a TestCase transaction never reaches a replica.
+@pytest.mark.stack
+@pytest.mark.usefixtures("live_db")
+def test_it_suggests_replication_lag_when_a_replica_served_the_page(client, settings):
+    settings.ROUTERS_STRATEGY = "naive"
+
+    response = client.get("/t/999999/gone/")
+
+    assert response.status_code == 404
+    assert b'id="lag-hint"' in response.content
+    assert b"replication lag" in response.content
+    assert b"Reload in a moment" in response.content
+    assert b'data-alias="default"' not in response.content

@@ -1,0 +1,34 @@
+"""The forum's styled 503 "read-only" page, shown for a write while the primary is down."""
+
+from django.test import RequestFactory
+
+from routers.middleware import read_only_response
+
+
+def test_it_gives_back_what_the_user_typed_in_textareas():
+    request = RequestFactory().post(
+        "/t/1/reply",
+        {
+            "body": "A long reply\n<script>alert(1)</script>",
+            "password": "never shown",
+            "csrfmiddlewaretoken": "never shown either",
+        },
+    )
+
+    response = read_only_response(request)
+
+    html = response.content.decode()
+    assert response.status_code == 503
+    assert 'id="read-only"' in html
+    assert 'class="navbar"' in html
+    assert "A long reply\n&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in html
+    assert "<script>alert" not in html
+    assert "never shown" not in html
+
+
+def test_it_explains_itself_when_nothing_was_submitted():
+    response = read_only_response(RequestFactory().post("/logout/"))
+
+    html = response.content.decode()
+    assert "read-only mode" in html
+    assert "<textarea" not in html
