@@ -1,13 +1,19 @@
+import time
+from io import StringIO
+
 import pytest
+from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.db.models import Max
 
-from forum.models import Board, Post, Thread
-
-pytestmark = pytest.mark.django_db
+from forum.models import Board, Post, Reaction, Thread
 
 
+@pytest.mark.django_db
 def test_it_seeds_demo_data_once(capsys):
+    started = time.monotonic()
     call_command("seed_forum")
+    elapsed = time.monotonic() - started
     first = (Board.objects.count(), Thread.objects.count(), Post.objects.count())
 
     call_command("seed_forum")
@@ -19,5 +25,44 @@ def test_it_seeds_demo_data_once(capsys):
     assert boards >= 3
     assert threads >= 36
     assert posts >= 300
+    assert elapsed < 10
     assert "already present: nothing changed" in out
+
+
+@pytest.mark.django_db
+def test_it_prints_demo_passwords_that_work(capsys):
+    call_command("seed_forum")
+
+    out = capsys.readouterr().out
     assert "ada / ada-demo-password" in out
+    assert authenticate(username="ada", password="ada-demo-password").is_staff
+    assert not authenticate(username="ken", password="ken-demo-password").is_staff
+
+
+@pytest.mark.django_db
+def test_it_seeds_a_forum_that_looks_lived_in():
+    call_command("seed_forum", stdout=StringIO())
+
+    openers = [thread.posts.order_by("created_at", "id").first() for thread in Thread.objects.all()]
+    assert all(post.author_id == post.thread.author_id for post in openers)
+    assert Thread.objects.filter(tags__isnull=False).exists()
+    assert Reaction.objects.exists()
+    # Posts are spread over the past; a thread's latest activity is its last post.
+    assert Post.objects.dates("created_at", "day").count() > 7
+    threads = Thread.objects.annotate(last_post=Max("posts__created_at"))
+    assert all(thread.last_posted_at == thread.last_post for thread in threads)
+
+
+# Real commits and replicas that replay them 1 s late.
+@pytest.mark.stack
+@pytest.mark.usefixtures("live_db")
+def test_it_reads_its_own_writes_even_when_reads_go_to_replicas(settings):
+    settings.ROUTERS_STRATEGY = "causal"
+    out = StringIO()
+
+    # The second run comes before the replicas have the first one's boards.
+    call_command("seed_forum", stdout=out)
+    call_command("seed_forum", stdout=out)
+
+    assert "already present: nothing changed" in out.getvalue()
+    assert Board.objects.using("default").count() == 4

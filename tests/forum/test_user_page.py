@@ -11,6 +11,7 @@ def test_it_shows_a_members_posts_with_their_threads(client, thread, author):
 
     assert response.status_code == 200
     assert b"<h1>author</h1>" in response.content
+    assert b"1 post \xc2\xb7 member since" in response.content
     assert b"Lag after a redirect" in response.content
     assert b"Opening post" in response.content
     post = thread.posts.get()
@@ -46,3 +47,14 @@ def test_it_escapes_the_excerpts(client, thread, author):
 
 def test_it_answers_404_for_an_unknown_member(client):
     assert client.get("/u/nobody/").status_code == 404
+
+
+@pytest.mark.parametrize("posts", [1, POSTS_PER_PAGE])
+def test_it_shows_a_members_page_in_a_fixed_number_of_queries(
+    client, author, board, posts, django_assert_num_queries
+):
+    PostFactory.create_batch(posts, author=author, thread__board=board)
+
+    # member, post count, posts with their threads and boards
+    with django_assert_num_queries(3):
+        client.get(f"/u/{author.username}/")
