@@ -29,10 +29,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create the virtualenv and install the dependencies
 
-demo: $(STAMP) ## Start the local stack, migrate, seed and serve on http://127.0.0.1:8000
+demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http://127.0.0.1:8000
 	@was_up=$$($(STACK) status | grep -q 'primary up' && echo yes || true); \
 	$(STACK) up; \
 	if [ -z "$$was_up" ]; then trap '$(STACK) down' EXIT; fi; \
+	$(STACK) lag $(REPLICA_LAG); \
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-local-demo-only-secret}"; \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(PY) manage.py migrate --noinput -v0 && $(PY) manage.py seed_forum && \
