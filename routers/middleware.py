@@ -56,19 +56,19 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
     return state
 
 
+def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int) -> None:
+    # Signed (and time-stamped) with SECRET_KEY, salted per cookie, out of JavaScript's reach.
+    response.set_signed_cookie(
+        name, value, salt=name, max_age=max_age, httponly=True, samesite="Lax"
+    )
+
+
 def remember_write(state: RequestState, response: HttpResponseBase) -> None:
     """Set or clear the cookies that carry this request's writes to the next ones."""
     strategy = active_router()
     name = strategy.strategy if strategy is not None else ""
     if name == "sticky" and state.wrote:
-        response.set_signed_cookie(
-            conf.PIN_COOKIE,
-            "1",
-            salt=conf.PIN_COOKIE,
-            max_age=conf.sticky_seconds(),
-            httponly=True,
-            samesite="Lax",
-        )
+        _set_cookie(response, conf.PIN_COOKIE, "1", max_age=conf.sticky_seconds())
     elif name == "causal" and state.wrote:
         # Once per writing request, after its transactions have committed. If the
         # primary has just gone away there is no position to record: the response
@@ -76,13 +76,8 @@ def remember_write(state: RequestState, response: HttpResponseBase) -> None:
         position = replicas.primary_lsn()
         if position is None:
             return
-        response.set_signed_cookie(
-            conf.LSN_COOKIE,
-            replicas.format_lsn(position),
-            salt=conf.LSN_COOKIE,
-            max_age=conf.LSN_COOKIE_SECONDS,
-            httponly=True,
-            samesite="Lax",
+        _set_cookie(
+            response, conf.LSN_COOKIE, replicas.format_lsn(position), conf.LSN_COOKIE_SECONDS
         )
     elif name == "causal" and state.lsn_replayed_everywhere:
         # Not before: a client sent to a replica still behind would miss its write.

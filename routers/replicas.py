@@ -109,22 +109,23 @@ def forget() -> None:
         _cache.clear()
 
 
+def lag_between(primary_lsn: int | None, replica_lsn: int | None) -> int | None:
+    """Bytes of WAL a replica at `replica_lsn` has yet to replay; None when unknown."""
+    if primary_lsn is None or replica_lsn is None:
+        return None
+    return max(0, primary_lsn - replica_lsn)
+
+
 def lag_bytes(alias: str) -> int | None:
     """Bytes of WAL the replica has not replayed yet, or None when unknown."""
-    replica = health(alias)
-    primary = health(conf.primary())
-    if replica.lsn is None or primary.lsn is None:
-        return None
-    return max(0, primary.lsn - replica.lsn)
+    return lag_between(health(conf.primary()).lsn, health(alias).lsn)
 
 
 def cached_lag_bytes(alias: str) -> int | None:
     """Like `lag_bytes`, from the last probes only: never runs a query."""
     with _lock:
         replica, primary = _cache.get(alias), _cache.get(conf.primary())
-    if replica is None or primary is None or replica.lsn is None or primary.lsn is None:
-        return None
-    return max(0, primary.lsn - replica.lsn)
+    return lag_between(primary.lsn if primary else None, replica.lsn if replica else None)
 
 
 def usable_replicas() -> list[str]:

@@ -41,17 +41,12 @@ def describe_nodes() -> dict[str, Any]:
             nodes["replicas"].append({"alias": alias, "up": False})
             continue
         replay_lsn = replicas.parse_lsn(row[0]) if row[0] else None
-        lag_bytes = (
-            max(0, primary_lsn - replay_lsn)
-            if primary_lsn is not None and replay_lsn is not None
-            else None
-        )
         nodes["replicas"].append(
             {
                 "alias": alias,
                 "up": True,
                 "replay_lsn": row[0],
-                "lag_bytes": lag_bytes,
+                "lag_bytes": replicas.lag_between(primary_lsn, replay_lsn),
                 "lag_seconds": None if row[1] is None else round(row[1], 3),
                 "apply_delay": row[2],
             }

@@ -5,6 +5,7 @@ delay, database `forum_test`) and exports its settings; the tests run against it
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -116,6 +117,11 @@ def wait_for_replay(*aliases: str) -> None:
 def normalise_delay(delay: str) -> str:
     """What SHOW prints for a delay given to stack.sh ("1s" -> "1s", "0" -> "0")."""
     return {"0": "0", "0s": "0", "1000ms": "1s"}.get(delay, delay)
+
+
+def served_by(response: Any) -> set[str]:
+    """The aliases the page's footer says ran its queries."""
+    return set(re.findall(r'data-alias="([^"]+)"', response.content.decode()))
 
 
 def replica_aliases() -> list[str]:

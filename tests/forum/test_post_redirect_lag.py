@@ -4,12 +4,10 @@ The replicas hold every commit back for 3 s. The thread and the member's session
 on every replica before the reply, so the reply is the only thing they are missing.
 """
 
-import re
-
 import pytest
 
 from forum.models import Post
-from tests.conftest import wait_until
+from tests.conftest import served_by, wait_until
 from tests.factories import PostFactory, ThreadFactory, UserFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
@@ -25,10 +23,6 @@ def thread(client, lagging_replicas):
     return thread
 
 
-def aliases_used(response) -> set[str]:
-    return set(re.findall(r'data-alias="([^"]+)"', response.content.decode()))
-
-
 def test_it_shows_the_new_post_after_the_redirect_when_reading_the_primary(
     client, settings, thread
 ):
@@ -40,7 +34,7 @@ def test_it_shows_the_new_post_after_the_redirect_when_reading_the_primary(
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == f"{thread.get_absolute_url()}?page=1#post-{post.pk}"
     assert f'id="post-{post.pk}"'.encode() in response.content
-    assert aliases_used(response) == {"default"}
+    assert served_by(response) == {"default"}
 
 
 def test_it_404s_after_the_redirect_until_the_replicas_replay_the_reply(client, settings, thread):
@@ -53,7 +47,7 @@ def test_it_404s_after_the_redirect_until_the_replicas_replay_the_reply(client, 
     assert posted.status_code == 302
     assert landing.status_code == 404
     assert b'id="lag-hint"' in landing.content
-    assert aliases_used(landing) <= {"replica", "replica_2"}
+    assert served_by(landing) <= {"replica", "replica_2"}
     # Not lost: the primary has it, the replicas are only behind.
     assert Post.objects.using("default").filter(body="Read from a replica").exists()
     # Each query may pick either replica: wait until the page that answers shows it.

@@ -5,7 +5,6 @@ redirect after a reply always reaches them before the reply does.
 """
 
 import http.cookiejar
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,7 +15,7 @@ from django.conf import settings as django_settings
 
 from forum.models import Post
 from routers import conf
-from tests.conftest import wait_until
+from tests.conftest import served_by, wait_until
 from tests.factories import PostFactory, ThreadFactory, UserFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
@@ -35,10 +34,6 @@ def thread_and_reader(client, stack):
 
 def reply(client, thread, body):
     return client.post(f"/t/{thread.pk}/reply", {"body": body}, follow=True)
-
-
-def served_by(response) -> set[str]:
-    return set(re.findall(r'data-alias="([^"]+)"', response.content.decode()))
 
 
 def test_it_404s_under_naive_until_the_replica_replays_the_reply(

@@ -1,20 +1,14 @@
 """Lesson 8, the other half: with the primary down, reads go on and writes get a clear 503."""
 
-import re
-
 import pytest
 from django.http import HttpResponse
 
 from forum.models import Post
 from routers import conf
-from tests.conftest import wait_until
+from tests.conftest import served_by, wait_until
 from tests.factories import PostFactory, ThreadFactory, UserFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
-
-
-def served_by(response) -> set[str]:
-    return set(re.findall(r'data-alias="([^"]+)"', response.content.decode()))
 
 
 @pytest.fixture
