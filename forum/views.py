@@ -7,7 +7,9 @@ That redirect is the moment the next page may be read from a lagging replica.
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -120,7 +122,14 @@ def react(request: HttpRequest, target_type: str, pk: int) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:
+            # Two sign-ups for one name at the same moment: both passed validation,
+            # the database's unique constraint let only one in.
+            form.add_error("username", User._meta.get_field("username").error_messages["unique"])
+            return render(request, "registration/signup.html", {"form": form})
         login(request, user)
         messages.success(request, f"Welcome, {user.username}!")
         return redirect("forum:index")

@@ -11,7 +11,14 @@ ROUTERS_PRIMARY / ROUTERS_REPLICAS say otherwise (see routers/conf.py for all
 settings, and routers/README.md for the strategies and their guarantees).
 """
 
-from .context import RequestState, current_state, request_scope, use_primary
+from .context import (
+    RequestState,
+    current_state,
+    in_request_context,
+    mark_write,
+    request_scope,
+    use_primary,
+)
 from .helpers import cursor_for_read, db_write, read_alias, replica_aware_get_or_create
 from .routers import (
     CausalRouter,
@@ -33,6 +40,8 @@ __all__ = [
     "cursor_for_read",
     "db_write",
     "generic_models",
+    "in_request_context",
+    "mark_write",
     "read_alias",
     "replica_aware_get_or_create",
     "request_scope",

@@ -5,13 +5,36 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core import checks
 from django.db import DatabaseError, connections
+from django.utils.module_loading import import_string
+from psycopg import IsolationLevel
 
 from . import conf
+from .middleware import RoutingMiddleware
+from .routers import SafeRouter, SelectableRouter
 
 _MIDDLEWARE = "routers.middleware.RoutingMiddleware"
-_NEEDS_MIDDLEWARE = {"StickyRouter", "CausalRouter", "SelectableRouter"}
+# Middleware that reads or writes the database: the routing scope must already be open.
+_DATABASE_MIDDLEWARE = (SessionMiddleware, AuthenticationMiddleware)
+
+
+def _imported(paths: Iterable[Any]) -> list[Any]:
+    """Settings entries as objects: dotted paths imported, anything else as given."""
+    found = []
+    for entry in paths:
+        try:
+            found.append(import_string(entry) if isinstance(entry, str) else entry)
+        except ImportError:
+            continue  # Django's own checks and startup report a broken path
+    return found
+
+
+def _is_a(entry: Any, kind: type | tuple[type, ...]) -> bool:
+    cls = entry if isinstance(entry, type) else type(entry)
+    return issubclass(cls, kind)
 
 
 def check_settings(
@@ -36,18 +59,17 @@ def check_settings(
                 id="routers.E002",
             )
         )
-    routers_in_use = {
-        path.rsplit(".", 1)[-1] for path in settings.DATABASE_ROUTERS if isinstance(path, str)
-    }
-    if routers_in_use & _NEEDS_MIDDLEWARE and _MIDDLEWARE not in settings.MIDDLEWARE:
+    if conf.primary() in conf.replicas():
         problems.append(
-            checks.Warning(
-                "A sticky or causal router is installed without its middleware, so writes "
-                "are never remembered and every redirect after a write may read stale data.",
-                hint=f"Add {_MIDDLEWARE!r} to MIDDLEWARE, above SessionMiddleware.",
-                id="routers.W001",
+            checks.Error(
+                f"The primary {conf.primary()!r} is listed in ROUTERS_REPLICAS.",
+                hint="A replica alias never migrates, so `migrate` would create no table "
+                "on the primary. List only the standbys.",
+                id="routers.E003",
             )
         )
+    problems += _check_middleware()
+    problems += _check_isolation()
     if not conf.replicas():
         problems.append(
             checks.Warning(
@@ -56,6 +78,70 @@ def check_settings(
                 id="routers.W002",
             )
         )
+    return problems
+
+
+def _check_middleware() -> list[checks.CheckMessage]:
+    routers_in_use = _imported(settings.DATABASE_ROUTERS)
+    middleware = _imported(settings.MIDDLEWARE)
+    routing = [i for i, entry in enumerate(middleware) if _is_a(entry, RoutingMiddleware)]
+    needs_middleware = any(_is_a(r, (SafeRouter, SelectableRouter)) for r in routers_in_use)
+    if not routing:
+        if not needs_middleware:
+            return []
+        return [
+            checks.Warning(
+                "A sticky or causal router is installed without its middleware, so writes "
+                "are never remembered and every redirect after a write may read stale data.",
+                hint=f"Add {_MIDDLEWARE!r} to MIDDLEWARE, above SessionMiddleware.",
+                id="routers.W001",
+            )
+        ]
+    above = [
+        entry.__name__ for entry in middleware[: routing[0]] if _is_a(entry, _DATABASE_MIDDLEWARE)
+    ]
+    if above:
+        return [
+            checks.Warning(
+                f"RoutingMiddleware comes after {', '.join(above)}, which reads and writes "
+                "the database outside the request's routing state: a session saved on the "
+                "way out is a write no cookie remembers.",
+                hint=f"Move {_MIDDLEWARE!r} above {', '.join(above)}.",
+                id="routers.W005",
+            )
+        ]
+    return []
+
+
+def _check_isolation() -> list[checks.CheckMessage]:
+    """Replica aliases' isolation levels: SERIALIZABLE fails, REPEATABLE READ needs care."""
+    problems: list[checks.CheckMessage] = []
+    for alias in conf.replicas():
+        config: dict[str, Any] = settings.DATABASES.get(alias, {})
+        options: dict[str, Any] = config.get("OPTIONS") or {}
+        level = options.get("isolation_level")
+        if level == IsolationLevel.SERIALIZABLE:
+            problems.append(
+                checks.Error(
+                    f"Replica alias {alias!r} asks for SERIALIZABLE transactions, which a "
+                    "hot standby refuses.",
+                    hint="Use REPEATABLE READ or the default, READ COMMITTED.",
+                    id="routers.E004",
+                )
+            )
+        elif level == IsolationLevel.REPEATABLE_READ and config.get("ATOMIC_REQUESTS"):
+            problems.append(
+                checks.Warning(
+                    f"Replica alias {alias!r} wraps each request in a REPEATABLE READ "
+                    "transaction: every read sees the snapshot of its first statement on "
+                    "the alias. The routers check a client's position before it, but a "
+                    "query run on the alias directly, before the routers have chosen it, "
+                    "fixes an older snapshot and the causal wait cannot help.",
+                    hint="Use READ COMMITTED on replica aliases, or turn ATOMIC_REQUESTS off "
+                    "for them; or silence routers.W006 if nothing queries the alias first.",
+                    id="routers.W006",
+                )
+            )
     return problems
 
 

@@ -17,9 +17,10 @@ STRATEGIES = ("primary", "naive", "sticky", "causal")
 
 PIN_COOKIE = "routers_pin"
 LSN_COOKIE = "routers_lsn"
-# How long the browser keeps a write's LSN. The middleware drops it sooner, as soon as
-# every replica has replayed it; a replica an hour behind should be out of rotation
-# long before (ROUTERS_MAX_LAG_BYTES).
+# How long the browser keeps a write's LSN. Nothing deletes it sooner (a response cannot
+# know whether a newer write has replaced it since), and once a probe has seen every
+# replica past it, it costs nothing. A replica an hour behind should be out of
+# rotation long before (ROUTERS_MAX_LAG_BYTES).
 LSN_COOKIE_SECONDS = 3600
 
 

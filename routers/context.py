@@ -6,17 +6,21 @@ ASGI never see each other's state, unlike module globals or `threading.local` un
 asyncio.
 """
 
+import contextvars
 import functools
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -29,14 +33,17 @@ class RequestState:
     pinned: bool = False
     #: causal: the primary's WAL position after the client's last write.
     min_lsn: int | None = None
+    #: The HTTP method may write (POST, PUT, PATCH, DELETE): the request's reads,
+    #: typically validation that guards its write, go to the primary.
+    intends_to_write: bool = False
     #: The alias chosen, once, to serve this request's reads.
     read_alias: str | None = None
-    #: causal: every replica has replayed min_lsn, so the cookie can go.
-    lsn_replayed_everywhere: bool = False
     #: Something was written on the primary during this request.
     wrote: bool = False
     #: Statements executed per alias (probes excluded): the page's honest footer.
     queries: Counter[str] = field(default_factory=Counter)
+    #: Held while read_alias is chosen: worker threads of one request share the state.
+    choosing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 _state: ContextVar[RequestState | None] = ContextVar("routers_state", default=None)
@@ -49,26 +56,70 @@ def current_state() -> RequestState | None:
     return _state.get()
 
 
+def mark_write() -> None:
+    """Record that the current request wrote on the primary.
+
+    The routers notice every statement run through Django's connections. Call this
+    for a write they cannot see, made before the response leaves: another service
+    writing to the same primary, or a connection opened outside Django.
+    """
+    state = _state.get()
+    if state is not None:
+        state.wrote = True
+
+
 @contextmanager
 def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
     """Route everything inside as one request: one replica, one set of decisions.
 
     The middleware opens one per HTTP request; use it in a task or a command to get
-    the same consistency.
+    the same consistency. Inside an open scope, `request_scope()` joins it; given a
+    state of its own, it routes with that state and hands any write it made back to
+    the enclosing scope, so the request still remembers it.
     """
+    outer = _state.get()
+    if state is None and outer is not None:
+        yield outer
+        return
     state = state or RequestState()
     token = _state.set(state)
     try:
         yield state
     finally:
         _state.reset(token)
+        if outer is not None and state.wrote:
+            outer.wrote = True
+
+
+def in_request_context(function: Callable[P, R]) -> Callable[P, R]:
+    """`function`, run in a copy of the caller's context: its routing state included.
+
+    A new thread starts with an empty context, so work a view hands to a thread
+    pool would route as if outside any request and its writes would go unnoticed.
+    Wrap it when you submit it, and wait for it before the view returns:
+
+        with ThreadPoolExecutor() as pool:
+            pool.submit(in_request_context(send_receipt), order).result()
+
+    Writes made after the response has left cannot reach the client's cookie.
+    """
+    context = contextvars.copy_context()
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        # A copy per call: one Context cannot be entered by two threads at once.
+        return context.copy().run(function, *args, **kwargs)
+
+    return run
 
 
 class use_primary:
     """Send every read inside to the primary. A context manager and a decorator.
 
-    Nesting is safe: each exit restores the level it entered, so leaving an inner
-    block keeps an outer one in force. Decorates sync and async functions alike.
+    Nesting is safe: each exit undoes its own entry, so leaving an inner block keeps
+    an outer one in force. The level lives in the context, not on the instance, so
+    one instance may be shared (a module-level `force = use_primary()`) by threads
+    and tasks. Decorates sync and async functions alike.
 
         with use_primary():
             ...
@@ -77,14 +128,11 @@ class use_primary:
         async def view(request): ...
     """
 
-    def __init__(self) -> None:
-        self._tokens: list[Token[int]] = []
-
     def __enter__(self) -> None:
-        self._tokens.append(_primary_depth.set(_primary_depth.get() + 1))
+        _primary_depth.set(_primary_depth.get() + 1)
 
     def __exit__(self, *exc_info: object) -> None:
-        _primary_depth.reset(self._tokens.pop())
+        _primary_depth.set(_primary_depth.get() - 1)
 
     def __call__(self, function: F) -> F:
         if iscoroutinefunction(function):

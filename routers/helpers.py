@@ -10,7 +10,7 @@ from django.db import connections, router
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Manager, Model, QuerySet
 
-from .context import current_state
+from .context import mark_write
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 ModelT = TypeVar("ModelT", bound=Model)
@@ -27,23 +27,18 @@ def db_write(view: ViewT) -> ViewT:
     recorded is the primary's when the response leaves. Sync and async views.
     """
 
-    def mark() -> None:
-        state = current_state()
-        if state is not None:
-            state.wrote = True
-
     if iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            mark()
+            mark_write()
             return await view(*args, **kwargs)
 
         return markcoroutinefunction(async_wrapper)  # type: ignore[return-value]
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        mark()
+        mark_write()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

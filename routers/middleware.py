@@ -12,23 +12,32 @@ Put it above every middleware that touches the database (sessions, auth):
 On the way in it reads the client's signed cookies (sticky's pin, causal's LSN);
 a missing, forged, expired or garbled cookie is simply ignored. On the way out,
 if the request wrote on the primary, it sets the cookie the active strategy needs.
-A write that fails because the primary is down becomes a 503 "read-only" page.
+It never deletes one: a slow response cannot know whether the client has since
+been given a newer cookie by another request. A streamed body is iterated in the
+request's routing state. A write that fails because the primary is down becomes a
+503 "read-only" page.
 """
 
+import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, router
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.template.loader import render_to_string
 
 from . import conf, replicas
 from .context import RequestState, _state
 from .routers import BaseRouter, SelectableRouter
 
+logger = logging.getLogger("routers")
+
 _LSN_TEXT = re.compile(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}")
+# RFC 9110's safe methods. Any other method may write, so its reads go to the primary.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def active_router() -> BaseRouter | None:
@@ -43,13 +52,13 @@ def active_router() -> BaseRouter | None:
 
 def state_from_cookies(request: HttpRequest) -> RequestState:
     """A fresh request state, from the client's cookies (bad ones are ignored)."""
-    state = RequestState()
+    state = RequestState(intends_to_write=request.method not in _SAFE_METHODS)
     pin = request.get_signed_cookie(
         conf.PIN_COOKIE, default=None, salt=conf.PIN_COOKIE, max_age=conf.sticky_seconds()
     )
     state.pinned = pin == "1"
     # No max_age here: an LSN stays comparable however old it is. The browser drops
-    # the cookie after LSN_COOKIE_SECONDS; the middleware, once every replica has it.
+    # the cookie after LSN_COOKIE_SECONDS.
     lsn = request.get_signed_cookie(conf.LSN_COOKIE, default=None, salt=conf.LSN_COOKIE)
     if lsn is not None and _LSN_TEXT.fullmatch(lsn):
         state.min_lsn = replicas.parse_lsn(lsn)
@@ -57,9 +66,16 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
 
 
 def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int) -> None:
-    # Signed (and time-stamped) with SECRET_KEY, salted per cookie, out of JavaScript's reach.
+    # Signed (and time-stamped) with SECRET_KEY, salted per cookie, out of JavaScript's
+    # reach, and sent over HTTPS only where the session cookie is.
     response.set_signed_cookie(
-        name, value, salt=name, max_age=max_age, httponly=True, samesite="Lax"
+        name,
+        value,
+        salt=name,
+        max_age=max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
     )
 
 
@@ -79,9 +95,69 @@ def remember_write(state: RequestState, response: HttpResponseBase) -> None:
         _set_cookie(
             response, conf.LSN_COOKIE, replicas.format_lsn(position), conf.LSN_COOKIE_SECONDS
         )
-    elif name == "causal" and state.lsn_replayed_everywhere:
-        # Not before: a client sent to a replica still behind would miss its write.
-        response.delete_cookie(conf.LSN_COOKIE, samesite="Lax")
+
+
+def _note_late_write(state: RequestState, wrote_before: bool) -> None:
+    if state.wrote and not wrote_before:
+        logger.warning(
+            "A streamed response body wrote on the primary after the response headers "
+            "were sent, so no cookie can carry that write to the client's next request. "
+            "Write in the view, before returning the response."
+        )
+
+
+def _in_state(state: RequestState, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Iterate a streamed body in the request's routing state, one chunk at a time."""
+    wrote_before = state.wrote
+    iterator = iter(chunks)
+    try:
+        while True:
+            token = _state.set(state)
+            try:
+                chunk = next(iterator, None)
+            finally:
+                _state.reset(token)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        _note_late_write(state, wrote_before)
+
+
+async def _in_state_async(
+    state: RequestState, chunks: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    wrote_before = state.wrote
+    try:
+        while True:
+            token = _state.set(state)
+            try:
+                chunk = await anext(chunks, None)
+            finally:
+                _state.reset(token)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        _note_late_write(state, wrote_before)
+
+
+def stream_in_state(state: RequestState, response: HttpResponseBase) -> None:
+    """Have a streamed body read and write as part of its request, not outside it.
+
+    The body is iterated after every middleware has returned, by the WSGI server or
+    Django's ASGI handler. A FileResponse reads a file, not the database: it keeps
+    its wsgi.file_wrapper.
+    """
+    if not isinstance(response, StreamingHttpResponse):
+        return
+    if getattr(response, "file_to_stream", None) is not None:
+        return
+    content = response.streaming_content
+    if isinstance(content, AsyncIterator):
+        response.streaming_content = _in_state_async(state, content)
+    else:
+        response.streaming_content = _in_state(state, content)
 
 
 def read_only_response(request: HttpRequest) -> HttpResponse:
@@ -135,6 +211,7 @@ class RoutingMiddleware:
             remember_write(state, response)  # type: ignore[arg-type]
         finally:
             _state.reset(token)
+        stream_in_state(state, response)  # type: ignore[arg-type]
         return read_only_if_primary_down(request, response)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -145,6 +222,7 @@ class RoutingMiddleware:
             await sync_to_async(remember_write)(state, response)
         finally:
             _state.reset(token)
+        stream_in_state(state, response)
         return await sync_to_async(read_only_if_primary_down)(request, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -8,11 +8,14 @@ request. LSNs (WAL positions, "16/B374D848") are handled as integers.
 
 import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, connections
+from psycopg import IsolationLevel
+from psycopg.pq import TransactionStatus
 
 from . import conf
 from .context import probing
@@ -153,7 +156,9 @@ def connects(alias: str) -> bool:
     """
     connection = connections[alias]
     try:
-        with probing():
+        # Django's health check runs "SELECT 1", which would begin the atomic
+        # block's transaction (and take its snapshot) on a replica alias.
+        with probing(), outside_transaction(alias):
             connection.close_if_health_check_failed()
             connection.ensure_connection()
     except DatabaseError:
@@ -166,30 +171,54 @@ def connects(alias: str) -> bool:
 def replayed(alias: str, lsn: int, wait_seconds: float) -> bool:
     """Has replica `alias` replayed up to `lsn`? Waits up to `wait_seconds` for it.
 
-    Asked on the very connection that will serve the reads, so the answer holds for
-    them (a replica never goes back).
+    A cached position already past `lsn` answers at once: positions only move
+    forward, so a client whose write every replica has long replayed costs no query.
+    Otherwise the replica is asked on the connection that will serve the reads, and
+    outside any transaction open on it (see `outside_transaction`).
     """
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        health = probe(alias)
-        if health.lsn is not None and health.lsn >= lsn:
-            return True
-        if not health.up or time.monotonic() >= deadline:
+    with _lock:
+        known = _cache.get(alias)
+    if known is not None and known.lsn is not None and known.lsn >= lsn:
+        return True
+    with outside_transaction(alias) as can_check:
+        if not can_check:
             return False
-        time.sleep(0.005)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            health = probe(alias)
+            if health.lsn is not None and health.lsn >= lsn:
+                return True
+            if not health.up or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
 
 
-def replayed_everywhere(lsn: int) -> bool:
-    """True when every configured replica is known (from the cache) to be past `lsn`.
+@contextmanager
+def outside_transaction(alias: str) -> Iterator[bool]:
+    """Run probes of `alias` where they cannot fix the snapshot of the request's reads.
 
-    Cached positions can only be older than the real ones, so a True is never wrong.
+    Yields False when no such place exists. A transaction under REPEATABLE READ (say
+    ATOMIC_REQUESTS on a replica alias) takes its snapshot at its first statement: a
+    replay check run as that statement could pass while every read after it still
+    saw the older snapshot. So, inside an atomic block that has not run anything
+    yet, the probes run in autocommit on the same connection and the transaction
+    begins afterwards; once it has begun, only READ COMMITTED (a fresh snapshot per
+    statement) lets a check inside it hold for the reads that follow.
     """
-    for alias in conf.replicas():
-        with _lock:
-            known = _cache.get(alias)
-        if known is None or known.lsn is None or known.lsn < lsn:
-            return False
-    return True
+    connection = connections[alias]
+    raw = connection.connection
+    if not connection.in_atomic_block or raw is None or raw.autocommit:
+        yield True
+        return
+    if raw.info.transaction_status != TransactionStatus.IDLE:
+        yield raw.isolation_level in (None, IsolationLevel.READ_COMMITTED)
+        return
+    raw.autocommit = True
+    try:
+        yield True
+    finally:
+        if not raw.closed and raw.info.transaction_status == TransactionStatus.IDLE:
+            raw.autocommit = False
 
 
 def primary_lsn() -> int | None:

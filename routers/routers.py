@@ -111,8 +111,10 @@ class SafeRouter(BaseRouter):
     """The safeguards every strategy but naive applies before its own choice.
 
     Reads go to the primary inside `use_primary()`, inside an open atomic() block on
-    the primary, after this request wrote, and for models with generic relations.
-    Otherwise `choose_read_alias` decides, once per request.
+    the primary, after this request wrote, in a request whose method writes (its
+    reads are mostly validation guarding the write: a uniqueness check read from a
+    lagging replica passes, then the insert fails), and for models with generic
+    relations. Otherwise `choose_read_alias` decides, once per request.
     """
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
@@ -123,12 +125,17 @@ class SafeRouter(BaseRouter):
         # here: the transaction lives on the primary, and so must its reads.
         if connections[primary].in_atomic_block:
             return primary
-        if primary_forced() or (state is not None and state.wrote) or model in generic_models():
+        if (
+            primary_forced()
+            or (state is not None and (state.wrote or state.intends_to_write))
+            or model in generic_models()
+        ):
             return self._primary_or_fallback()
         if state is None:
             return self.choose_read_alias(RequestState())
-        if state.read_alias is None:
-            state.read_alias = self.choose_read_alias(state)
+        with state.choosing:
+            if state.read_alias is None:
+                state.read_alias = self.choose_read_alias(state)
         return state.read_alias
 
     def choose_read_alias(self, state: RequestState) -> str:
@@ -178,8 +185,7 @@ class CausalRouter(SafeRouter):
     The middleware stores the primary's WAL position after a client's write in a
     signed cookie. On the client's next request the chosen replica serves the reads
     only if `pg_last_wal_replay_lsn()` on that very connection has reached it,
-    waiting up to ROUTERS_CAUSAL_WAIT_MS; otherwise the primary does. The cookie is
-    dropped once every replica has replayed the write.
+    waiting up to ROUTERS_CAUSAL_WAIT_MS; otherwise the primary does.
     """
 
     strategy = "causal"
@@ -191,7 +197,6 @@ class CausalRouter(SafeRouter):
         if state.min_lsn is None:
             return replica
         if replicas.replayed(replica, state.min_lsn, conf.causal_wait_seconds()):
-            state.lsn_replayed_everywhere = replicas.replayed_everywhere(state.min_lsn)
             return replica
         return self._primary_or_fallback()
 

@@ -1,62 +1,308 @@
-"""Watch the statements each request executes: what it wrote, and where it read.
+"""Watch what each request runs: what it wrote on the primary, and where it read.
 
-An execute wrapper goes on every database connection when it opens. It records
-into the current request's state, so write detection rests on the statements that
-really ran on the primary, not on the HTTP method: a POST that fails validation
-writes nothing and pins nothing, and a GET that writes is noticed.
+Writes are noticed on psycopg's own cursors (the connection's `cursor_factory`), below
+Django's cursor wrapper, so every way of running SQL on a Django connection is seen:
+the ORM, `cursor.execute()`, `callproc()`, `cursor.copy()`, `cursor.stream()` and
+`connection.connection.execute()`. Detection rests on the statements that really ran,
+not on the HTTP method: a POST that fails validation writes nothing and pins nothing,
+and a GET that writes is noticed.
+
+A statement counts as a read only when the classifier is sure of it; anything it
+cannot read (an unknown function, an unterminated quote, a query object it cannot
+render) counts as a write. A wrong "write" costs a pin or a position check; a wrong
+"read" sends the client's next page to a replica that lacks its write.
+
+Django's execute wrapper, which the ORM and `cursor.execute()` pass through, counts
+each alias's statements for the page's footer.
 """
 
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from psycopg import sql as psycopg_sql
 
 from . import conf
-from .context import current_state, is_probing
+from .context import current_state, is_probing, mark_write
 
-# Statements that only read, or only steer the session or the transaction. Anything
-# else (INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY, CALL, DDL...) counts as a write:
-# missing one would send the client's next page to a replica that lacks it.
-READ_VERBS = frozenset(
+logger = logging.getLogger("routers")
+
+# Statements that steer the session, the transaction or a cursor: they change no data.
+CONTROL_VERBS = frozenset(
     {
-        "SELECT",
-        "SHOW",
-        "SET",
-        "RESET",
+        "ABORT",
         "BEGIN",
-        "START",
+        "CLOSE",
         "COMMIT",
+        "DEALLOCATE",
+        "DISCARD",
+        "END",
+        "FETCH",
+        "LISTEN",
+        "MOVE",
+        "RELEASE",
+        "RESET",
         "ROLLBACK",
         "SAVEPOINT",
-        "RELEASE",
-        "DECLARE",
-        "FETCH",
-        "CLOSE",
-        "EXPLAIN",
-        "VALUES",
-        "TABLE",
+        "SET",
+        "SHOW",
+        "START",
+        "UNLISTEN",
     }
 )
-_COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*", re.DOTALL)
-_WRITES_IN_CTE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+# Statements that read, unless they call a function that writes or hold a data change.
+QUERY_VERBS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+
+# SQL words that may stand before "(" without calling anything.
+_SQL_WORDS = frozenset(
+    """
+    all and any array as asc at between both by case cast collate cross cube current
+    desc distinct else end escape except exclude exists extract filter first following
+    for from full group having ilike in inner intersect interval is join last lateral
+    leading left like limit natural not null nulls of offset on only or order ordinality
+    outer over overlay partition position preceding range recursive returning right
+    rollup row rows select sets similar some substring table tablesample then to
+    trailing trim unbounded union using values when where window with within zone
+    """.split()
+)
+# Functions, and type names written like calls ("varchar(32)"), that never change data.
+# The ORM's own functions on PostgreSQL are here; a function missing from this list
+# counts as a possible write. Names are compared in lower case, unqualified or in
+# pg_catalog only (a "lower" of your own schema is not PostgreSQL's).
+READ_ONLY_FUNCTIONS = frozenset(
+    """
+    abs acos age akeys any_value array_agg array_append array_cat array_length
+    array_position array_positions array_remove array_to_string ascii asin atan atan2
+    avals avg bit bit_and bit_length bit_or bit_xor bool_and bool_or btrim ceil ceiling
+    char char_length character character_length chr clock_timestamp coalesce concat
+    concat_ws corr cos cot count covar_pop covar_samp cume_dist current_database
+    current_schema current_setting current_user date date_bin date_part date_trunc
+    decimal degrees dense_rank encode decode every exp first_value float floor format
+    gen_random_uuid generate_series greatest initcap isempty isfinite json_agg
+    json_array json_build_array json_build_object json_object jsonb_agg
+    jsonb_array_length jsonb_build_array jsonb_build_object jsonb_extract_path
+    jsonb_extract_path_text jsonb_object_agg jsonb_path_exists jsonb_path_query
+    jsonb_typeof justify_days justify_hours justify_interval lag last_value lead
+    least length ln log lower lower_inc lower_inf lpad ltrim make_date make_interval
+    make_time make_timestamp make_timestamptz max md5 min mod mode now nth_value ntile
+    nullif numeric octet_length percent_rank percentile_cont percentile_disc pg_backend_pid
+    pg_current_wal_insert_lsn pg_current_wal_lsn pg_is_in_recovery
+    pg_last_wal_receive_lsn pg_last_wal_replay_lsn pg_last_xact_replay_timestamp
+    pg_postmaster_start_time pg_wal_lsn_diff phraseto_tsquery pi plainto_tsquery power
+    quote_ident quote_literal quote_nullable radians random rank regexp_match
+    regexp_matches regexp_replace regexp_split_to_array regr_avgx regr_avgy regr_count
+    regr_intercept regr_r2 regr_slope regr_sxx regr_sxy regr_syy repeat replace reverse
+    round row_number row_to_json rpad rtrim setweight sha224 sha256 sha384 sha512 sign
+    similarity sin split_part sqrt statement_timestamp stddev stddev_pop stddev_samp
+    strict_word_similarity string_agg string_to_array strpos substr sum tan time
+    timeofday timestamp timestamptz timezone to_char to_date to_json to_jsonb to_number
+    to_timestamp to_tsquery to_tsvector transaction_timestamp translate trunc ts_headline
+    ts_rank ts_rank_cd unaccent unnest upper upper_inc upper_inf uuidv4 uuidv7
+    var_pop var_samp variance varchar varying version websearch_to_tsquery
+    word_similarity
+    """.split()
+)
+
+# The start of a comment, a string, a quoted identifier or a dollar-quoted string.
+_OPENERS = re.compile(r"--|/\*|(?<![\w$])[Ee]'|'|\"|(?<![\w$])\$(?:[A-Za-z_]\w*)?\$")
+_BLOCK_COMMENT_MARKS = re.compile(r"/\*|\*/")
+_PLAIN_STRING_END = re.compile(r"(?:[^']|'')*'")
+_ESCAPE_STRING_END = re.compile(r"(?:[^'\\]|\\.|'')*'", re.DOTALL)
+_IDENTIFIER_END = re.compile(r'(?:[^"]|"")*"')
+
+_VERB = re.compile(r"[\s(]*([A-Za-z]+)")
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b", re.I)
+_CHANGES_DATA = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|INTO)\b", re.I)
+# "WITH name (a, b) AS (": a CTE's column list, not a call.
+_CTE_COLUMNS = re.compile(r"(\bWITH(?:\s+RECURSIVE)?|,)\s*\w+\s*\([^()]*\)\s*(?=AS\b)", re.I)
+# A name before "(", with what precedes it: "AS v(a, b)" names a row's columns.
+_CALL = re.compile(r"(\bAS\s+)?((?:\w+\s*\.\s*)*[A-Za-z_][\w$]*)\s*\(", re.I)
+_EXPLAIN_OPTIONS = re.compile(
+    r"EXPLAIN\s*(?:\([^()]*\))?\s*(?:(?:ANALYZE|ANALYSE|VERBOSE)\s+)*", re.I
+)
+_DECLARE_QUERY = re.compile(r"\bFOR\b(.*)", re.I | re.DOTALL)
+_COPY_QUERY = re.compile(r"COPY\s*\((.*)\)\s*TO\b", re.I | re.DOTALL)
+_COPY_OUT = re.compile(r"\bTO\b", re.I)
+_COPY_IN = re.compile(r"\bFROM\b", re.I)
+
+
+def code_only(sql: str) -> str | None:
+    """`sql` with comments removed and every literal and quoted name blanked out.
+
+    Strings become '' and quoted identifiers become _quoted_, so nothing inside them
+    is mistaken for a keyword, a call or a ";". None if a quote or a comment never ends.
+    """
+    parts: list[str] = []
+    position = 0
+    while (opener := _OPENERS.search(sql, position)) is not None:
+        parts.append(sql[position : opener.start()])
+        token = opener.group()
+        end: int | None
+        if token == "--":
+            newline = sql.find("\n", opener.end())
+            end = len(sql) if newline < 0 else newline
+            parts.append(" ")
+        elif token == "/*":
+            end = _block_comment_end(sql, opener.end())
+            parts.append(" ")
+        elif token == '"':
+            end = _match_end(_IDENTIFIER_END, sql, opener.end())
+            parts.append(" _quoted_ ")
+        elif token == "'":
+            end = _match_end(_PLAIN_STRING_END, sql, opener.end())
+            parts.append("''")
+        elif token in ("E'", "e'"):
+            end = _match_end(_ESCAPE_STRING_END, sql, opener.end())
+            parts.append("''")
+        else:  # $tag$ ... $tag$
+            closing = sql.find(token, opener.end())
+            end = None if closing < 0 else closing + len(token)
+            parts.append("''")
+        if end is None:
+            return None
+        position = end
+    parts.append(sql[position:])
+    return "".join(parts)
+
+
+def _match_end(pattern: re.Pattern[str], sql: str, start: int) -> int | None:
+    found = pattern.match(sql, start)
+    return None if found is None else found.end()
+
+
+def _block_comment_end(sql: str, start: int) -> int | None:
+    # PostgreSQL's block comments nest.
+    depth = 1
+    for mark in _BLOCK_COMMENT_MARKS.finditer(sql, start):
+        depth += 1 if mark.group() == "/*" else -1
+        if depth == 0:
+            return mark.end()
+    return None
 
 
 def is_write(sql: str) -> bool:
-    """Does this statement change data? (`WITH ... INSERT` counts too.)"""
-    text = _COMMENTS.sub(" ", sql).lstrip(" \t\n(")
-    words = text.split(None, 1)
-    if not words:
+    """Could this SQL change data? False only when every statement in it surely reads."""
+    code = code_only(sql)
+    if code is None:
+        return True
+    return any(_statement_writes(statement) for statement in code.split(";"))
+
+
+def _statement_writes(code: str) -> bool:
+    verb_match = _VERB.match(code)
+    if verb_match is None:
+        return bool(code.strip(" \t\r\n()"))  # no verb, yet not empty: unreadable
+    verb = verb_match.group(1).upper()
+    if verb in CONTROL_VERBS:
         return False
-    verb = words[0].upper()
-    if verb == "WITH":
-        return bool(_WRITES_IN_CTE.search(text))
-    return verb not in READ_VERBS
+    if verb in QUERY_VERBS:
+        return _query_writes(code)
+    if verb == "EXPLAIN":
+        # EXPLAIN ANALYZE runs the statement; without ANALYZE this errs on the safe side.
+        return _statement_writes(_EXPLAIN_OPTIONS.sub("", code, count=1))
+    if verb == "DECLARE":
+        query = _DECLARE_QUERY.search(code)
+        return query is None or _query_writes(query.group(1))
+    if verb == "COPY":
+        # COPY (query) TO ... and COPY table TO ... read; COPY ... FROM writes.
+        inner = _COPY_QUERY.match(code.lstrip(" \t\r\n"))
+        if inner is not None:
+            return _statement_writes(inner.group(1))
+        return not _COPY_OUT.search(code) or bool(_COPY_IN.search(code))
+    return True
 
 
-class StatementRecorder:
-    """The execute wrapper: counts statements per alias, notes writes on the primary."""
+def _query_writes(code: str) -> bool:
+    """A SELECT-like statement writes if it holds a data change or calls an unknown function."""
+    code = _LOCKING.sub(" ", code)
+    if _CHANGES_DATA.search(code):
+        return True
+    code = _CTE_COLUMNS.sub(r"\1 ", code)
+    for call in _CALL.finditer(code):
+        if call.group(1):  # "AS name(": a row's column names
+            continue
+        *schema, name = [part.strip().lower() for part in call.group(2).split(".")]
+        if schema not in ([], ["pg_catalog"]):
+            return True
+        if name not in _SQL_WORDS and name not in READ_ONLY_FUNCTIONS:
+            return True
+    return False
+
+
+def statement_text(query: object, context: Any = None) -> str | None:
+    """The SQL text of whatever was handed to psycopg; None when it cannot be known."""
+    if isinstance(query, str):
+        return query
+    if isinstance(query, bytes):
+        return query.decode(errors="replace")
+    if isinstance(query, psycopg_sql.Composable):
+        try:
+            return query.as_string(context)
+        # Rendering runs adapters, which may raise anything; an unknown statement
+        # counts as a write, and must never fail a query that already ran.
+        except Exception:
+            return None
+    return None
+
+
+def note_statement(alias: str, query: object, context: Any = None) -> None:
+    """Mark the current request as having written if `query`, run on `alias`, may write."""
+    state = current_state()
+    if state is None or state.wrote or is_probing() or alias != conf.primary():
+        return
+    text = statement_text(query, context)
+    if text is None or is_write(text):
+        mark_write()
+
+
+class RecordingCursor:
+    """Mixed into the connection's psycopg cursor class: notes each statement it runs."""
+
+    routers_alias = ""
+
+    def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        result = super().execute(query, *args, **kwargs)  # type: ignore[misc]
+        note_statement(self.routers_alias, query, self)
+        return result
+
+    def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        result = super().executemany(query, *args, **kwargs)  # type: ignore[misc]
+        note_statement(self.routers_alias, query, self)
+        return result
+
+    def copy(self, statement: Any, *args: Any, **kwargs: Any) -> AbstractContextManager[Any]:
+        # Noted up front: rows flow, and may commit, inside the caller's block.
+        note_statement(self.routers_alias, statement, self)
+        copy: AbstractContextManager[Any] = super().copy(statement, *args, **kwargs)  # type: ignore[misc]
+        return copy
+
+    def stream(self, query: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        note_statement(self.routers_alias, query, self)
+        rows: Iterator[Any] = super().stream(query, *args, **kwargs)  # type: ignore[misc]
+        return rows
+
+
+_recording_classes: dict[tuple[type, str], type] = {}
+
+
+def recording_class(cursor_class: type, alias: str) -> type:
+    """`cursor_class` with RecordingCursor mixed in, for connections to `alias`."""
+    key = (cursor_class, alias)
+    if key not in _recording_classes:
+        _recording_classes[key] = type(
+            f"Recording{cursor_class.__name__}",
+            (RecordingCursor, cursor_class),
+            {"routers_alias": alias},
+        )
+    return _recording_classes[key]
+
+
+class QueryCounter:
+    """Django's execute wrapper: counts the statements run on each alias."""
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
@@ -73,17 +319,19 @@ class StatementRecorder:
         state = current_state()
         if state is not None and not is_probing():
             state.queries[self.alias] += 1
-            if self.alias == conf.primary() and is_write(sql):
-                state.wrote = True
         return result
 
 
 def install(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """connection_created receiver: put the recorder on the connection, once."""
+    """connection_created receiver: recording cursors and the query counter, once each."""
+    raw = connection.connection
+    factory = getattr(raw, "cursor_factory", None)
+    if isinstance(factory, type) and not issubclass(factory, RecordingCursor):
+        raw.cursor_factory = recording_class(factory, connection.alias)
     # First in the list: `connection.execute_wrapper()` blocks pop the last one on exit,
     # and a connection may first open inside such a block.
-    if not any(isinstance(w, StatementRecorder) for w in connection.execute_wrappers):
-        connection.execute_wrappers.insert(0, StatementRecorder(connection.alias))
+    if not any(isinstance(w, QueryCounter) for w in connection.execute_wrappers):
+        connection.execute_wrappers.insert(0, QueryCounter(connection.alias))
 
 
 def connect() -> None:

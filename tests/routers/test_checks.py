@@ -1,7 +1,9 @@
 """System checks that catch a misconfigured routing setup."""
 
 import pytest
+from psycopg import IsolationLevel
 
+from routers import CausalRouter
 from routers.checks import check_replica_roles, check_settings
 
 
@@ -52,3 +54,45 @@ def test_it_warns_about_a_replica_alias_that_can_write(settings):
     settings.ROUTERS_REPLICAS = ["default"]
 
     assert ids(check_replica_roles(None, databases=["default"])) == ["routers.W004"]
+
+
+class TeamRouter(CausalRouter):
+    """A project's own subclass: the check must see through the name."""
+
+
+def test_it_warns_when_a_subclassed_router_lacks_the_middleware(settings):
+    settings.DATABASE_ROUTERS = ["tests.routers.test_checks.TeamRouter"]
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != "routers.middleware.RoutingMiddleware"
+    ]
+
+    assert ids(check_settings(None)) == ["routers.W001"]
+
+
+def test_it_warns_when_the_middleware_sits_below_sessions(settings):
+    middleware = [m for m in settings.MIDDLEWARE if m != "routers.middleware.RoutingMiddleware"]
+    middleware.append("routers.middleware.RoutingMiddleware")
+    settings.MIDDLEWARE = middleware
+
+    assert ids(check_settings(None)) == ["routers.W005"]
+
+
+def test_it_reports_the_primary_listed_as_a_replica(settings):
+    settings.ROUTERS_REPLICAS = ["default", "replica"]
+
+    assert ids(check_settings(None)) == ["routers.E003"]
+
+
+def test_it_warns_about_repeatable_read_requests_on_a_replica(settings, monkeypatch):
+    replica = settings.DATABASES["replica"]
+    monkeypatch.setitem(replica, "ATOMIC_REQUESTS", True)
+    monkeypatch.setitem(replica, "OPTIONS", {"isolation_level": IsolationLevel.REPEATABLE_READ})
+
+    assert ids(check_settings(None)) == ["routers.W006"]
+
+
+def test_it_reports_serializable_on_a_replica(settings, monkeypatch):
+    replica = settings.DATABASES["replica"]
+    monkeypatch.setitem(replica, "OPTIONS", {"isolation_level": IsolationLevel.SERIALIZABLE})
+
+    assert ids(check_settings(None)) == ["routers.E004"]

@@ -35,7 +35,6 @@ def replay(monkeypatch):
     """Control what the causal check sees: {alias: replayed?}."""
     answers = {"replica": True, "replica_2": True}
     monkeypatch.setattr(replicas, "replayed", lambda alias, lsn, wait: answers[alias])
-    monkeypatch.setattr(replicas, "replayed_everywhere", lambda lsn: all(answers.values()))
     return answers
 
 
@@ -108,27 +107,31 @@ def test_it_reads_a_replica_when_the_client_has_no_write_to_wait_for(healthy, re
 
 
 def test_it_reads_a_replica_that_has_replayed_the_clients_write(healthy, replay):
-    with request_scope(RequestState(min_lsn=100)) as state:
+    with request_scope(RequestState(min_lsn=100)):
         assert CausalRouter().db_for_read(FakeModel) in healthy
-
-    assert state.lsn_replayed_everywhere
 
 
 def test_it_reads_the_primary_while_the_replica_has_not_replayed_the_write(healthy, replay):
     replay["replica"] = replay["replica_2"] = False
-    with request_scope(RequestState(min_lsn=100)) as state:
+    with request_scope(RequestState(min_lsn=100)):
         assert set(reads(CausalRouter())) == {"default"}
 
-    assert not state.lsn_replayed_everywhere
 
-
-def test_it_keeps_the_lsn_while_another_replica_is_behind(healthy, replay):
+def test_it_reads_the_replica_that_has_replayed_while_another_is_behind(healthy, replay):
     replay["replica_2"] = False
-    with request_scope(RequestState(min_lsn=100)) as state:
-        while CausalRouter().db_for_read(FakeModel) != "replica":
-            state.read_alias = None  # another request, until round-robin picks "replica"
+    chosen = set()
+    for _ in range(4):
+        with request_scope(RequestState(min_lsn=100)):
+            chosen.add(CausalRouter().db_for_read(FakeModel))
 
-    assert not state.lsn_replayed_everywhere
+    assert chosen == {"replica", "default"}
+
+
+def test_it_reads_a_writing_request_from_the_primary(healthy):
+    with request_scope(RequestState(intends_to_write=True)):
+        assert set(reads(CausalRouter())) == {"default"}
+        assert set(reads(StickyRouter())) == {"default"}
+        assert set(reads(NaiveRouter())) <= {"replica", "replica_2"}
 
 
 def test_it_forces_the_primary_inside_use_primary(healthy):

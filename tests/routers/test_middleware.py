@@ -156,17 +156,32 @@ def test_it_notices_writes_a_db_write_view_declares(strategy):
     assert conf.PIN_COOKIE in response.cookies
 
 
-def test_it_clears_the_lsn_cookie_once_every_replica_replayed_it(strategy):
+def test_it_never_deletes_a_cookie(strategy):
     strategy("causal")
+    request = factory.get("/")
+    request.COOKIES[conf.LSN_COOKIE] = cookie_value(conf.LSN_COOKIE, "0/1")
 
-    def view(request):
-        current_state().lsn_replayed_everywhere = True
-        return HttpResponse("read")
+    response = run(request, idle_view)
 
-    response = run(factory.get("/"), view)
+    assert conf.LSN_COOKIE not in response.cookies
 
-    assert response.cookies[conf.LSN_COOKIE].value == ""
-    assert response.cookies[conf.LSN_COOKIE]["max-age"] == 0
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_it_marks_its_cookies_secure_like_the_session_cookie(strategy, settings, secure):
+    strategy("sticky")
+    settings.SESSION_COOKIE_SECURE = secure
+
+    response = run(factory.post("/"), writing_view)
+
+    assert bool(response.cookies[conf.PIN_COOKIE]["secure"]) is secure
+
+
+@pytest.mark.parametrize(
+    ("method", "writes"),
+    [("get", False), ("head", False), ("post", True), ("put", True), ("delete", True)],
+)
+def test_it_notes_whether_the_method_may_write(method, writes):
+    assert seen_state(getattr(factory, method)("/")).intends_to_write is writes
 
 
 def test_it_keeps_state_apart_between_threads():

@@ -1,9 +1,14 @@
-"""Which statements count as writes, and the recorder staying on its connection."""
+"""Which statements count as writes, and the recording staying on its connection."""
+
+from contextlib import ExitStack
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
-from routers.tracking import StatementRecorder, install, is_write
+from routers import conf
+from routers.tracking import QueryCounter, install, is_write
+from tests.factories import PostFactory, ReactionFactory, ThreadFactory, UserFactory
 
 
 @pytest.mark.parametrize(
@@ -47,9 +52,45 @@ def test_it_keeps_the_recorder_through_a_temporary_execute_wrapper():
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(passthrough):
-        # The connection opens (and the recorder goes on) inside someone's block.
+        # The connection opens (and the counter goes on) inside someone's block.
         install(sender=None, connection=connection)
         install(sender=None, connection=connection)
 
-    recorders = [w for w in connection.execute_wrappers if isinstance(w, StatementRecorder)]
-    assert len(recorders) == 1
+    counters = [w for w in connection.execute_wrappers if isinstance(w, QueryCounter)]
+    assert len(counters) == 1
+
+
+@pytest.mark.stack
+@pytest.mark.usefixtures("live_db")
+def test_it_counts_every_query_of_the_forums_pages_as_a_read(client, settings, stack):
+    """The classifier knows every function the ORM calls: no page is taken for a write."""
+    settings.ROUTERS_STRATEGY = "causal"
+    member = UserFactory(username="reader")
+    thread = ThreadFactory(title="Only reading")
+    post = PostFactory(thread=thread, author=member, body="Hello")
+    ReactionFactory(target=post, user=member)
+    client.force_login(member)
+    stack.wait_for_replay()
+    pages = [
+        "/",
+        f"/b/{thread.board.slug}/",
+        thread.get_absolute_url(),
+        f"/p/{post.pk}/",
+        f"/u/{member.username}/",
+        "/lab/",
+        "/lab/post-redirect-lag/",
+        "/healthz",
+    ]
+
+    with ExitStack() as stack:
+        captures = [
+            stack.enter_context(CaptureQueriesContext(connections[alias]))
+            for alias in settings.DATABASES
+        ]
+        responses = [client.get(page, follow=True) for page in pages]
+
+    assert [r.status_code for r in responses] == [200] * len(pages)
+    assert all(conf.LSN_COOKIE not in r.cookies for r in responses)
+    statements = [q["sql"] for capture in captures for q in capture.captured_queries]
+    assert statements
+    assert [sql for sql in statements if is_write(sql)] == []

@@ -1,0 +1,154 @@
+"""Views that write and read in the ways real projects do, for the read-your-writes tests.
+
+Each writing view creates a tag through some path the ORM does not take (raw COPY, a
+function, a composed statement, a worker thread...). `/tag/<name>` then answers 200 if
+the request's reads can see the tag and 404 if not, naming the alias that served it.
+"""
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import path
+from psycopg import sql
+
+from forum.models import Tag
+from routers import conf, in_request_context, read_alias, request_scope
+
+
+def tag_found(name: str) -> str:
+    return f"{Tag.objects.filter(name=name).exists()}:{read_alias(Tag)}"
+
+
+def show_tag(request: HttpRequest, name: str) -> HttpResponse:
+    found, alias = tag_found(name).split(":")
+    return HttpResponse(alias, status=200 if found == "True" else 404)
+
+
+def write_then_stream(request: HttpRequest, name: str) -> StreamingHttpResponse:
+    Tag.objects.create(name=name)
+
+    def body() -> Iterator[str]:
+        yield "streamed:"
+        yield tag_found(name)
+
+    return StreamingHttpResponse(body())
+
+
+async def write_then_stream_async(request: HttpRequest, name: str) -> StreamingHttpResponse:
+    await Tag.objects.acreate(name=name)
+
+    async def body() -> AsyncIterator[str]:
+        yield "streamed:"
+        yield await sync_to_async(tag_found)(name)
+
+    return StreamingHttpResponse(body())
+
+
+def stream_write_then_read(request: HttpRequest, name: str) -> StreamingHttpResponse:
+    def body() -> Iterator[str]:
+        Tag.objects.create(name=name)
+        yield "streamed:"
+        yield tag_found(name)
+
+    return StreamingHttpResponse(body())
+
+
+def primary_cursor():  # type: ignore[no-untyped-def]
+    return connections[conf.primary()].cursor()
+
+
+def copy_in(request: HttpRequest, name: str) -> HttpResponse:
+    with primary_cursor() as cursor, cursor.copy("COPY forum_tag (name) FROM STDIN") as copy:
+        copy.write_row((name,))
+    return HttpResponse("copied")
+
+
+def call_function(request: HttpRequest, name: str) -> HttpResponse:
+    with primary_cursor() as cursor:
+        cursor.execute("SELECT routers_test_add_tag(%s)", [name])
+    return HttpResponse("called")
+
+
+def several_statements(request: HttpRequest, name: str) -> HttpResponse:
+    with primary_cursor() as cursor:
+        # Parameters would make psycopg use the extended protocol, one statement only.
+        quoted = name.replace("'", "''")
+        cursor.execute(
+            f"SET search_path TO public; INSERT INTO forum_tag (name) VALUES ('{quoted}')"
+        )
+    return HttpResponse("sent")
+
+
+def composed_write(request: HttpRequest, name: str) -> HttpResponse:
+    statement = sql.SQL("INSERT INTO {} (name) VALUES ({})").format(
+        sql.Identifier("forum_tag"), sql.Literal(name)
+    )
+    with primary_cursor() as cursor:
+        cursor.execute(statement)
+    return HttpResponse("composed")
+
+
+def composed_read(request: HttpRequest) -> HttpResponse:
+    with primary_cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("forum_tag")))
+        count = cursor.fetchone()[0]
+    return HttpResponse(str(count))
+
+
+def write_in_worker(request: HttpRequest, name: str) -> HttpResponse:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(in_request_context(Tag.objects.create), name=name).result()
+    return HttpResponse("worker wrote")
+
+
+def write_in_worker_without_helper(request: HttpRequest, name: str) -> HttpResponse:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(Tag.objects.create, name=name).result()
+    return HttpResponse("worker wrote, untracked")
+
+
+def write_in_nested_scope(request: HttpRequest, name: str) -> HttpResponse:
+    with request_scope():
+        Tag.objects.create(name=name)
+    found, alias = tag_found(name).split(":")
+    return HttpResponse(alias, status=200 if found == "True" else 404)
+
+
+#: Set by a test to hold /slow/ until the test lets it finish.
+slow_release = threading.Event()
+slow_started = threading.Event()
+
+
+def slow(request: HttpRequest) -> HttpResponse:
+    """A page that reads, then takes a while: a slow tab or a long poll."""
+    Tag.objects.exists()
+    slow_started.set()
+    slow_release.wait(timeout=20)
+    return HttpResponse("slow page")
+
+
+def create_tag(request: HttpRequest, name: str) -> HttpResponse:
+    Tag.objects.create(name=name)
+    return HttpResponse("created")
+
+
+urlpatterns = [
+    path("tag/<str:name>", show_tag),
+    path("create/<str:name>", create_tag),
+    path("stream/<str:name>", write_then_stream),
+    path("stream-async/<str:name>", write_then_stream_async),
+    path("stream-writes/<str:name>", stream_write_then_read),
+    path("copy/<str:name>", copy_in),
+    path("function/<str:name>", call_function),
+    path("statements/<str:name>", several_statements),
+    path("composed/<str:name>", composed_write),
+    path("composed-read", composed_read),
+    path("worker/<str:name>", write_in_worker),
+    path("worker-untracked/<str:name>", write_in_worker_without_helper),
+    path("nested/<str:name>", write_in_nested_scope),
+    path("slow", slow),
+]
