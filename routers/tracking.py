@@ -107,20 +107,27 @@ READ_ONLY_FUNCTIONS = frozenset(
     """.split()
 )
 
-# The start of a comment, a string, a quoted identifier or a dollar-quoted string.
-_OPENERS = re.compile(r"--|/\*|(?<![\w$])[Ee]'|'|\"|(?<![\w$])\$(?:[A-Za-z_]\w*)?\$")
-_BLOCK_COMMENT_MARKS = re.compile(r"/\*|\*/")
-_PLAIN_STRING_END = re.compile(r"(?:[^']|'')*'")
-_ESCAPE_STRING_END = re.compile(r"(?:[^'\\]|\\.|'')*'", re.DOTALL)
-_IDENTIFIER_END = re.compile(r'(?:[^"]|"")*"')
+# Comments, strings, quoted names and dollar-quoted bodies, each whole, leftmost first
+# (so a "--" inside a string is part of the string). PostgreSQL's block comments nest;
+# a nested one leaves a "*/" behind, which makes the text unreadable, hence a write.
+_LITERALS = re.compile(
+    r"--[^\n]*"
+    r"|/\*.*?\*/"
+    r"|(?<![\w$])[Ee]'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'"
+    r"|'[^']*(?:''[^']*)*'"
+    r'|"[^"]*(?:""[^"]*)*"'
+    r"|(?<![\w$])\$((?:[A-Za-z_]\w*)?)\$.*?\$\1\$",
+    re.DOTALL,
+)
+_QUOTED_NAME = re.compile(r'"[^"]*(?:""[^"]*)*"')
+_DOLLAR_TAG = re.compile(r"(?<![\w$])\$(?:[A-Za-z_]\w*)?\$")
 
 _VERB = re.compile(r"[\s(]*([A-Za-z]+)")
 _LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b", re.I)
 _CHANGES_DATA = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|INTO)\b", re.I)
+_CHANGE_WORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "INTO")
 # "WITH name (a, b) AS (": a CTE's column list, not a call.
 _CTE_COLUMNS = re.compile(r"(\bWITH(?:\s+RECURSIVE)?|,)\s*\w+\s*\([^()]*\)\s*(?=AS\b)", re.I)
-# A name before "(", with what precedes it: "AS v(a, b)" names a row's columns.
-_CALL = re.compile(r"(\bAS\s+)?((?:\w+\s*\.\s*)*[A-Za-z_][\w$]*)\s*\(", re.I)
 _EXPLAIN_OPTIONS = re.compile(
     r"EXPLAIN\s*(?:\([^()]*\))?\s*(?:(?:ANALYZE|ANALYSE|VERBOSE)\s+)*", re.I
 )
@@ -130,58 +137,31 @@ _COPY_OUT = re.compile(r"\bTO\b", re.I)
 _COPY_IN = re.compile(r"\bFROM\b", re.I)
 
 
+def _blank(literal: re.Match[str]) -> str:
+    first = literal.group()[0]
+    if first in "-/":
+        return " "
+    if first == '"':
+        return " _quoted_ "
+    return " 0 "
+
+
 def code_only(sql: str) -> str | None:
     """`sql` with comments removed and every literal and quoted name blanked out.
 
-    Strings become '' and quoted identifiers become _quoted_, so nothing inside them
-    is mistaken for a keyword, a call or a ";". None if a quote or a comment never ends.
+    Strings become 0 and quoted identifiers become _quoted_, so nothing inside them is
+    mistaken for a keyword, a call or a ";". None if a quote or a comment never ends.
     """
-    parts: list[str] = []
-    position = 0
-    while (opener := _OPENERS.search(sql, position)) is not None:
-        parts.append(sql[position : opener.start()])
-        token = opener.group()
-        end: int | None
-        if token == "--":
-            newline = sql.find("\n", opener.end())
-            end = len(sql) if newline < 0 else newline
-            parts.append(" ")
-        elif token == "/*":
-            end = _block_comment_end(sql, opener.end())
-            parts.append(" ")
-        elif token == '"':
-            end = _match_end(_IDENTIFIER_END, sql, opener.end())
-            parts.append(" _quoted_ ")
-        elif token == "'":
-            end = _match_end(_PLAIN_STRING_END, sql, opener.end())
-            parts.append("''")
-        elif token in ("E'", "e'"):
-            end = _match_end(_ESCAPE_STRING_END, sql, opener.end())
-            parts.append("''")
-        else:  # $tag$ ... $tag$
-            closing = sql.find(token, opener.end())
-            end = None if closing < 0 else closing + len(token)
-            parts.append("''")
-        if end is None:
-            return None
-        position = end
-    parts.append(sql[position:])
-    return "".join(parts)
-
-
-def _match_end(pattern: re.Pattern[str], sql: str, start: int) -> int | None:
-    found = pattern.match(sql, start)
-    return None if found is None else found.end()
-
-
-def _block_comment_end(sql: str, start: int) -> int | None:
-    # PostgreSQL's block comments nest.
-    depth = 1
-    for mark in _BLOCK_COMMENT_MARKS.finditer(sql, start):
-        depth += 1 if mark.group() == "/*" else -1
-        if depth == 0:
-            return mark.end()
-    return None
+    if not any(mark in sql for mark in ("'", "--", "/*", "$")):
+        # The ORM's usual statement: only quoted names, a single quick pass.
+        code = _QUOTED_NAME.sub(" _quoted_ ", sql)
+    else:
+        code = _LITERALS.sub(_blank, sql)
+    if any(mark in code for mark in ("'", '"', "/*", "*/")) or (
+        "$" in code and _DOLLAR_TAG.search(code)
+    ):
+        return None  # a quote or a comment that never ends
+    return code
 
 
 def is_write(sql: str) -> bool:
@@ -218,19 +198,47 @@ def _statement_writes(code: str) -> bool:
 
 def _query_writes(code: str) -> bool:
     """A SELECT-like statement writes if it holds a data change or calls an unknown function."""
-    code = _LOCKING.sub(" ", code)
-    if _CHANGES_DATA.search(code):
+    upper = code.upper()
+    if any(word in upper for word in _CHANGE_WORDS) and _CHANGES_DATA.search(
+        _LOCKING.sub(" ", code)
+    ):
         return True
-    code = _CTE_COLUMNS.sub(r"\1 ", code)
-    for call in _CALL.finditer(code):
-        if call.group(1):  # "AS name(": a row's column names
-            continue
-        *schema, name = [part.strip().lower() for part in call.group(2).split(".")]
-        if schema not in ([], ["pg_catalog"]):
+    if "WITH" in upper:
+        code = _CTE_COLUMNS.sub(r"\1 ", code)
+    paren = code.find("(")
+    while paren >= 0:
+        if _calls_unknown_function(code, paren):
             return True
-        if name not in _SQL_WORDS and name not in READ_ONLY_FUNCTIONS:
-            return True
+        paren = code.find("(", paren + 1)
     return False
+
+
+def _calls_unknown_function(code: str, paren: int) -> bool:
+    """Is the "(" at `paren` a call of a function not known to be read-only?"""
+    name, start = _word_before(code, paren)
+    if not name or name[0].isdigit():
+        return False  # after an operator, a comma, a number: grouping
+    if _word_before(code, start)[0].upper() == "AS":
+        return False  # "AS v(a, b)" names a row's columns
+    dot = start
+    while dot > 0 and code[dot - 1].isspace():
+        dot -= 1
+    if dot > 0 and code[dot - 1] == ".":
+        schema, _ = _word_before(code, dot - 1)
+        if schema.lower() != "pg_catalog":
+            return True
+    name = name.lower()
+    return name not in _SQL_WORDS and name not in READ_ONLY_FUNCTIONS
+
+
+def _word_before(code: str, end: int) -> tuple[str, int]:
+    """The word that ends just before `end` (spaces skipped), and where it starts."""
+    while end > 0 and code[end - 1].isspace():
+        end -= 1
+    start = end
+    while start > 0 and (code[start - 1].isalnum() or code[start - 1] in "_$"):
+        start -= 1
+    return code[start:end], start
 
 
 def statement_text(query: object, context: Any = None) -> str | None:
