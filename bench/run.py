@@ -26,12 +26,14 @@ import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from forum.models import Thread  # noqa: E402
 from routers import RequestState, replicas, request_scope  # noqa: E402
 from routers.routers import STRATEGY_ROUTERS  # noqa: E402
+from routers.tracking import is_write  # noqa: E402
 
 BROWSE_LAG = "2s"  # the demo's apply delay
 BROWSE_ROUNDS = 6
@@ -185,11 +187,43 @@ def post_and_browse() -> dict[str, dict[str, float]]:
     return results
 
 
+def write_detection() -> dict[str, float]:
+    """Microseconds the write detector spends on one statement run on the primary.
+
+    Over the statements the forum's pages hand to psycopg (the ORM's SELECTs: quoted
+    names and placeholders), and over a raw statement with literals and comments.
+    """
+    statements: list[str] = []
+
+    def collect(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    client = Client()
+    client.cookies["lab_strategy"] = "primary"
+    thread = Thread.objects.select_related("board").first()
+    assert thread is not None
+    with connections["default"].execute_wrapper(collect):
+        for url in ("/", thread.board.get_absolute_url(), thread.get_absolute_url()):
+            get_page(client, url, {})
+    raw = "/* nightly */ SELECT count(*) FROM forum_post WHERE body LIKE 'it''s %' -- report"
+
+    def per_statement(batch: list[str]) -> float:
+        milliseconds = median_ms(lambda: [is_write(sql) for sql in batch], runs=200)
+        return round(milliseconds * 1000 / len(batch), 1)
+
+    return {
+        f"orm_statement_us ({len(statements)} statements)": per_statement(statements),
+        "raw_statement_with_literals_us": per_statement([raw]),
+    }
+
+
 def main() -> None:
     report = {
         "routing_decisions": routing_decisions(),
         "commit_latency_ms": commit_latency(),
         f"post_and_browse (apply delay {BROWSE_LAG})": post_and_browse(),
+        "write_detection": write_detection(),
     }
     print(json.dumps(report, indent=2))
     out = REPO / "bench/results"

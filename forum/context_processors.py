@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from routers import RequestState, current_state, replicas
 from routers.conf import STRATEGIES
 from routers.conf import replicas as replica_aliases
-from routers.middleware import active_router
+from routers.routers import active_router
 
 
 @dataclass

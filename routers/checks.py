@@ -5,8 +5,6 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.contrib.auth.middleware import AuthenticationMiddleware
-from django.contrib.sessions.middleware import SessionMiddleware
 from django.core import checks
 from django.db import DatabaseError, connections
 from django.utils.module_loading import import_string
@@ -18,7 +16,13 @@ from .routers import SafeRouter, SelectableRouter
 
 _MIDDLEWARE = "routers.middleware.RoutingMiddleware"
 # Middleware that reads or writes the database: the routing scope must already be open.
-_DATABASE_MIDDLEWARE = (SessionMiddleware, AuthenticationMiddleware)
+# Named, not imported: a project may not install sessions or auth.
+_DATABASE_MIDDLEWARE = frozenset(
+    {
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    }
+)
 
 
 def _imported(paths: Iterable[Any]) -> list[Any]:
@@ -35,6 +39,12 @@ def _imported(paths: Iterable[Any]) -> list[Any]:
 def _is_a(entry: Any, kind: type | tuple[type, ...]) -> bool:
     cls = entry if isinstance(entry, type) else type(entry)
     return issubclass(cls, kind)
+
+
+def _touches_database(entry: Any) -> bool:
+    """Is this middleware (or one it subclasses) one that reads or writes the database?"""
+    bases = entry.__mro__ if isinstance(entry, type) else ()
+    return any(f"{base.__module__}.{base.__qualname__}" in _DATABASE_MIDDLEWARE for base in bases)
 
 
 def check_settings(
@@ -97,9 +107,7 @@ def _check_middleware() -> list[checks.CheckMessage]:
                 id="routers.W001",
             )
         ]
-    above = [
-        entry.__name__ for entry in middleware[: routing[0]] if _is_a(entry, _DATABASE_MIDDLEWARE)
-    ]
+    above = [entry.__name__ for entry in middleware[: routing[0]] if _touches_database(entry)]
     if above:
         return [
             checks.Warning(

@@ -10,12 +10,13 @@ Put it above every middleware that touches the database (sessions, auth):
     ]
 
 On the way in it reads the client's signed cookies (sticky's pin, causal's LSN);
-a missing, forged, expired or garbled cookie is simply ignored. On the way out,
-if the request wrote on the primary, it sets the cookie the active strategy needs.
-It never deletes one: a slow response cannot know whether the client has since
-been given a newer cookie by another request. A streamed body is iterated in the
-request's routing state. A write that fails because the primary is down becomes a
-503 "read-only" page.
+a missing, forged, expired or garbled cookie is simply ignored. On the way out, if
+the request wrote on the primary, it sets both cookies, whichever router is in use:
+a client that switches strategy (SelectableRouter), or a router that wraps one of
+ours, keeps its writes. It never deletes a cookie: a slow response cannot know
+whether the client has since been given a newer cookie by another request. A
+streamed body is iterated in the request's routing state. A write that fails
+because the primary is down becomes a 503 "read-only" page.
 """
 
 import logging
@@ -25,29 +26,18 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, router
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.template.loader import render_to_string
 
 from . import conf, replicas
 from .context import RequestState, _state
-from .routers import BaseRouter, SelectableRouter
 
 logger = logging.getLogger("routers")
 
 _LSN_TEXT = re.compile(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}")
 # RFC 9110's safe methods. Any other method may write, so its reads go to the primary.
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-
-def active_router() -> BaseRouter | None:
-    """The routers-package router serving this request, if one is installed."""
-    for candidate in router.routers:
-        if isinstance(candidate, SelectableRouter):
-            return candidate.active()
-        if isinstance(candidate, BaseRouter):
-            return candidate
-    return None
 
 
 def state_from_cookies(request: HttpRequest) -> RequestState:
@@ -80,18 +70,14 @@ def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int)
 
 
 def remember_write(state: RequestState, response: HttpResponseBase) -> None:
-    """Set or clear the cookies that carry this request's writes to the next ones."""
-    strategy = active_router()
-    name = strategy.strategy if strategy is not None else ""
-    if name == "sticky" and state.wrote:
-        _set_cookie(response, conf.PIN_COOKIE, "1", max_age=conf.sticky_seconds())
-    elif name == "causal" and state.wrote:
-        # Once per writing request, after its transactions have committed. If the
-        # primary has just gone away there is no position to record: the response
-        # (a 503 page, typically) goes out unchanged.
-        position = replicas.primary_lsn()
-        if position is None:
-            return
+    """Set the cookies that carry this request's writes to the client's next requests."""
+    if not state.wrote:
+        return
+    _set_cookie(response, conf.PIN_COOKIE, "1", max_age=conf.sticky_seconds())
+    # Once per writing request, after its transactions have committed. If the primary
+    # has just gone away there is no position to record.
+    position = replicas.primary_lsn()
+    if position is not None:
         _set_cookie(
             response, conf.LSN_COOKIE, replicas.format_lsn(position), conf.LSN_COOKIE_SECONDS
         )
@@ -158,6 +144,18 @@ def stream_in_state(state: RequestState, response: HttpResponseBase) -> None:
         response.streaming_content = _in_state_async(state, content)
     else:
         response.streaming_content = _in_state(state, content)
+    # A client that goes away early gets the body's generator closed by close(),
+    # whose cleanup (a finally block) may read or write too.
+    close = response.close
+
+    def close_in_state() -> None:
+        token = _state.set(state)
+        try:
+            close()
+        finally:
+            _state.reset(token)
+
+    response.close = close_in_state  # type: ignore[method-assign]
 
 
 def read_only_response(request: HttpRequest) -> HttpResponse:
@@ -178,7 +176,7 @@ def read_only_if_primary_down(request: HttpRequest, response: HttpResponseBase) 
 
     Views' own errors are caught earlier, in `process_exception`.
     """
-    if response.status_code != 500 or request.method in ("GET", "HEAD", "OPTIONS"):
+    if response.status_code != 500 or request.method in _SAFE_METHODS:
         return response
     if replicas.probe(conf.primary()).up:
         return response

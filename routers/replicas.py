@@ -79,7 +79,10 @@ def fetch_row(alias: str, sql: str) -> tuple[Any, ...] | None:
 
 def probe(alias: str) -> NodeHealth:
     """Probe `alias` now, on this thread's connection to it, and cache the result."""
-    row = fetch_row(alias, _POSITION_SQL)
+    # The replay position is not part of any snapshot: a probe inside a transaction
+    # already begun is still right, and one not yet begun must not begin it.
+    with outside_transaction(alias):
+        row = fetch_row(alias, _POSITION_SQL)
     if row is None:
         return _remember(NodeHealth(alias, False, None, time.monotonic()))
     position = parse_lsn(row[0]) if row[0] else 0
@@ -203,7 +206,10 @@ def outside_transaction(alias: str) -> Iterator[bool]:
     saw the older snapshot. So, inside an atomic block that has not run anything
     yet, the probes run in autocommit on the same connection and the transaction
     begins afterwards; once it has begun, only READ COMMITTED (a fresh snapshot per
-    statement) lets a check inside it hold for the reads that follow.
+    statement) lets a check inside it hold for the reads that follow. An isolation
+    level left unset is taken for the server's default, READ COMMITTED; a server or
+    role whose default_transaction_isolation says otherwise should set the level in
+    the alias's OPTIONS.
     """
     connection = connections[alias]
     raw = connection.connection

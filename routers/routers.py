@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from django.apps import apps
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Model
 
 from . import conf, replicas
@@ -202,8 +202,7 @@ class CausalRouter(SafeRouter):
 
 
 STRATEGY_ROUTERS: dict[str, BaseRouter] = {
-    router.strategy: router
-    for router in (PrimaryRouter(), NaiveRouter(), StickyRouter(), CausalRouter())
+    each.strategy: each for each in (PrimaryRouter(), NaiveRouter(), StickyRouter(), CausalRouter())
 }
 
 
@@ -227,3 +226,13 @@ class SelectableRouter(BaseRouter):
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         return self.active().db_for_read(model, **hints)
+
+
+def active_router() -> BaseRouter | None:
+    """The routers-package router serving this request, if one is installed."""
+    for candidate in router.routers:
+        if isinstance(candidate, SelectableRouter):
+            return candidate.active()
+        if isinstance(candidate, BaseRouter):
+            return candidate
+    return None

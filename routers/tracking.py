@@ -1,25 +1,28 @@
 """Watch what each request runs: what it wrote on the primary, and where it read.
 
 Writes are noticed on psycopg's own cursors (the connection's `cursor_factory`), below
-Django's cursor wrapper, so every way of running SQL on a Django connection is seen:
-the ORM, `cursor.execute()`, `callproc()`, `cursor.copy()`, `cursor.stream()` and
-`connection.connection.execute()`. Detection rests on the statements that really ran,
-not on the HTTP method: a POST that fails validation writes nothing and pins nothing,
-and a GET that writes is noticed.
+Django's cursor wrapper, so the ORM, `cursor.execute()`, `callproc()`, `cursor.copy()`,
+`cursor.stream()` and `connection.connection.execute()` are all seen; server-side
+cursors through Django's execute wrapper. Detection rests on the statements that
+really ran, not on the HTTP method: a POST that fails validation writes nothing and
+pins nothing, and a GET that writes is noticed.
 
-A statement counts as a read only when the classifier is sure of it; anything it
-cannot read (an unknown function, an unterminated quote, a query object it cannot
-render) counts as a write. A wrong "write" costs a pin or a position check; a wrong
-"read" sends the client's next page to a replica that lacks its write.
+A statement counts as a read only when its text shows no possible write; anything the
+classifier cannot read (an unknown function, an unterminated quote, a query object it
+cannot render) counts as a write. A write hidden where the text cannot show it (a view
+or an operator that calls a writing function) is not seen: call `mark_write()`. A
+wrong "write" costs a pin or a position check; a wrong "read" sends the client's next
+page to a replica that lacks its write.
 
-Django's execute wrapper, which the ORM and `cursor.execute()` pass through, counts
-each alias's statements for the page's footer.
+Django's execute wrapper counts each alias's statements for the page's footer, and
+notes the writes of server-side cursors (`QuerySet.iterator()`), which Django builds
+without the connection's cursor factory.
 """
 
-import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from functools import lru_cache
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -28,8 +31,6 @@ from psycopg import sql as psycopg_sql
 
 from . import conf
 from .context import current_state, is_probing, mark_write
-
-logger = logging.getLogger("routers")
 
 # Statements that steer the session, the transaction or a cursor: they change no data.
 CONTROL_VERBS = frozenset(
@@ -57,16 +58,17 @@ CONTROL_VERBS = frozenset(
 # Statements that read, unless they call a function that writes or hold a data change.
 QUERY_VERBS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
 
-# SQL words that may stand before "(" without calling anything.
+# SQL keywords that may stand before "(" without calling anything. Only words that
+# cannot name a function of yours (PostgreSQL's reserved and column-name keywords), and
+# a few that only ever precede grouping ("OVER (", "FILTER (", "BY (", "SETS (").
 _SQL_WORDS = frozenset(
     """
-    all and any array as asc at between both by case cast collate cross cube current
-    desc distinct else end escape except exclude exists extract filter first following
-    for from full group having ilike in inner intersect interval is join last lateral
-    leading left like limit natural not null nulls of offset on only or order ordinality
-    outer over overlay partition position preceding range recursive returning right
-    rollup row rows select sets similar some substring table tablesample then to
-    trailing trim unbounded union using values when where window with within zone
+    all and any array as asc between bernoulli both by case cast collate cross cube desc
+    distinct else end except exists extract filter for from full group having ilike in
+    inner intersect interval is join lateral leading left like limit materialized natural
+    not null offset on only or order outer over overlay position recursive returning right
+    rollup row select sets similar some substring system table tablesample then to
+    trailing trim union using values when where window with within
     """.split()
 )
 # Functions, and type names written like calls ("varchar(32)"), that never change data.
@@ -81,7 +83,7 @@ READ_ONLY_FUNCTIONS = frozenset(
     char char_length character character_length chr clock_timestamp coalesce concat
     concat_ws corr cos cot count covar_pop covar_samp cume_dist current_database
     current_schema current_setting current_user date date_bin date_part date_trunc
-    decimal degrees dense_rank encode decode every exp first_value float floor format
+    decimal degrees dense_rank digest encode decode every exp first_value float floor format
     gen_random_uuid generate_series greatest initcap isempty isfinite json_agg
     json_array json_build_array json_build_object json_object jsonb_agg
     jsonb_array_length jsonb_build_array jsonb_build_object jsonb_extract_path
@@ -111,23 +113,27 @@ READ_ONLY_FUNCTIONS = frozenset(
 # (so a "--" inside a string is part of the string). PostgreSQL's block comments nest;
 # a nested one leaves a "*/" behind, which makes the text unreadable, hence a write.
 _LITERALS = re.compile(
-    r"--[^\n]*"
+    r"--[^\n\r]*"
     r"|/\*.*?\*/"
     r"|(?<![\w$])[Ee]'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'"
     r"|'[^']*(?:''[^']*)*'"
     r'|"[^"]*(?:""[^"]*)*"'
-    r"|(?<![\w$])\$((?:[A-Za-z_]\w*)?)\$.*?\$\1\$",
+    r"|(?<![\w$])\$((?:[^\W\d]\w*)?)\$.*?\$\1\$",
     re.DOTALL,
 )
 _QUOTED_NAME = re.compile(r'"[^"]*(?:""[^"]*)*"')
-_DOLLAR_TAG = re.compile(r"(?<![\w$])\$(?:[A-Za-z_]\w*)?\$")
+_DOLLAR_TAG = re.compile(r"(?<![\w$])\$(?:[^\W\d]\w*)?\$")
 
 _VERB = re.compile(r"[\s(]*([A-Za-z]+)")
 _LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b", re.I)
 _CHANGES_DATA = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|INTO)\b", re.I)
-_CHANGE_WORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "INTO")
+_CHANGE_WORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "INTO")  # a quick test first
 # "WITH name (a, b) AS (": a CTE's column list, not a call.
-_CTE_COLUMNS = re.compile(r"(\bWITH(?:\s+RECURSIVE)?|,)\s*\w+\s*\([^()]*\)\s*(?=AS\b)", re.I)
+_CTE_COLUMNS = re.compile(
+    r"(\bWITH(?:\s+RECURSIVE)?|,)\s*\w+\s*\([^()]*\)\s*"
+    r"(?=AS\s*(?:NOT\s+)?(?:MATERIALIZED\s*)?\()",
+    re.I,
+)
 _EXPLAIN_OPTIONS = re.compile(
     r"EXPLAIN\s*(?:\([^()]*\))?\s*(?:(?:ANALYZE|ANALYSE|VERBOSE)\s+)*", re.I
 )
@@ -138,11 +144,15 @@ _COPY_IN = re.compile(r"\bFROM\b", re.I)
 
 
 def _blank(literal: re.Match[str]) -> str:
-    first = literal.group()[0]
-    if first in "-/":
+    text = literal.group()
+    if text[0] in "-/":
         return " "
-    if first == '"':
+    if text[0] == '"':
         return " _quoted_ "
+    if text[0] == "'" and "\\" in text:
+        # Where this string ends depends on standard_conforming_strings: leave a quote,
+        # which makes the statement unreadable, hence a write.
+        return "'"
     return " 0 "
 
 
@@ -164,8 +174,10 @@ def code_only(sql: str) -> str | None:
     return code
 
 
+# The ORM sends the same texts again and again (values travel apart, as parameters).
+@lru_cache(maxsize=2048)
 def is_write(sql: str) -> bool:
-    """Could this SQL change data? False only when every statement in it surely reads."""
+    """Could this SQL change data? False only when its text shows no possible write."""
     code = code_only(sql)
     if code is None:
         return True
@@ -178,7 +190,8 @@ def _statement_writes(code: str) -> bool:
         return bool(code.strip(" \t\r\n()"))  # no verb, yet not empty: unreadable
     verb = verb_match.group(1).upper()
     if verb in CONTROL_VERBS:
-        return False
+        # COMMIT PREPARED makes a transaction prepared earlier, maybe elsewhere, visible.
+        return verb == "COMMIT" and "PREPARED" in code.upper()
     if verb in QUERY_VERBS:
         return _query_writes(code)
     if verb == "EXPLAIN":
@@ -272,18 +285,19 @@ class RecordingCursor:
 
     routers_alias = ""
 
+    # Each statement is noted before it runs: a procedure may COMMIT and then fail,
+    # and COPY's rows flow (and may commit) inside the caller's block. A statement
+    # that fails costs at most a needless pin.
+
     def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        result = super().execute(query, *args, **kwargs)  # type: ignore[misc]
         note_statement(self.routers_alias, query, self)
-        return result
+        return super().execute(query, *args, **kwargs)  # type: ignore[misc]
 
     def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        result = super().executemany(query, *args, **kwargs)  # type: ignore[misc]
         note_statement(self.routers_alias, query, self)
-        return result
+        return super().executemany(query, *args, **kwargs)  # type: ignore[misc]
 
     def copy(self, statement: Any, *args: Any, **kwargs: Any) -> AbstractContextManager[Any]:
-        # Noted up front: rows flow, and may commit, inside the caller's block.
         note_statement(self.routers_alias, statement, self)
         copy: AbstractContextManager[Any] = super().copy(statement, *args, **kwargs)  # type: ignore[misc]
         return copy
@@ -309,8 +323,13 @@ def recording_class(cursor_class: type, alias: str) -> type:
     return _recording_classes[key]
 
 
-class QueryCounter:
-    """Django's execute wrapper: counts the statements run on each alias."""
+class ExecuteRecorder:
+    """Django's execute wrapper: counts each alias's statements for the footer.
+
+    It also notes writes for the one kind of cursor psycopg-level recording misses:
+    Django builds server-side cursors (`QuerySet.iterator()`) without the connection's
+    cursor factory.
+    """
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
@@ -323,6 +342,8 @@ class QueryCounter:
         many: bool,
         context: dict[str, Any],
     ) -> Any:
+        if not isinstance(getattr(context["cursor"], "cursor", None), RecordingCursor):
+            note_statement(self.alias, sql)
         result = execute(sql, params, many, context)
         state = current_state()
         if state is not None and not is_probing():
@@ -331,15 +352,15 @@ class QueryCounter:
 
 
 def install(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """connection_created receiver: recording cursors and the query counter, once each."""
+    """connection_created receiver: recording cursors and the execute recorder, once each."""
     raw = connection.connection
     factory = getattr(raw, "cursor_factory", None)
     if isinstance(factory, type) and not issubclass(factory, RecordingCursor):
         raw.cursor_factory = recording_class(factory, connection.alias)
     # First in the list: `connection.execute_wrapper()` blocks pop the last one on exit,
     # and a connection may first open inside such a block.
-    if not any(isinstance(w, QueryCounter) for w in connection.execute_wrappers):
-        connection.execute_wrappers.insert(0, QueryCounter(connection.alias))
+    if not any(isinstance(w, ExecuteRecorder) for w in connection.execute_wrappers):
+        connection.execute_wrappers.insert(0, ExecuteRecorder(connection.alias))
 
 
 def connect() -> None:

@@ -50,8 +50,9 @@ def strategy(settings):
     return choose
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def primary_at(monkeypatch):
+    """The primary's position, as the middleware reads it after a write (no database)."""
     monkeypatch.setattr(replicas, "primary_lsn", lambda: 0x16_B374D848)
 
 
@@ -131,6 +132,16 @@ def test_it_pins_a_client_after_a_request_that_wrote(strategy):
     assert unsign(conf.PIN_COOKIE, morsel.value) == "1"
 
 
+@pytest.mark.parametrize("name", ["primary", "naive", "sticky", "causal"])
+def test_it_sets_both_cookies_after_a_write_whatever_the_strategy(strategy, name):
+    strategy(name)
+
+    response = run(factory.post("/"), writing_view)
+
+    assert unsign(conf.PIN_COOKIE, response.cookies[conf.PIN_COOKIE].value) == "1"
+    assert unsign(conf.LSN_COOKIE, response.cookies[conf.LSN_COOKIE].value) == "16/B374D848"
+
+
 def test_it_pins_nothing_after_a_post_that_wrote_nothing(strategy):
     strategy("sticky")
 
@@ -139,7 +150,7 @@ def test_it_pins_nothing_after_a_post_that_wrote_nothing(strategy):
     assert conf.PIN_COOKIE not in response.cookies
 
 
-def test_it_stores_the_primarys_lsn_after_a_write(strategy, primary_at):
+def test_it_stores_the_primarys_lsn_after_a_write(strategy):
     strategy("causal")
 
     response = run(factory.post("/"), writing_view)

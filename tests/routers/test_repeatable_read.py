@@ -38,3 +38,5 @@ def test_it_waits_for_the_replica_then_sees_the_write(client, tag_name):
     follow = client.get(f"/tag/{tag_name}")
 
     assert follow.status_code == 200, f"read from {follow.content.decode()}"
+    # Waited for, not given up on: the replica served the page, inside its transaction.
+    assert follow.content.decode().startswith("replica")

@@ -25,6 +25,14 @@ WRITES = st.sampled_from(
         "WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone",
         "EXPLAIN ANALYZE DELETE FROM t",
         "DO $$ BEGIN PERFORM 1; END $$",
+        "SELECT 1, my_function(1) AS x",
+        "WITH x AS (SELECT 1 AS a) SELECT a, archive(a) AS r FROM x",
+        "SELECT withdrawn, archive(id) AS a FROM t",
+        "SELECT 1 -- a comment that a carriage return ends\r, archive(1)",
+        "SELECT $é$'$é$, archive(1) --'",
+        "SELECT 'a\\'; SELECT archive(1); --'",
+        "COMMIT PREPARED 'batch-1'",
+        "SELECT public.lower('x')",
     ]
 )
 READS = st.sampled_from(
@@ -40,6 +48,11 @@ READS = st.sampled_from(
         "RELEASE SAVEPOINT s1",
         "WITH recent AS (SELECT 1) SELECT * FROM recent",
         "EXPLAIN SELECT 1",
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n",
+        "SELECT * FROM (VALUES (1, 2)) AS v (a, b)",
+        'SELECT ENCODE(DIGEST("t"."a", %s), %s) FROM "t"',
+        "SELECT * FROM t TABLESAMPLE BERNOULLI (10)",
+        "SELECT pg_catalog.lower('A')",
         "",
     ]
 )

@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from routers import conf
+from tests.routers import urls
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
@@ -53,3 +54,12 @@ def test_it_routes_reads_after_a_write_made_while_streaming(client, tag_name, ca
     assert body == "streamed:True:default"
     # The limit, said out loud: no cookie can carry that write to the next request.
     assert "after the response headers were sent" in caplog.text
+
+
+def test_it_runs_the_bodys_cleanup_in_the_request_state_when_the_client_leaves(client, tag_name):
+    response = client.post(f"/stream-cleanup/{tag_name}")
+    next(iter(response.streaming_content))
+
+    response.close()  # what the server does when the client goes away
+
+    assert urls.cleanup_saw["read"] == "True:default"

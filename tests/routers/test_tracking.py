@@ -7,7 +7,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from routers import conf
-from routers.tracking import QueryCounter, install, is_write
+from routers.tracking import ExecuteRecorder, install, is_write
 from tests.factories import PostFactory, ReactionFactory, ThreadFactory, UserFactory
 
 
@@ -52,12 +52,12 @@ def test_it_keeps_the_recorder_through_a_temporary_execute_wrapper():
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(passthrough):
-        # The connection opens (and the counter goes on) inside someone's block.
+        # The connection opens (and the recorder goes on) inside someone's block.
         install(sender=None, connection=connection)
         install(sender=None, connection=connection)
 
-    counters = [w for w in connection.execute_wrappers if isinstance(w, QueryCounter)]
-    assert len(counters) == 1
+    recorders = [w for w in connection.execute_wrappers if isinstance(w, ExecuteRecorder)]
+    assert len(recorders) == 1
 
 
 @pytest.mark.stack

@@ -1,4 +1,5 @@
-"""Writes the ORM does not make are still noticed: COPY, functions, several statements.
+"""Writes the ORM does not make are still noticed: COPY, functions, several statements,
+server-side cursors, a batch that commits and then fails.
 
 Each view writes a tag through raw SQL and returns; the client's next request must
 find the tag, although every replica holds it back for a second.
@@ -29,7 +30,10 @@ def writing_function(django_db_setup, django_db_blocker):
 
 @pytest.mark.usefixtures("writing_function")
 @pytest.mark.parametrize("strategy", ["sticky", "causal"])
-@pytest.mark.parametrize("view", ["copy", "function", "statements", "composed"])
+@pytest.mark.parametrize(
+    "view",
+    ["copy", "function", "statements", "composed", "server-cursor", "commit-then-fail"],
+)
 def test_it_sends_the_next_read_to_a_node_that_has_the_raw_write(
     client, settings, tag_name, strategy, view
 ):

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import DataError, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path
 from psycopg import sql
@@ -83,6 +83,28 @@ def several_statements(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse("sent")
 
 
+def server_side_cursor(request: HttpRequest, name: str) -> HttpResponse:
+    # What QuerySet.iterator() uses: a named cursor Django builds itself.
+    with connections[conf.primary()].chunked_cursor() as cursor:
+        cursor.execute("SELECT routers_test_add_tag(%s)", [name])
+        cursor.fetchall()
+    return HttpResponse("iterated")
+
+
+def commit_then_fail(request: HttpRequest, name: str) -> HttpResponse:
+    quoted = name.replace("'", "''")
+    try:
+        with primary_cursor() as cursor:
+            # The insert commits, then the statement string fails: a batch that
+            # commits part-way through, as a procedure may.
+            cursor.execute(
+                f"INSERT INTO forum_tag (name) VALUES ('{quoted}'); COMMIT; SELECT 1 / 0"
+            )
+    except DataError:
+        return HttpResponse("partly failed")
+    return HttpResponse("did not fail")
+
+
 def composed_write(request: HttpRequest, name: str) -> HttpResponse:
     statement = sql.SQL("INSERT INTO {} (name) VALUES ({})").format(
         sql.Identifier("forum_tag"), sql.Literal(name)
@@ -123,6 +145,23 @@ slow_release = threading.Event()
 slow_started = threading.Event()
 
 
+#: What the cleanup of a streamed body saw: filled in by stream_with_cleanup.
+cleanup_saw: dict[str, str] = {}
+
+
+def stream_with_cleanup(request: HttpRequest, name: str) -> StreamingHttpResponse:
+    Tag.objects.create(name=name)
+
+    def body() -> Iterator[str]:
+        try:
+            for _ in range(1000):
+                yield "row\n"
+        finally:  # runs when the client goes away early, too
+            cleanup_saw["read"] = tag_found(name)
+
+    return StreamingHttpResponse(body())
+
+
 def slow(request: HttpRequest) -> HttpResponse:
     """A page that reads, then takes a while: a slow tab or a long poll."""
     Tag.objects.exists()
@@ -142,6 +181,9 @@ urlpatterns = [
     path("stream/<str:name>", write_then_stream),
     path("stream-async/<str:name>", write_then_stream_async),
     path("stream-writes/<str:name>", stream_write_then_read),
+    path("stream-cleanup/<str:name>", stream_with_cleanup),
+    path("server-cursor/<str:name>", server_side_cursor),
+    path("commit-then-fail/<str:name>", commit_then_fail),
     path("copy/<str:name>", copy_in),
     path("function/<str:name>", call_function),
     path("statements/<str:name>", several_statements),
