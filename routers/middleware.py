@@ -19,21 +19,19 @@ streamed body is iterated in the request's routing state. A write that fails
 because the primary is down becomes a 503 "read-only" page.
 """
 
-import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 
 from . import conf, replicas
 from .context import RequestState, _state
-
-logger = logging.getLogger("routers")
+from .streaming import stream_in_state
 
 _LSN_TEXT = re.compile(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}")
 # RFC 9110's safe methods. Any other method may write, so its reads go to the primary.
@@ -81,81 +79,6 @@ def remember_write(state: RequestState, response: HttpResponseBase) -> None:
         _set_cookie(
             response, conf.LSN_COOKIE, replicas.format_lsn(position), conf.LSN_COOKIE_SECONDS
         )
-
-
-def _note_late_write(state: RequestState, wrote_before: bool) -> None:
-    if state.wrote and not wrote_before:
-        logger.warning(
-            "A streamed response body wrote on the primary after the response headers "
-            "were sent, so no cookie can carry that write to the client's next request. "
-            "Write in the view, before returning the response."
-        )
-
-
-def _in_state(state: RequestState, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Iterate a streamed body in the request's routing state, one chunk at a time."""
-    wrote_before = state.wrote
-    iterator = iter(chunks)
-    try:
-        while True:
-            token = _state.set(state)
-            try:
-                chunk = next(iterator, None)
-            finally:
-                _state.reset(token)
-            if chunk is None:
-                return
-            yield chunk
-    finally:
-        _note_late_write(state, wrote_before)
-
-
-async def _in_state_async(
-    state: RequestState, chunks: AsyncIterator[bytes]
-) -> AsyncIterator[bytes]:
-    wrote_before = state.wrote
-    try:
-        while True:
-            token = _state.set(state)
-            try:
-                chunk = await anext(chunks, None)
-            finally:
-                _state.reset(token)
-            if chunk is None:
-                return
-            yield chunk
-    finally:
-        _note_late_write(state, wrote_before)
-
-
-def stream_in_state(state: RequestState, response: HttpResponseBase) -> None:
-    """Have a streamed body read and write as part of its request, not outside it.
-
-    The body is iterated after every middleware has returned, by the WSGI server or
-    Django's ASGI handler. A FileResponse reads a file, not the database: it keeps
-    its wsgi.file_wrapper.
-    """
-    if not isinstance(response, StreamingHttpResponse):
-        return
-    if getattr(response, "file_to_stream", None) is not None:
-        return
-    content = response.streaming_content
-    if isinstance(content, AsyncIterator):
-        response.streaming_content = _in_state_async(state, content)
-    else:
-        response.streaming_content = _in_state(state, content)
-    # A client that goes away early gets the body's generator closed by close(),
-    # whose cleanup (a finally block) may read or write too.
-    close = response.close
-
-    def close_in_state() -> None:
-        token = _state.set(state)
-        try:
-            close()
-        finally:
-            _state.reset(token)
-
-    response.close = close_in_state  # type: ignore[method-assign]
 
 
 def read_only_response(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,89 @@
+"""Streamed responses: their body runs as part of its request, not after it.
+
+Django iterates a StreamingHttpResponse body after every middleware has returned
+(the WSGI server does, or Django's ASGI handler), and closes it when the client
+goes away. Both happen here in the request's routing state, so the body reads
+where the request reads and sees the request's own writes.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+from django.http import HttpResponseBase, StreamingHttpResponse
+
+from .context import RequestState, _state
+
+logger = logging.getLogger("routers")
+
+
+def _note_late_write(state: RequestState, wrote_before: bool) -> None:
+    if state.wrote and not wrote_before:
+        logger.warning(
+            "A streamed response body wrote on the primary after the response headers "
+            "were sent, so no cookie can carry that write to the client's next request. "
+            "Write in the view, before returning the response."
+        )
+
+
+def _in_state(state: RequestState, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Iterate a streamed body in the request's routing state, one chunk at a time."""
+    wrote_before = state.wrote
+    iterator = iter(chunks)
+    try:
+        while True:
+            token = _state.set(state)
+            try:
+                chunk = next(iterator, None)
+            finally:
+                _state.reset(token)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        _note_late_write(state, wrote_before)
+
+
+async def _in_state_async(
+    state: RequestState, chunks: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    wrote_before = state.wrote
+    try:
+        while True:
+            token = _state.set(state)
+            try:
+                chunk = await anext(chunks, None)
+            finally:
+                _state.reset(token)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        _note_late_write(state, wrote_before)
+
+
+def stream_in_state(state: RequestState, response: HttpResponseBase) -> None:
+    """Iterate and close a streamed body in `state`. Other responses are left alone.
+
+    A FileResponse reads a file, not the database: it keeps its wsgi.file_wrapper.
+    """
+    if not isinstance(response, StreamingHttpResponse):
+        return
+    if getattr(response, "file_to_stream", None) is not None:
+        return
+    content = response.streaming_content
+    if isinstance(content, AsyncIterator):
+        response.streaming_content = _in_state_async(state, content)
+    else:
+        response.streaming_content = _in_state(state, content)
+    # A client that goes away early gets the body's generator closed by close(),
+    # whose cleanup (a finally block) may read or write too.
+    close = response.close
+
+    def close_in_state() -> None:
+        token = _state.set(state)
+        try:
+            close()
+        finally:
+            _state.reset(token)
+
+    response.close = close_in_state  # type: ignore[method-assign]
