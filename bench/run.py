@@ -208,13 +208,17 @@ def write_detection() -> dict[str, float]:
             get_page(client, url, {})
     raw = "/* nightly */ SELECT count(*) FROM forum_post WHERE body LIKE 'it''s %' -- report"
 
-    def per_statement(batch: list[str]) -> float:
-        milliseconds = median_ms(lambda: [is_write(sql) for sql in batch], runs=200)
+    def per_statement(classify: Callable[[str], bool], batch: list[str]) -> float:
+        milliseconds = median_ms(lambda: [classify(sql) for sql in batch], runs=200)
         return round(milliseconds * 1000 / len(batch), 1)
 
+    # is_write keeps the verdicts of recent texts; __wrapped__ is the classifier itself.
     return {
-        f"orm_statement_us ({len(statements)} statements)": per_statement(statements),
-        "raw_statement_with_literals_us": per_statement([raw]),
+        f"orm_statement_us ({len(statements)} statements, first sight)": per_statement(
+            is_write.__wrapped__, statements
+        ),
+        "orm_statement_us (seen before)": per_statement(is_write, statements),
+        "raw_statement_with_literals_us (first sight)": per_statement(is_write.__wrapped__, [raw]),
     }
 
 

@@ -8,6 +8,7 @@ asyncio.
 
 import contextvars
 import functools
+import inspect
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -135,6 +136,14 @@ class use_primary:
         _primary_depth.set(_primary_depth.get() - 1)
 
     def __call__(self, function: F) -> F:
+        if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
+            # The call returns the generator before its body runs: a decorator would
+            # have left the block by then and forced nothing.
+            raise TypeError(
+                f"@use_primary() cannot decorate the generator function "
+                f"{function.__qualname__}: put `with use_primary():` around the loop "
+                "that consumes it."
+            )
         if iscoroutinefunction(function):
 
             @functools.wraps(function)

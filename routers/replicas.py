@@ -233,5 +233,12 @@ def primary_lsn() -> int | None:
     The insert position, not the write position (pg_current_wal_lsn): with
     synchronous_commit = off a commit is visible before its WAL is written out.
     """
-    row = fetch_row(conf.primary(), "SELECT pg_current_wal_insert_lsn()::text")
+    primary = conf.primary()
+    sql = "SELECT pg_current_wal_insert_lsn()::text"
+    had_connection = connections[primary].connection is not None
+    row = fetch_row(primary, sql)
+    if row is None and had_connection:
+        # The request's connection may have been dropped since its write (an idle
+        # timeout, a pooler, a restart): fetch_row discarded it, try a new one.
+        row = fetch_row(primary, sql)
     return None if row is None else parse_lsn(row[0])

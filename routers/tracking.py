@@ -1,9 +1,10 @@
 """Watch what each request runs: what it wrote on the primary, and where it read.
 
-Writes are noticed on psycopg's own cursors (the connection's `cursor_factory`), below
+Writes are noticed on psycopg's own cursors (the connection's cursor factories), below
 Django's cursor wrapper, so the ORM, `cursor.execute()`, `callproc()`, `cursor.copy()`,
-`cursor.stream()` and `connection.connection.execute()` are all seen; server-side
-cursors through Django's execute wrapper. Detection rests on the statements that
+`cursor.stream()`, `connection.connection.execute()` and psycopg's named cursors are all
+seen; the server-side cursors Django builds itself (`QuerySet.iterator()`) through
+Django's execute wrapper. Detection rests on the statements that
 really ran, not on the HTTP method: a POST that fails validation writes nothing and
 pins nothing, and a GET that writes is noticed.
 
@@ -58,17 +59,16 @@ CONTROL_VERBS = frozenset(
 # Statements that read, unless they call a function that writes or hold a data change.
 QUERY_VERBS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
 
-# SQL keywords that may stand before "(" without calling anything. Only words that
-# cannot name a function of yours (PostgreSQL's reserved and column-name keywords), and
-# a few that only ever precede grouping ("OVER (", "FILTER (", "BY (", "SETS (").
+# SQL keywords that may stand before "(" without calling anything: only words that
+# cannot name a function of yours (PostgreSQL's reserved keywords, and its keywords that
+# "cannot be function or type" names), and the TABLESAMPLE methods.
 _SQL_WORDS = frozenset(
     """
-    all and any array as asc between bernoulli both by case cast collate cross cube desc
-    distinct else end except exists extract filter for from full group having ilike in
-    inner intersect interval is join lateral leading left like limit materialized natural
-    not null offset on only or order outer over overlay position recursive returning right
-    rollup row select sets similar some substring system table tablesample then to
-    trailing trim union using values when where window with within
+    all and any array as asc bernoulli between both by case cast collate cube desc
+    distinct else end except exists extract filter for from group having in intersect
+    interval lateral leading limit materialized not null offset on only or order over
+    overlay position recursive returning rollup row select sets some substring system
+    table then to trailing trim union using values when where window with within
     """.split()
 )
 # Functions, and type names written like calls ("varchar(32)"), that never change data.
@@ -134,6 +134,7 @@ _CTE_COLUMNS = re.compile(
     r"(?=AS\s*(?:NOT\s+)?(?:MATERIALIZED\s*)?\()",
     re.I,
 )
+_SUBQUERY = re.compile(r"\s*(?:SELECT|WITH|VALUES|TABLE)\b", re.I)
 _EXPLAIN_OPTIONS = re.compile(
     r"EXPLAIN\s*(?:\([^()]*\))?\s*(?:(?:ANALYZE|ANALYSE|VERBOSE)\s+)*", re.I
 )
@@ -228,6 +229,8 @@ def _query_writes(code: str) -> bool:
 
 def _calls_unknown_function(code: str, paren: int) -> bool:
     """Is the "(" at `paren` a call of a function not known to be read-only?"""
+    if _SUBQUERY.match(code, paren + 1):
+        return False  # "JOIN (SELECT": a subquery; an argument list cannot start so
     name, start = _word_before(code, paren)
     if not name or name[0].isdigit():
         return False  # after an operator, a comma, a number: grouping
@@ -244,12 +247,17 @@ def _calls_unknown_function(code: str, paren: int) -> bool:
     return name not in _SQL_WORDS and name not in READ_ONLY_FUNCTIONS
 
 
+def _in_name(character: str) -> bool:
+    # PostgreSQL takes any non-ASCII character as part of a name, "·" included.
+    return character.isalnum() or character in "_$" or character > "\x7f"
+
+
 def _word_before(code: str, end: int) -> tuple[str, int]:
     """The word that ends just before `end` (spaces skipped), and where it starts."""
     while end > 0 and code[end - 1].isspace():
         end -= 1
     start = end
-    while start > 0 and (code[start - 1].isalnum() or code[start - 1] in "_$"):
+    while start > 0 and _in_name(code[start - 1]):
         start -= 1
     return code[start:end], start
 
@@ -354,9 +362,10 @@ class ExecuteRecorder:
 def install(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """connection_created receiver: recording cursors and the execute recorder, once each."""
     raw = connection.connection
-    factory = getattr(raw, "cursor_factory", None)
-    if isinstance(factory, type) and not issubclass(factory, RecordingCursor):
-        raw.cursor_factory = recording_class(factory, connection.alias)
+    for attribute in ("cursor_factory", "server_cursor_factory"):  # plain and named cursors
+        factory = getattr(raw, attribute, None)
+        if isinstance(factory, type) and not issubclass(factory, RecordingCursor):
+            setattr(raw, attribute, recording_class(factory, connection.alias))
     # First in the list: `connection.execute_wrapper()` blocks pop the last one on exit,
     # and a connection may first open inside such a block.
     if not any(isinstance(w, ExecuteRecorder) for w in connection.execute_wrappers):

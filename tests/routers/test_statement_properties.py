@@ -33,6 +33,11 @@ WRITES = st.sampled_from(
         "SELECT 'a\\'; SELECT archive(1); --'",
         "COMMIT PREPARED 'batch-1'",
         "SELECT public.lower('x')",
+        "SELECT bump·count(1)",
+        "SELECT archive\u200d(1)",
+        "SELECT inner(1)",
+        "SELECT join(1)",
+        "SELECT like(1)",
     ]
 )
 READS = st.sampled_from(
@@ -53,6 +58,8 @@ READS = st.sampled_from(
         'SELECT ENCODE(DIGEST("t"."a", %s), %s) FROM "t"',
         "SELECT * FROM t TABLESAMPLE BERNOULLI (10)",
         "SELECT pg_catalog.lower('A')",
+        "SELECT a.x FROM a JOIN (SELECT 1 AS x) b ON true",
+        "SELECT 1 WHERE 2 IN (SELECT 3)",
         "",
     ]
 )

@@ -32,7 +32,15 @@ def writing_function(django_db_setup, django_db_blocker):
 @pytest.mark.parametrize("strategy", ["sticky", "causal"])
 @pytest.mark.parametrize(
     "view",
-    ["copy", "function", "statements", "composed", "server-cursor", "commit-then-fail"],
+    [
+        "copy",
+        "function",
+        "statements",
+        "composed",
+        "server-cursor",
+        "named-cursor",
+        "commit-then-fail",
+    ],
 )
 def test_it_sends_the_next_read_to_a_node_that_has_the_raw_write(
     client, settings, tag_name, strategy, view

@@ -2,6 +2,8 @@
 
 import threading
 
+import pytest
+
 from routers import use_primary
 from routers.context import primary_forced
 
@@ -47,3 +49,18 @@ def test_it_keeps_an_outer_block_in_force_when_the_same_instance_nests():
             assert primary_forced()
         assert primary_forced()
     assert not primary_forced()
+
+
+def test_it_refuses_to_decorate_a_generator_function():
+    # The call returns the generator before its body runs: the decorator would force nothing.
+    with pytest.raises(TypeError, match="generator function"):
+
+        @use_primary()
+        def rows():
+            yield 1
+
+    with pytest.raises(TypeError, match="generator function"):
+
+        @use_primary()
+        async def chunks():
+            yield 1

@@ -9,8 +9,9 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 from asgiref.sync import sync_to_async
-from django.db import DataError, connections
+from django.db import DataError, connections, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path
 from psycopg import sql
@@ -89,6 +90,29 @@ def server_side_cursor(request: HttpRequest, name: str) -> HttpResponse:
         cursor.execute("SELECT routers_test_add_tag(%s)", [name])
         cursor.fetchall()
     return HttpResponse("iterated")
+
+
+def psycopg_named_cursor(request: HttpRequest, name: str) -> HttpResponse:
+    primary = connections[conf.primary()]
+    # psycopg's own named cursor, on Django's connection; it needs a transaction.
+    with (
+        transaction.atomic(using=conf.primary()),
+        primary.connection.cursor(name="routers_test") as cursor,
+    ):
+        cursor.execute("SELECT routers_test_add_tag(%s)", [name])
+        cursor.fetchall()
+    return HttpResponse("fetched")
+
+
+def write_then_lose_connection(request: HttpRequest, name: str) -> HttpResponse:
+    """Write, then have the server drop this request's connection to the primary."""
+    Tag.objects.create(name=name)
+    primary = connections[conf.primary()]
+    pid = primary.connection.info.backend_pid
+    settings = primary.get_connection_params()
+    with psycopg.connect(**settings, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    return HttpResponse("written, then disconnected")
 
 
 def commit_then_fail(request: HttpRequest, name: str) -> HttpResponse:
@@ -184,6 +208,8 @@ urlpatterns = [
     path("stream-cleanup/<str:name>", stream_with_cleanup),
     path("server-cursor/<str:name>", server_side_cursor),
     path("commit-then-fail/<str:name>", commit_then_fail),
+    path("named-cursor/<str:name>", psycopg_named_cursor),
+    path("lose-connection/<str:name>", write_then_lose_connection),
     path("copy/<str:name>", copy_in),
     path("function/<str:name>", call_function),
     path("statements/<str:name>", several_statements),
