@@ -3,9 +3,13 @@
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
 from django.http import HttpRequest
+from django.utils import timezone
 
-from routers import RequestState, current_state, replicas
+from routers import RequestState, conf, current_state, replicas
 from routers.conf import STRATEGIES
 from routers.conf import replicas as replica_aliases
 from routers.routers import active_router
@@ -43,5 +47,26 @@ class RoutingFooter:
         return [(alias, replicas.cached_lag_bytes(alias)) for alias in replica_aliases()]
 
 
+def login_lost(request: HttpRequest) -> bool:
+    """Was this browser just logged out by replication lag (lesson 12)?
+
+    It sent a session cookie, the session was not found where this request read it,
+    yet the primary holds it, logged in: the replica has not replayed the login.
+    Django then deletes the session cookie, so without a word the user is logged out.
+    Checked only in that rare case, with one query on the primary.
+    """
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    session = getattr(request, "session", None)
+    if not key or session is None or request.user.is_authenticated or session.session_key:
+        return False
+    row = (
+        Session.objects.using(conf.primary())
+        .filter(session_key=key, expire_date__gt=timezone.now())
+        .first()
+    )
+    return row is not None and SESSION_KEY in row.get_decoded()
+
+
 def routing(request: HttpRequest) -> dict[str, Any]:
-    return {"routing": RoutingFooter(current_state())}
+    # A callable: the template calls it only where it asks, after the session loaded.
+    return {"routing": RoutingFooter(current_state()), "login_lost": lambda: login_lost(request)}

@@ -9,7 +9,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import import_module
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.db import DatabaseError, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
@@ -179,6 +184,41 @@ def replica_per_query(strategy: str) -> Outcome:
     return Outcome(strategy, True, f"every query of the page read {aliases.pop()}")
 
 
+def session_after_login(strategy: str) -> Outcome:
+    """A login (a new session row on the primary), then the next page loads the session."""
+    factory = RequestFactory()
+    user = User.objects.using(conf.primary()).order_by("pk").first()
+    if user is None:
+        return Outcome(strategy, False, "no user to log in: run manage.py seed_forum")
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+
+    def log_in(request: HttpRequest) -> HttpResponse:
+        current_state().strategy = strategy  # type: ignore[union-attr]
+        session = store_class()
+        session[SESSION_KEY] = str(user.pk)
+        session.create()
+        return HttpResponse(session.session_key)
+
+    def next_page(request: HttpRequest) -> HttpResponse:
+        current_state().strategy = strategy  # type: ignore[union-attr]
+        found = SESSION_KEY in store_class(session_key=key).load()
+        return HttpResponse(f"{found}:{read_alias(Session)}")
+
+    written = RoutingMiddleware(log_in)(factory.post("/login/"))
+    key = written.content.decode()
+    try:
+        follow = factory.get("/")
+        follow.COOKIES = {name: morsel.value for name, morsel in written.cookies.items()}
+        found, alias = RoutingMiddleware(next_page)(follow).content.decode().split(":")
+    finally:
+        Session.objects.using(conf.primary()).filter(session_key=key).delete()
+    if found == "True":
+        return Outcome(strategy, True, f"still logged in: {alias} had the session")
+    return Outcome(
+        strategy, False, f"logged out: {alias} has no such session yet, Django drops the cookie"
+    )
+
+
 def side_by_side(scenario: Callable[[str], Outcome]) -> Callable[[], list[Outcome]]:
     return lambda: [scenario(strategy) for strategy in ("naive", "sticky", "causal")]
 
@@ -246,6 +286,17 @@ LESSONS = [
         "time on one page. Needs two replicas: make demo REPLICAS=2.",
         "Choose the replica once per request.",
         side_by_side(replica_per_query),
+    ),
+    Lesson(
+        12,
+        "sessions-on-a-lagging-replica",
+        "Logged out right after logging in",
+        "A login writes a session row on the primary. The next page reads the session from "
+        "a replica that has not replayed it: Django finds no session, treats the user as a "
+        "visitor and deletes the session cookie.",
+        "Read-your-writes (sticky or causal) covers the login like any write; or read the "
+        "sessions and auth apps from the primary; or keep sessions out of the database.",
+        side_by_side(session_after_login),
     ),
 ]
 LESSONS_BY_SLUG = {lesson.slug: lesson for lesson in LESSONS}

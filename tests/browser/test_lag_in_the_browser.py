@@ -1,35 +1,12 @@
 """In a real headless Chromium: meet the lag 404 under naive, then fix it with causal."""
 
-import os
-
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from forum.models import Post
 from tests.factories import PostFactory, ThreadFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.usefixtures("live_db")]
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Chromium's own network chatter is refused on an offline machine: switch it off.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
 
 
 def use_strategy(page: Page, name: str) -> None:

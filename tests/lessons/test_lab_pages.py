@@ -47,6 +47,7 @@ def test_it_names_each_lessons_doc_and_test_files():
         "generic-relation-writes",
         "raw-sql-bypasses-routers",
         "replica-per-query",
+        "sessions-on-a-lagging-replica",
     ],
 )
 def test_it_shows_naive_failing_and_the_fixes_working(

@@ -1,0 +1,43 @@
+"""In a real headless Chromium: a login lost to a lagging replica is explained, not silent."""
+
+import pytest
+from django.conf import global_settings
+from playwright.sync_api import expect
+
+from tests.browser.test_lag_in_the_browser import use_strategy
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.usefixtures("live_db")]
+
+
+@pytest.mark.parametrize(("strategy", "logged_in"), [("naive", False), ("causal", True)])
+def test_it_explains_a_log_out_under_naive_and_keeps_the_login_under_causal(
+    gunicorn_url,
+    stack,
+    lagging_replicas,
+    monkeypatch,
+    page,
+    settings,
+    tmp_path,
+    strategy,
+    logged_in,
+):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # gunicorn checks passwords with the real hashers, not the tests' fast one.
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    UserFactory(username="browser-member")
+    stack.wait_for_replay()
+
+    page.goto(gunicorn_url + "/login/")
+    use_strategy(page, strategy)
+    page.fill("#id_username", "browser-member")
+    page.fill("#id_password", PASSWORD)
+    page.click("form.form button[type=submit]")
+
+    if logged_in:
+        expect(page.locator(".account .me")).to_have_text("browser-member")
+        expect(page.locator("#login-lost")).to_have_count(0)
+    else:
+        expect(page.locator("#login-lost")).to_contain_text("logged out by replication lag")
+        expect(page.locator(".account .me")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "login-lost.png"), full_page=True)
