@@ -101,7 +101,7 @@ TEMPLATES = [
 
 # --- Databases -------------------------------------------------------------------
 # DATABASE_URL is the primary (read-write role). REPLICA_URLS lists the standbys
-# (read-only role), one alias each: "replica", "replica_2", "replica_3", ...
+# (SELECT-only role), one alias each: "replica", "replica_2", "replica_3", ...
 # The defaults are the local stack that `make stack` starts.
 DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60)
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 3)

@@ -153,10 +153,24 @@ def _check_isolation() -> list[checks.CheckMessage]:
     return problems
 
 
+# Can this alias write? A standby cannot, whatever the role; on a server that can, the
+# role's grants decide (default_transaction_read_only is only a default: BEGIN READ
+# WRITE overrides it).
+_CAN_WRITE_SQL = """
+SELECT NOT pg_is_in_recovery() AND EXISTS (
+    SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg_toast%%'
+      AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+)
+"""
+
+
 def check_replica_roles(
     app_configs: Sequence[AppConfig] | None, databases: Iterable[str] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """Each replica alias connects as a read-only role, so a misrouted write fails loudly.
+    """No replica alias can change a table, so a misrouted write fails loudly.
 
     Runs with `manage.py check --database replica` (it needs a connection).
     """
@@ -164,19 +178,20 @@ def check_replica_roles(
     for alias in set(databases or ()) & set(conf.replicas()):
         try:
             with connections[alias].cursor() as cursor:
-                cursor.execute("SHOW default_transaction_read_only")
-                read_only = cursor.fetchone()[0] == "on"
+                cursor.execute(_CAN_WRITE_SQL)
+                can_write = cursor.fetchone()[0]
         except DatabaseError as error:
             problems.append(
                 checks.Warning(f"Replica {alias!r} cannot be reached: {error}", id="routers.W003")
             )
             continue
-        if not read_only:
+        if can_write:
             problems.append(
                 checks.Warning(
-                    f"Replica alias {alias!r} connects as a role that may write.",
-                    hint="Use a role with default_transaction_read_only = on and only SELECT "
-                    "grants, so a write routed to it fails instead of going unnoticed.",
+                    f"Replica alias {alias!r} points at a server that accepts writes, as a "
+                    "role that may change its tables: a write routed there by mistake "
+                    "would succeed on the wrong server, or go unnoticed.",
+                    hint="Point it at a standby, and connect as a role with SELECT grants only.",
                     id="routers.W004",
                 )
             )

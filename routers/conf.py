@@ -19,8 +19,9 @@ PIN_COOKIE = "routers_pin"
 LSN_COOKIE = "routers_lsn"
 # How long the browser keeps a write's LSN. Nothing deletes it sooner (a response cannot
 # know whether a newer write has replaced it since), and once a probe has seen every
-# replica past it, it costs nothing. A replica an hour behind should be out of
-# rotation long before (ROUTERS_MAX_LAG_BYTES).
+# replica past it, it costs nothing. A replica more than an hour behind the client's
+# write could serve it stale data after that: ROUTERS_MAX_LAG_BYTES does not bound
+# time (a standby holding back one big transaction is only a commit record behind).
 LSN_COOKIE_SECONDS = 3600
 
 

@@ -120,9 +120,10 @@ class SafeRouter(BaseRouter):
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         primary = conf.primary()
         state = current_state()
-        # in_atomic_block is a plain attribute: unlike transaction.get_autocommit(),
-        # it does not open a connection to the primary on every read. No fallback
-        # here: the transaction lives on the primary, and so must its reads.
+        # in_atomic_block is a plain attribute: transaction.get_autocommit() would
+        # connect to the primary in a request that reads only replicas. (atomic() sets
+        # it; set_autocommit(False) does not.) No fallback here: the transaction lives
+        # on the primary, and so must its reads.
         if connections[primary].in_atomic_block:
             return primary
         if (

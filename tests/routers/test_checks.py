@@ -1,6 +1,7 @@
 """System checks that catch a misconfigured routing setup."""
 
 import pytest
+from django.db import connections
 from psycopg import IsolationLevel
 
 from routers import CausalRouter
@@ -50,10 +51,42 @@ def test_it_finds_the_replica_aliases_read_only():
 @pytest.mark.stack
 @pytest.mark.django_db(databases=["default"])
 def test_it_warns_about_a_replica_alias_that_can_write(settings):
-    # "default" connects as the app role, which can write: listed as a replica, it is flagged.
+    # "default" connects to the primary as the app role, which can write.
     settings.ROUTERS_REPLICAS = ["default"]
 
     assert ids(check_replica_roles(None, databases=["default"])) == ["routers.W004"]
+
+
+@pytest.fixture
+def extra_alias(settings, monkeypatch, live_db):
+    """Add a replica alias built from the stack's settings; gone after the test."""
+
+    def add(based_on, **changes):
+        config = {**connections.settings[based_on], **changes}
+        monkeypatch.setitem(connections.settings, "probe_alias", config)
+        settings.ROUTERS_REPLICAS = ["probe_alias"]
+        return "probe_alias"
+
+    yield add
+    if "probe_alias" in connections.settings:
+        connections["probe_alias"].close()
+        del connections["probe_alias"]
+
+
+@pytest.mark.stack
+def test_it_trusts_a_select_only_role_on_a_writable_server(extra_alias):
+    alias = extra_alias("replica", PORT=connections.settings["default"]["PORT"])
+
+    assert check_replica_roles(None, databases=[alias]) == []
+
+
+@pytest.mark.stack
+def test_it_trusts_a_standby_whatever_the_role(extra_alias):
+    # The app role, which may write on the primary, is refused every write on a standby.
+    primary = connections.settings["default"]
+    alias = extra_alias("replica", USER=primary["USER"], PASSWORD=primary["PASSWORD"])
+
+    assert check_replica_roles(None, databases=[alias]) == []
 
 
 class TeamRouter(CausalRouter):

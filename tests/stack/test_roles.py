@@ -1,4 +1,8 @@
-"""Replica aliases connect as a read-only role: a misrouted write fails loudly."""
+"""Replica aliases connect as a SELECT-only role: a misrouted write fails loudly.
+
+A standby refuses every write anyway; the role is what refuses one on a server that can
+write. Its default_transaction_read_only is only a default: the grants are what hold.
+"""
 
 import psycopg
 import pytest
@@ -24,24 +28,37 @@ def test_it_connects_replica_aliases_as_a_read_only_role():
         assert fetch(alias, "SHOW default_transaction_read_only") == "on"
 
 
-def test_it_keeps_the_reader_read_only_even_on_the_primary():
-    # Not just the standby being read-only: the role itself refuses to write.
+def reader_on_the_primary() -> psycopg.Connection:
     primary = settings.DATABASES["default"]
     reader = settings.DATABASES["replica"]
+    return psycopg.connect(
+        host=primary["HOST"],
+        port=primary["PORT"],
+        dbname=primary["NAME"],
+        user=reader["USER"],
+        password=reader["PASSWORD"],
+        autocommit=True,
+    )
+
+
+def test_it_keeps_the_reader_read_only_even_on_the_primary():
+    # Not just the standby being read-only: the role's default refuses to write.
     with (
-        psycopg.connect(
-            host=primary["HOST"],
-            port=primary["PORT"],
-            dbname=primary["NAME"],
-            user=reader["USER"],
-            password=reader["PASSWORD"],
-            autocommit=True,
-        ) as connection,
+        reader_on_the_primary() as connection,
         pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
     ):
         connection.execute("INSERT INTO auth_group (name) VALUES ('via-reader')")
 
     assert not Group.objects.filter(name="via-reader").exists()
+
+
+def test_it_refuses_the_readers_write_by_grants_when_the_default_is_overridden():
+    with reader_on_the_primary() as connection:
+        connection.execute("BEGIN READ WRITE")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            connection.execute("INSERT INTO auth_group (name) VALUES ('read-write')")
+
+    assert not Group.objects.filter(name="read-write").exists()
 
 
 def test_it_lets_the_app_role_change_the_apply_delay():
