@@ -19,6 +19,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from markdown_it import MarkdownIt
 
 from forum.models import Post, Tag
 from routers import (
@@ -43,6 +44,9 @@ class Outcome:
     summary: str
 
 
+_markdown = MarkdownIt("commonmark", {"html": False})
+
+
 @dataclass(frozen=True)
 class Lesson:
     number: int
@@ -55,6 +59,17 @@ class Lesson:
     @property
     def doc(self) -> str:
         return f"docs/lessons/{self.number:02d}-{self.slug}.md"
+
+    def doc_html(self) -> str:
+        """The lesson's doc, rendered: one source for the repository and the lab page.
+
+        Its title is left out (the page has its own). Raw HTML in the markdown is
+        escaped, not passed through, and markdown-it refuses javascript: links.
+        """
+        text = (settings.BASE_DIR / self.doc).read_text(encoding="utf-8")
+        if text.startswith("# "):
+            text = text.split("\n", 1)[1]
+        return _markdown.render(text)
 
     @property
     def test(self) -> str:

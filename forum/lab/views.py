@@ -1,6 +1,7 @@
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from routers.conf import STRATEGIES
@@ -32,4 +33,6 @@ def lesson(request: HttpRequest, slug: str) -> HttpResponse:
     if found is None:
         raise Http404("No such lesson.")
     outcomes = found.run() if request.method == "POST" else None
-    return render(request, "lab/lesson.html", {"lesson": found, "outcomes": outcomes})
+    # Safe: rendered from the project's own markdown with raw HTML escaped.
+    doc = mark_safe(found.doc_html())
+    return render(request, "lab/lesson.html", {"lesson": found, "outcomes": outcomes, "doc": doc})

@@ -32,6 +32,31 @@ def test_it_lists_every_lesson(client):
         assert f'href="/lab/{lesson.slug}/"'.encode() in response.content
 
 
+def test_it_shows_each_lessons_doc_on_its_page(client):
+    for lesson in LESSONS:
+        doc = (REPO / lesson.doc).read_text()
+        # The doc's first paragraph opens on "**Scenario.** <word>": rendered on the page.
+        first_word = re.search(r"\*\*Scenario\.\*\* (\w+)", doc).group(1)
+
+        page = client.get(f"/lab/{lesson.slug}/").content.decode()
+
+        assert f"<strong>Scenario.</strong> {first_word}" in page, lesson.slug
+        assert f"<code>{lesson.doc}</code>" in page
+
+
+def test_it_escapes_html_in_a_lessons_doc(tmp_path, settings):
+    (tmp_path / "docs/lessons").mkdir(parents=True)
+    lesson = LESSONS[0]
+    (tmp_path / lesson.doc).write_text("# Title\n\nHi <script>alert(1)</script> [x](javascript:y)")
+    settings.BASE_DIR = tmp_path
+
+    html = lesson.doc_html()
+
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert 'href="javascript:' not in html
+
+
 def test_it_names_each_lessons_doc_and_test_files():
     for lesson in LESSONS:
         assert (REPO / lesson.doc).exists()
