@@ -41,3 +41,22 @@ def test_it_explains_a_log_out_under_naive_and_keeps_the_login_under_causal(
         expect(page.locator("#login-lost")).to_contain_text("logged out by replication lag")
         expect(page.locator(".account .me")).to_have_count(0)
         page.screenshot(path=str(tmp_path / "login-lost.png"), full_page=True)
+
+
+@pytest.mark.parametrize(("signed_up_under", "then"), [("causal", "sticky"), ("sticky", "causal")])
+def test_it_keeps_a_new_member_logged_in_when_the_strategy_changes_at_once(
+    gunicorn_url, lagging_replicas, monkeypatch, page, signed_up_under, then
+):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    page.goto(gunicorn_url + "/signup/")
+    use_strategy(page, signed_up_under)
+    page.fill("#id_username", "quick-switcher")
+    page.fill("#id_password1", "a-long-browser-passphrase")
+    page.fill("#id_password2", "a-long-browser-passphrase")
+    page.click("form.form button[type=submit]")
+    expect(page.locator(".account .me")).to_have_text("quick-switcher")
+
+    use_strategy(page, then)  # well within the replicas' 3 s delay
+
+    expect(page.locator(".account .me")).to_have_text("quick-switcher")
+    expect(page.locator("#login-lost")).to_have_count(0)
