@@ -35,6 +35,7 @@ demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http
 	if [ -z "$$was_up" ]; then trap '$(STACK) down' EXIT; fi; \
 	$(STACK) lag $(REPLICA_LAG); \
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-local-demo-only-secret}"; \
+	export LAB_CLUSTER_CONTROLS="$${LAB_CLUSTER_CONTROLS:-true}"; \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(PY) manage.py migrate --noinput -v0 && $(PY) manage.py seed_forum && \
 	echo "Serving http://127.0.0.1:8000 (Ctrl-C stops it)" && \

@@ -142,6 +142,10 @@ ROUTERS_STICKY_SECONDS = env_int("ROUTERS_STICKY_SECONDS", 5)
 ROUTERS_CAUSAL_WAIT_MS = env_int("ROUTERS_CAUSAL_WAIT_MS", 50)
 ROUTERS_MAX_LAG_BYTES = env_int("ROUTERS_MAX_LAG_BYTES", 64 * 1024 * 1024)
 
+# The lab's cluster panel may change the replicas (apply delay, pause replay): a demo
+# feature, off unless asked for (make demo and the compose demo turn it on).
+LAB_CLUSTER_CONTROLS = env_bool("LAB_CLUSTER_CONTROLS", False)
+
 # --- Auth, sessions, security ------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -92,6 +92,7 @@ READ_ONLY_FUNCTIONS = frozenset(
     least length ln log lower lower_inc lower_inf lpad ltrim make_date make_interval
     make_time make_timestamp make_timestamptz max md5 min mod mode now nth_value ntile
     nullif numeric octet_length percent_rank percentile_cont percentile_disc pg_backend_pid
+    pg_get_wal_replay_pause_state pg_is_wal_replay_paused
     pg_current_wal_insert_lsn pg_current_wal_lsn pg_is_in_recovery
     pg_last_wal_receive_lsn pg_last_wal_replay_lsn pg_last_xact_replay_timestamp
     pg_postmaster_start_time pg_wal_lsn_diff phraseto_tsquery pi plainto_tsquery power

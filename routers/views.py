@@ -22,7 +22,8 @@ SELECT pg_last_wal_replay_lsn()::text,
               OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
             ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float
        END,
-       current_setting('recovery_min_apply_delay')
+       current_setting('recovery_min_apply_delay'),
+       pg_is_wal_replay_paused()
 """
 
 
@@ -49,6 +50,7 @@ def describe_nodes() -> dict[str, Any]:
                 "lag_bytes": replicas.lag_between(primary_lsn, replay_lsn),
                 "lag_seconds": None if row[1] is None else round(row[1], 3),
                 "apply_delay": row[2],
+                "replay_paused": row[3],
             }
         )
     return nodes

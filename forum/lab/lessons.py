@@ -289,7 +289,7 @@ LESSONS = [
         "dead-or-lagging-replica",
         "A dead or far-behind replica",
         "A router that picks replicas blindly sends queries to one that is down or minutes "
-        "behind. Stop one (postgres/stack.sh stop replica1) and run this again.",
+        "behind. Stop one (the Cluster page gives the command) and run this again.",
         "Pick among replicas that answer and are not too far behind; else the primary.",
         side_by_side(dead_or_lagging_replica),
     ),

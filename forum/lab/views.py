@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -5,7 +7,17 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from routers.conf import STRATEGIES
+from routers.views import describe_nodes
 
+from .cluster import (
+    ALL_REPLICAS,
+    MAX_DELAY_SECONDS,
+    ControlError,
+    DelayForm,
+    ReplayForm,
+    set_apply_delay,
+    set_replay_paused,
+)
 from .lessons import LESSONS, LESSONS_BY_SLUG
 from .middleware import STRATEGY_COOKIE
 
@@ -36,3 +48,63 @@ def lesson(request: HttpRequest, slug: str) -> HttpResponse:
     # Safe: rendered from the project's own markdown with raw HTML escaped.
     doc = mark_safe(found.doc_html())
     return render(request, "lab/lesson.html", {"lesson": found, "outcomes": outcomes, "doc": doc})
+
+
+def _panel(
+    request: HttpRequest, delay_form: DelayForm | None = None, status: int = 200
+) -> HttpResponse:
+    context = {
+        "nodes": describe_nodes(),
+        "controls": settings.LAB_CLUSTER_CONTROLS,
+        "delay_form": delay_form or DelayForm(initial={"target": ALL_REPLICAS}),
+        "max_delay": MAX_DELAY_SECONDS,
+    }
+    return render(request, "lab/cluster.html", context, status=status)
+
+
+def cluster(request: HttpRequest) -> HttpResponse:
+    """Every node, up or down, how far behind, and (in the demo) controls to change that."""
+    return _panel(request)
+
+
+def _controls_off(request: HttpRequest) -> HttpResponse:
+    messages.error(request, "The cluster controls are off here (LAB_CLUSTER_CONTROLS).")
+    return redirect("lab:cluster")
+
+
+@require_POST
+def cluster_delay(request: HttpRequest) -> HttpResponse:
+    if not settings.LAB_CLUSTER_CONTROLS:
+        return _controls_off(request)
+    form = DelayForm(request.POST)
+    if not form.is_valid():
+        return _panel(request, delay_form=form, status=400)
+    try:
+        set_apply_delay(form.aliases(), form.cleaned_data["seconds"])
+    except ControlError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            f"Apply delay set to {form.cleaned_data['seconds']} s on {', '.join(form.aliases())}.",
+        )
+    return redirect("lab:cluster")
+
+
+@require_POST
+def cluster_replay(request: HttpRequest) -> HttpResponse:
+    if not settings.LAB_CLUSTER_CONTROLS:
+        return _controls_off(request)
+    form = ReplayForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick a replica and pause or resume.")
+        return redirect("lab:cluster")
+    replica, action = form.cleaned_data["replica"], form.cleaned_data["action"]
+    try:
+        set_replay_paused(replica, paused=action == "pause")
+    except ControlError as error:
+        messages.error(request, str(error))
+    else:
+        done = "paused: it keeps receiving WAL but applies none" if action == "pause" else "resumed"
+        messages.success(request, f"Replay on {replica} {done}.")
+    return redirect("lab:cluster")

@@ -1,0 +1,98 @@
+"""The cluster panel's controls: change a replica's apply delay, pause or resume its replay.
+
+A demo feature (settings.LAB_CLUSTER_CONTROLS): it changes a real cluster. It connects
+to a standby as the app's own role, since the replica aliases use the reader role, which
+may change nothing. postgres/primary/init.sh grants that role exactly what it needs here:
+ALTER SYSTEM on recovery_min_apply_delay, pg_reload_conf(), pg_wal_replay_pause() and
+pg_wal_replay_resume(); never superuser.
+"""
+
+from decimal import Decimal
+
+import psycopg
+from django import forms
+from django.conf import settings
+from psycopg import sql
+
+from routers import conf
+
+MAX_DELAY_SECONDS = 30
+ALL_REPLICAS = "all"
+
+
+class ControlError(Exception):
+    """A control that the cluster refused, in words for the page."""
+
+
+def _run_on(alias: str, statement: sql.Composable) -> None:
+    replica = settings.DATABASES[alias]
+    app = settings.DATABASES[conf.primary()]
+    try:
+        with psycopg.connect(
+            host=replica["HOST"],
+            port=replica["PORT"],
+            dbname=replica["NAME"],
+            user=app["USER"],
+            password=app["PASSWORD"],
+            autocommit=True,
+            connect_timeout=3,
+        ) as connection:
+            connection.execute(statement)
+    except psycopg.errors.InsufficientPrivilege as error:
+        raise ControlError(
+            f"{alias} refused: {error.diag.message_primary}. This cluster was set up before "
+            "the lab's grants: recreate it (make stack-reset, then make demo)."
+        ) from error
+    except psycopg.Error as error:
+        raise ControlError(f"{alias} could not be changed: {error}") from error
+
+
+def set_apply_delay(aliases: list[str], seconds: Decimal) -> None:
+    """Set recovery_min_apply_delay live (ALTER SYSTEM and a reload, no restart)."""
+    delay = f"{int(seconds * 1000)}ms"
+    for alias in aliases:
+        _run_on(
+            alias,
+            sql.SQL("ALTER SYSTEM SET recovery_min_apply_delay = {}").format(sql.Literal(delay)),
+        )
+        _run_on(alias, sql.SQL("SELECT pg_reload_conf()"))
+
+
+def set_replay_paused(alias: str, paused: bool) -> None:
+    """Pause or resume WAL replay: a paused standby keeps receiving, and falls behind."""
+    function = "pg_wal_replay_pause" if paused else "pg_wal_replay_resume"
+    _run_on(alias, sql.SQL("SELECT {}()").format(sql.Identifier(function)))
+
+
+class DelayForm(forms.Form):
+    target = forms.ChoiceField(label="Replica")
+    seconds = forms.DecimalField(
+        label="Apply delay (seconds)",
+        min_value=0,
+        max_value=MAX_DELAY_SECONDS,
+        decimal_places=1,
+        error_messages={
+            "max_value": f"At most {MAX_DELAY_SECONDS} seconds: a demo, not a disaster drill.",
+            "min_value": "A delay cannot be negative.",
+            "invalid": "A number of seconds, like 2 or 0.5.",
+        },
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["target"].choices = [(ALL_REPLICAS, "every replica")] + [
+            (alias, alias) for alias in conf.replicas()
+        ]
+
+    def aliases(self) -> list[str]:
+        target: str = self.cleaned_data["target"]
+        return conf.replicas() if target == ALL_REPLICAS else [target]
+
+
+class ReplayForm(forms.Form):
+    replica = forms.ChoiceField()
+    action = forms.ChoiceField(choices=[("pause", "pause"), ("resume", "resume")])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["replica"].choices = [(alias, alias) for alias in conf.replicas()]
