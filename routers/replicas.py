@@ -52,6 +52,8 @@ class NodeHealth:
 
 _cache: dict[str, NodeHealth] = {}
 _lock = threading.Lock()
+# Per primary alias: can this role read the WAL with pg_walinspect? Asked once.
+_walinspect: dict[str, bool] = {}
 
 
 def _remember(health: NodeHealth) -> NodeHealth:
@@ -62,14 +64,14 @@ def _remember(health: NodeHealth) -> NodeHealth:
     return health
 
 
-def fetch_row(alias: str, sql: str) -> tuple[Any, ...] | None:
+def fetch_row(alias: str, sql: str, params: Any = None) -> tuple[Any, ...] | None:
     """One row of `sql` on this thread's connection to `alias`; None if it is unreachable.
 
     Marked as probing, so it does not count as one of the page's queries.
     """
     try:
         with probing(), connections[alias].cursor() as cursor:
-            cursor.execute(sql)
+            cursor.execute(sql, params)
             row: tuple[Any, ...] = cursor.fetchone()
             return row
     except DatabaseError:
@@ -113,6 +115,7 @@ def forget() -> None:
     """Drop every cached probe (tests use it after stopping or starting a node)."""
     with _lock:
         _cache.clear()
+        _walinspect.clear()
 
 
 def lag_between(primary_lsn: int | None, replica_lsn: int | None) -> int | None:
@@ -242,3 +245,45 @@ def primary_lsn() -> int | None:
         # timeout, a pooler, a restart): fetch_row discarded it, try a new one.
         row = fetch_row(primary, sql)
     return None if row is None else parse_lsn(row[0])
+
+
+# The oldest commit a replica at a position has not applied, read from the primary's WAL
+# (pg_walinspect) with its timestamp, and aged on the primary's clock. At most 16 MB of
+# WAL is read; with no commit in it, nothing the replica lacks is visible yet: 0.
+_PENDING_COMMIT_SQL = """
+SELECT CASE WHEN %(lsn)s::pg_lsn >= pg_current_wal_lsn() THEN 0 ELSE coalesce((
+    SELECT extract(epoch FROM clock_timestamp()
+                   - (regexp_match(description, %(stamp)s))[1]::timestamptz)
+    FROM pg_get_wal_records_info(
+        %(lsn)s::pg_lsn, least(pg_current_wal_lsn(), %(lsn)s::pg_lsn + 16777216))
+    WHERE resource_manager = 'Transaction' AND record_type IN ('COMMIT', 'COMMIT_PREPARED')
+    LIMIT 1), 0) END
+"""
+# A commit record's description holds its time: "2026-11-27 05:29:21.167582+00; ...".
+_COMMIT_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d(?::\d\d)?"
+_WALINSPECT_SQL = (
+    "SELECT to_regprocedure('pg_get_wal_records_info(pg_lsn,pg_lsn)') IS NOT NULL"
+    " AND has_function_privilege('pg_get_wal_records_info(pg_lsn,pg_lsn)', 'EXECUTE')"
+)
+
+
+def pending_commit_age(replica_lsn: int) -> float | None:
+    """Seconds since the primary committed the oldest transaction not applied at `replica_lsn`.
+
+    How far behind a replica is in time, as a person means it: 0 when nothing committed
+    is waiting, and after a quiet spell only the age of what is waiting, not the time
+    since the replica last applied something. None when the primary is down, or lacks
+    pg_walinspect or the grant to use it.
+    """
+    primary = conf.primary()
+    if primary not in _walinspect:
+        row = fetch_row(primary, _WALINSPECT_SQL)
+        if row is None:
+            return None
+        _walinspect[primary] = bool(row[0])
+    if not _walinspect[primary]:
+        return None
+    row = fetch_row(
+        primary, _PENDING_COMMIT_SQL, {"lsn": format_lsn(replica_lsn), "stamp": _COMMIT_TIME}
+    )
+    return None if row is None else round(float(row[0]), 3)

@@ -13,9 +13,9 @@ from django.views.decorators.cache import never_cache
 
 from . import conf, replicas
 
-# Seconds: 0 when everything received is applied; otherwise the time since the
-# replica last applied a commit (an upper bound after an idle spell on the primary;
-# null before it has applied any).
+# The replica's own estimate of its lag in seconds, used when the primary cannot read
+# its WAL (no pg_walinspect): 0 when everything received is applied; otherwise the
+# time since the replica last applied a commit, which overstates after a quiet spell.
 _REPLICA_SQL = """
 SELECT pg_last_wal_replay_lsn()::text,
        CASE WHEN pg_last_wal_receive_lsn() IS NULL
@@ -48,12 +48,20 @@ def describe_nodes() -> dict[str, Any]:
                 "up": True,
                 "replay_lsn": row[0],
                 "lag_bytes": replicas.lag_between(primary_lsn, replay_lsn),
-                "lag_seconds": None if row[1] is None else round(row[1], 3),
+                "lag_seconds": lag_seconds(replay_lsn, estimate=row[1]),
                 "apply_delay": row[2],
                 "replay_paused": row[3],
             }
         )
     return nodes
+
+
+def lag_seconds(replay_lsn: int | None, estimate: float | None) -> float | None:
+    """How long ago the primary committed the oldest transaction the replica lacks."""
+    measured = None if replay_lsn is None else replicas.pending_commit_age(replay_lsn)
+    if measured is not None:
+        return measured
+    return None if estimate is None else round(estimate, 3)
 
 
 @never_cache

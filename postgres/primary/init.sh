@@ -58,6 +58,10 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader_user";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"app_user" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_user";
 -- Function privileges live in each database's catalog: grant it where the app connects.
 GRANT EXECUTE ON FUNCTION pg_reload_conf() TO :"app_user";
+-- /healthz and the lab read how long ago the primary committed what a standby has
+-- not applied yet, from the WAL itself (pg_walinspect, PostgreSQL 15+).
+CREATE EXTENSION IF NOT EXISTS pg_walinspect;
+GRANT EXECUTE ON FUNCTION pg_get_wal_records_info(pg_lsn, pg_lsn) TO :"app_user";
 -- The lab's cluster panel pauses and resumes replay on a standby (demo only).
 GRANT EXECUTE ON FUNCTION pg_wal_replay_pause() TO :"app_user";
 GRANT EXECUTE ON FUNCTION pg_wal_replay_resume() TO :"app_user";

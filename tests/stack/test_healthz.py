@@ -1,9 +1,11 @@
 """/healthz: every node up or down, with lag, as JSON; 503 when the primary is down."""
 
+import time
+
 import pytest
 from django.contrib.auth.models import Group
 
-from tests.conftest import wait_until
+from tests.conftest import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -47,3 +49,30 @@ def test_it_answers_503_json_when_the_primary_is_down(client, stack):
     assert body["primary"]["up"] is False
     assert all(replica["up"] for replica in body["replicas"])
     wait_until(lambda: client.get("/healthz").status_code == 200, what="the primary to return")
+
+
+def test_it_ages_only_what_the_replica_lacks_not_its_last_apply(client, stack, lagging_replicas):
+    # A quiet spell first: the last commit every replica applied is over two seconds old.
+    stack.wait_for_replay()
+    wait_until(
+        lambda: all(
+            fetch(alias, "SELECT now() - pg_last_xact_replay_timestamp() > interval '2 s'")
+            for alias in ("replica", "replica_2")
+        ),
+        what="a quiet spell",
+    )
+    written = time.monotonic()
+    Group.objects.create(name="after-a-quiet-spell")
+
+    replicas = client.get("/healthz").json()["replicas"]
+    asked = time.monotonic()
+
+    for replica in replicas:
+        assert replica["lag_bytes"] > 0  # the write is held back (3 s)...
+        # ...and it is as old as the write, not as the last commit the replica applied.
+        assert 0 < replica["lag_seconds"] <= asked - written + 0.5
+    stack.wait_for_replay()
+    wait_until(
+        lambda: [r["lag_seconds"] for r in client.get("/healthz").json()["replicas"]] == [0, 0],
+        what="zero seconds once replayed",
+    )
