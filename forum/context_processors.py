@@ -38,13 +38,17 @@ class RoutingFooter:
         return self.state.queries.most_common()
 
     @property
-    def replica_lag(self) -> list[tuple[str, int | None]]:
-        """(replica alias, bytes of WAL not yet replayed; None if not measured).
+    def replica_lag(self) -> list[tuple[str, int | None, float | None]]:
+        """(replica alias, bytes of WAL not yet replayed, seconds behind; None if unknown).
 
-        From the routers' latest health probes (at most ROUTERS_HEALTH_TTL old): the
-        footer adds no query of its own, so the page's counts stay its own.
+        From the routers' latest health probes (at most ROUTERS_HEALTH_TTL old). Seconds
+        cost one query on the primary per TTL while a replica is behind; it is a probe,
+        so it is not counted among the page's queries.
         """
-        return [(alias, replicas.cached_lag_bytes(alias)) for alias in replica_aliases()]
+        return [
+            (alias, replicas.cached_lag_bytes(alias), replicas.lag_seconds(alias))
+            for alias in replica_aliases()
+        ]
 
 
 def login_lost(request: HttpRequest) -> bool:

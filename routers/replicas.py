@@ -54,6 +54,8 @@ _cache: dict[str, NodeHealth] = {}
 _lock = threading.Lock()
 # Per primary alias: can this role read the WAL with pg_walinspect? Asked once.
 _walinspect: dict[str, bool] = {}
+# Per replica alias: (when measured, seconds behind), reused for ROUTERS_HEALTH_TTL.
+_ages: dict[str, tuple[float, float | None]] = {}
 
 
 def _remember(health: NodeHealth) -> NodeHealth:
@@ -116,6 +118,7 @@ def forget() -> None:
     with _lock:
         _cache.clear()
         _walinspect.clear()
+        _ages.clear()
 
 
 def lag_between(primary_lsn: int | None, replica_lsn: int | None) -> int | None:
@@ -287,3 +290,22 @@ def pending_commit_age(replica_lsn: int) -> float | None:
         primary, _PENDING_COMMIT_SQL, {"lsn": format_lsn(replica_lsn), "stamp": _COMMIT_TIME}
     )
     return None if row is None else round(float(row[0]), 3)
+
+
+def lag_seconds(alias: str) -> float | None:
+    """Seconds behind, for a person to read: from the cached positions when caught up;
+    otherwise `pending_commit_age`, asked at most once per ROUTERS_HEALTH_TTL."""
+    lag = cached_lag_bytes(alias)
+    if lag is None:
+        return None
+    if lag == 0:
+        return 0.0
+    with _lock:
+        known = _ages.get(alias)
+        replica = _cache.get(alias)
+    if known is not None and time.monotonic() - known[0] < conf.health_ttl():
+        return known[1]
+    seconds = None if replica is None or replica.lsn is None else pending_commit_age(replica.lsn)
+    with _lock:
+        _ages[alias] = (time.monotonic(), seconds)
+    return seconds

@@ -84,7 +84,8 @@ READ_ONLY_FUNCTIONS = frozenset(
     concat_ws corr cos cot count covar_pop covar_samp cume_dist current_database
     current_schema current_setting current_user date date_bin date_part date_trunc
     decimal degrees dense_rank digest encode decode every exp first_value float floor format
-    gen_random_uuid generate_series greatest initcap isempty isfinite json_agg
+    gen_random_uuid generate_series greatest has_function_privilege has_table_privilege
+    initcap isempty isfinite json_agg
     json_array json_build_array json_build_object json_object jsonb_agg
     jsonb_array_length jsonb_build_array jsonb_build_object jsonb_extract_path
     jsonb_extract_path_text jsonb_object_agg jsonb_path_exists jsonb_path_query
@@ -92,7 +93,7 @@ READ_ONLY_FUNCTIONS = frozenset(
     least length ln log lower lower_inc lower_inf lpad ltrim make_date make_interval
     make_time make_timestamp make_timestamptz max md5 min mod mode now nth_value ntile
     nullif numeric octet_length percent_rank percentile_cont percentile_disc pg_backend_pid
-    pg_get_wal_replay_pause_state pg_is_wal_replay_paused
+    pg_get_wal_records_info pg_get_wal_replay_pause_state pg_is_wal_replay_paused
     pg_current_wal_insert_lsn pg_current_wal_lsn pg_is_in_recovery
     pg_last_wal_receive_lsn pg_last_wal_replay_lsn pg_last_xact_replay_timestamp
     pg_postmaster_start_time pg_wal_lsn_diff phraseto_tsquery pi plainto_tsquery power
@@ -103,6 +104,7 @@ READ_ONLY_FUNCTIONS = frozenset(
     similarity sin split_part sqrt statement_timestamp stddev stddev_pop stddev_samp
     strict_word_similarity string_agg string_to_array strpos substr sum tan time
     timeofday timestamp timestamptz timezone to_char to_date to_json to_jsonb to_number
+    to_regclass to_regproc to_regprocedure
     to_timestamp to_tsquery to_tsvector transaction_timestamp translate trunc ts_headline
     ts_rank ts_rank_cd unaccent unnest upper upper_inc upper_inf uuidv4 uuidv7
     var_pop var_samp variance varchar varying version websearch_to_tsquery

@@ -40,11 +40,14 @@ def test_it_counts_the_queries_that_really_ran(client, thread, stranger, django_
     ]
 
 
-def test_it_shows_each_replicas_lag_from_the_latest_probe(client, monkeypatch):
+def test_it_shows_each_replicas_lag_in_seconds_and_bytes(client, monkeypatch):
     lags = {"replica": 2048, "replica_2": None}
+    seconds = {"replica": 2.04, "replica_2": None}
     monkeypatch.setattr(context_processors.replicas, "cached_lag_bytes", lags.get)
+    monkeypatch.setattr(context_processors.replicas, "lag_seconds", seconds.get)
 
     footer = client.get("/").content.decode().split('id="routing-footer"')[1]
 
-    assert '<strong data-lag="replica">2.0\xa0KB</strong>' in footer
+    assert '<strong data-lag-seconds="2.04">2.0 s</strong>' in footer
+    assert '<span data-lag="replica">2.0\xa0KB</span>' in footer
     assert "replica_2 <em>not measured</em>" in footer
