@@ -5,10 +5,11 @@ Every lesson has a doc (docs/lessons/NN-slug.md) and a test
 behind: they delete what they create.
 """
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import import_module
 
 from django.conf import settings
@@ -29,10 +30,13 @@ from routers import (
     cursor_for_read,
     read_alias,
     replica_aware_get_or_create,
+    replicas,
     request_scope,
 )
 from routers.middleware import RoutingMiddleware
 from routers.views import describe_nodes
+
+from .timeline import Picture, Timeline, watch_replay
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,12 @@ class Outcome:
     strategy: str
     correct: bool
     summary: str
+    #: For a write followed by a read: when each happened, drawn on the lesson page.
+    timeline: Timeline | None = None
+
+    @property
+    def picture(self) -> Picture | None:
+        return None if self.timeline is None else Picture(self.timeline)
 
 
 _markdown = MarkdownIt("commonmark", {"html": False})
@@ -102,12 +112,30 @@ def post_then_redirect(strategy: str) -> Outcome:
             return HttpResponse(f"{found}:{read_alias(Tag)}")
 
         written = RoutingMiddleware(write)(factory.post("/"))
+        committed = time.monotonic(), replicas.primary_lsn()
         follow = factory.get("/")
         follow.COOKIES = {key: morsel.value for key, morsel in written.cookies.items()}
+        read_at = time.monotonic()
         found, alias = RoutingMiddleware(read)(follow).content.decode().split(":")
+    timeline = timeline_of(committed, read_at, alias)
     if found == "True":
-        return Outcome(strategy, True, f"the redirect found the new row on {alias}")
-    return Outcome(strategy, False, f"404: {alias} has not replayed the write yet")
+        return Outcome(strategy, True, f"the redirect found the new row on {alias}", timeline)
+    return Outcome(strategy, False, f"404: {alias} has not replayed the write yet", timeline)
+
+
+def timeline_of(committed: tuple[float, int | None], read_at: float, alias: str) -> Timeline | None:
+    """The timeline of a write committed at `committed` (time, LSN), read from `alias`."""
+    committed_at, lsn = committed
+    watched = alias if alias in conf.replicas() else next(iter(conf.replicas()), None)
+    if lsn is None or watched is None:
+        return None
+    return Timeline(
+        commit_lsn=lsn,
+        read_ms=round((read_at - committed_at) * 1000, 1),
+        served_by=alias,
+        replica=watched,
+        committed_at=committed_at,
+    )
 
 
 def reads_inside_atomic(strategy: str) -> Outcome:
@@ -220,22 +248,38 @@ def session_after_login(strategy: str) -> Outcome:
         return HttpResponse(f"{found}:{read_alias(Session)}")
 
     written = RoutingMiddleware(log_in)(factory.post("/login/"))
+    committed = time.monotonic(), replicas.primary_lsn()
     key = written.content.decode()
     try:
         follow = factory.get("/")
         follow.COOKIES = {name: morsel.value for name, morsel in written.cookies.items()}
+        read_at = time.monotonic()
         found, alias = RoutingMiddleware(next_page)(follow).content.decode().split(":")
     finally:
         Session.objects.using(conf.primary()).filter(session_key=key).delete()
+    timeline = timeline_of(committed, read_at, alias)
     if found == "True":
-        return Outcome(strategy, True, f"still logged in: {alias} had the session")
+        return Outcome(strategy, True, f"still logged in: {alias} had the session", timeline)
     return Outcome(
-        strategy, False, f"logged out: {alias} has no such session yet, Django drops the cookie"
+        strategy,
+        False,
+        f"logged out: {alias} has no such session yet, Django drops the cookie",
+        timeline,
     )
 
 
 def side_by_side(scenario: Callable[[str], Outcome]) -> Callable[[], list[Outcome]]:
-    return lambda: [scenario(strategy) for strategy in ("naive", "sticky", "causal")]
+    """Run `scenario` under naive, sticky and causal; then see when the replicas replayed."""
+
+    def run() -> list[Outcome]:
+        outcomes = [scenario(strategy) for strategy in ("naive", "sticky", "causal")]
+        watched = iter(watch_replay([o.timeline for o in outcomes if o.timeline is not None]))
+        return [
+            outcome if outcome.timeline is None else replace(outcome, timeline=next(watched))
+            for outcome in outcomes
+        ]
+
+    return run
 
 
 LESSONS = [

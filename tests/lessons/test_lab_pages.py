@@ -84,6 +84,36 @@ def test_it_shows_naive_failing_and_the_fixes_working(
     assert outcomes(response) == {"naive": "no", "sticky": "yes", "causal": "yes"}
 
 
+def timelines(response) -> dict[str, tuple[str, float, float | None]]:
+    """strategy: (alias that served the read, read ms, replayed ms) from the drawn timelines."""
+    found = re.findall(
+        r'<figure class="timeline card" data-strategy="(\w+)" data-served-by="(\w+)"\s+'
+        r'data-read-ms="([\d.]+)" data-replayed-ms="([\d.]*)"',
+        response.content.decode(),
+    )
+    return {
+        s: (alias, float(read), float(replayed) if replayed else None)
+        for s, alias, read, replayed in found
+    }
+
+
+@pytest.mark.parametrize("slug", ["post-redirect-lag", "sessions-on-a-lagging-replica"])
+def test_it_draws_the_read_before_the_replay_under_naive(
+    client, forum_content, lagging_replicas, slug
+):
+    response = client.post(f"/lab/{slug}/")
+    drawn = timelines(response)
+
+    assert set(drawn) == {"naive", "sticky", "causal"}
+    alias, read_ms, replayed_ms = drawn["naive"]
+    assert alias.startswith("replica")
+    assert replayed_ms is not None
+    assert read_ms < replayed_ms  # read too early: the 404
+    for strategy in ("sticky", "causal"):
+        assert drawn[strategy][0] == "default"
+    assert response.content.decode().count("<svg") == 3
+
+
 def test_it_reads_around_a_dead_replica_except_under_naive(client, forum_content, stack):
     healthy = outcomes(client.post("/lab/dead-or-lagging-replica/"))
     stack.stop("replica")

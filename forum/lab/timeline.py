@@ -1,0 +1,134 @@
+"""Timelines for the lab: one write, the read after it, and the replica's replay, drawn.
+
+A lesson whose scenario writes and then reads records a Timeline per strategy. After
+the run, `watch_replay` notes when the replica replayed each write, and `Picture`
+turns a timeline into the coordinates of a small server-rendered SVG (see
+lab/_timeline.html), readable without JavaScript.
+"""
+
+import time
+from dataclasses import dataclass, field, replace
+
+from routers import conf, replicas
+
+# The longest the lab waits to see a replica replay the writes of one run.
+REPLAY_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A write and the read after it; times in milliseconds after the write's commit."""
+
+    commit_lsn: int
+    read_ms: float
+    served_by: str
+    replica: str
+    committed_at: float = field(repr=False)  # time.monotonic() at the commit
+    replayed_ms: float | None = None  # when `replica` replayed the write; None: not seen
+
+    @property
+    def read_before_replay(self) -> bool:
+        return self.replayed_ms is None or self.read_ms < self.replayed_ms
+
+
+def watch_replay(timelines: list[Timeline]) -> list[Timeline]:
+    """The same timelines, with the moment each replica replayed its write."""
+    pending = list(timelines)
+    done: dict[int, Timeline] = {}
+    deadline = time.monotonic() + REPLAY_WAIT_SECONDS
+    while pending and time.monotonic() < deadline:
+        for timeline in list(pending):
+            position = replicas.probe(timeline.replica).lsn
+            if position is not None and position >= timeline.commit_lsn:
+                elapsed = (time.monotonic() - timeline.committed_at) * 1000
+                done[id(timeline)] = replace(timeline, replayed_ms=round(elapsed))
+                pending.remove(timeline)
+        time.sleep(0.02)
+    return [done.get(id(timeline), timeline) for timeline in timelines]
+
+
+WIDTH, LEFT, RIGHT = 640, 96, 24
+LANES = {"primary": 34, "replica": 84, "browser": 134}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """Where everything of one timeline goes in the SVG (viewBox 640 x 160)."""
+
+    timeline: Timeline
+
+    @property
+    def span_ms(self) -> float:
+        replayed = self.timeline.replayed_ms or REPLAY_WAIT_SECONDS * 1000
+        return max(self.timeline.read_ms, replayed, 100.0) * 1.08
+
+    def x(self, ms: float) -> float:
+        return round(LEFT + ms / self.span_ms * (WIDTH - LEFT - RIGHT), 1)
+
+    @property
+    def commit_x(self) -> float:
+        return self.x(0)
+
+    @property
+    def read_x(self) -> float:
+        return self.x(self.timeline.read_ms)
+
+    @property
+    def replay_x(self) -> float:
+        return self.x(self.timeline.replayed_ms or self.span_ms)
+
+    @property
+    def missing_width(self) -> float:
+        """The replica's stretch without the write: from the commit to its replay."""
+        return round(self.replay_x - self.commit_x, 1)
+
+    @property
+    def missing_middle(self) -> float:
+        return round((self.commit_x + self.replay_x) / 2, 1)
+
+    @property
+    def end_x(self) -> float:
+        return WIDTH - RIGHT
+
+    @property
+    def on_primary(self) -> bool:
+        return self.timeline.served_by == conf.primary()
+
+    @property
+    def served_y(self) -> int:
+        return LANES["primary"] if self.on_primary else LANES["replica"]
+
+    @property
+    def lanes(self) -> dict[str, int]:
+        return LANES
+
+    @property
+    def commit_text(self) -> str:
+        return f"write committed at {replicas.format_lsn(self.timeline.commit_lsn)}"
+
+    @property
+    def read_text(self) -> str:
+        return f"read at +{self.timeline.read_ms:.0f} ms"
+
+    @property
+    def caption(self) -> str:
+        """What the picture shows, in one sentence: also what a screen reader reads."""
+        timeline = self.timeline
+        read = f"The read came {timeline.read_ms:.0f} ms after the commit"
+        replayed = (
+            f"{timeline.replica} replayed the write {timeline.replayed_ms / 1000:.1f} s "
+            "after the commit"
+            if timeline.replayed_ms is not None
+            else f"{timeline.replica} had not replayed it {REPLAY_WAIT_SECONDS:.0f} s later"
+        )
+        if self.on_primary:
+            return f"{read} and went to the primary, which has every commit. ({replayed}.)"
+        if timeline.read_before_replay:
+            return f"{read} and went to {timeline.served_by}, too early: {replayed}."
+        return f"{read} and went to {timeline.served_by}, which already had it: {replayed}."
+
+    @property
+    def replay_text(self) -> str:
+        if self.timeline.replayed_ms is None:
+            return f"not replayed within {REPLAY_WAIT_SECONDS:.0f} s"
+        return f"replayed at +{self.timeline.replayed_ms / 1000:.1f} s"
