@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
+from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -63,11 +64,14 @@ def login_lost(request: HttpRequest) -> bool:
     session = getattr(request, "session", None)
     if not key or session is None or request.user.is_authenticated or session.session_key:
         return False
-    row = (
-        Session.objects.using(conf.primary())
-        .filter(session_key=key, expire_date__gt=timezone.now())
-        .first()
-    )
+    try:
+        row = (
+            Session.objects.using(conf.primary())
+            .filter(session_key=key, expire_date__gt=timezone.now())
+            .first()
+        )
+    except DatabaseError:
+        return False  # the primary is down: the page goes on without the explanation
     return row is not None and SESSION_KEY in row.get_decoded()
 
 

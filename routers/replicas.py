@@ -13,7 +13,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
 
@@ -251,23 +251,35 @@ def primary_lsn() -> int | None:
 
 
 # The oldest commit a replica at a position has not applied, read from the primary's WAL
-# (pg_walinspect) with its timestamp, and aged on the primary's clock. At most 16 MB of
-# WAL is read; with no commit in it, nothing the replica lacks is visible yet: 0.
+# (pg_walinspect) with its timestamp, and aged on the primary's clock. At most 1 MB of
+# flushed WAL is read (pg_get_wal_records_info decodes its whole range). No commit in a
+# range that reaches the end: nothing the replica lacks is visible yet, 0. No commit in
+# a range cut short: unknown, NULL.
 _PENDING_COMMIT_SQL = """
-SELECT CASE WHEN %(lsn)s::pg_lsn >= pg_current_wal_lsn() THEN 0 ELSE coalesce((
-    SELECT extract(epoch FROM clock_timestamp()
-                   - (regexp_match(description, %(stamp)s))[1]::timestamptz)
-    FROM pg_get_wal_records_info(
-        %(lsn)s::pg_lsn, least(pg_current_wal_lsn(), %(lsn)s::pg_lsn + 16777216))
-    WHERE resource_manager = 'Transaction' AND record_type IN ('COMMIT', 'COMMIT_PREPARED')
-    LIMIT 1), 0) END
+WITH bounds AS (
+    SELECT %(lsn)s::pg_lsn AS start, pg_current_wal_flush_lsn() AS flushed
+)
+SELECT CASE
+    WHEN start >= flushed THEN 0
+    ELSE coalesce(
+        (SELECT extract(epoch FROM clock_timestamp()
+                        - (regexp_match(description, %(stamp)s))[1]::timestamptz)
+         FROM pg_get_wal_records_info(start, least(flushed, start + 1048576))
+         WHERE resource_manager = 'Transaction'
+           AND record_type IN ('COMMIT', 'COMMIT_PREPARED')
+           AND description ~ %(stamp)s
+         LIMIT 1),
+        CASE WHEN flushed - start <= 1048576 THEN 0 END)
+    END
+FROM bounds
 """
 # A commit record's description holds its time: "2026-11-27 05:29:21.167582+00; ...".
 _COMMIT_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d(?::\d\d)?"
-_WALINSPECT_SQL = (
-    "SELECT to_regprocedure('pg_get_wal_records_info(pg_lsn,pg_lsn)') IS NOT NULL"
-    " AND has_function_privilege('pg_get_wal_records_info(pg_lsn,pg_lsn)', 'EXECUTE')"
-)
+_WALINSPECT_SQL = """
+SELECT CASE WHEN to_regprocedure('pg_get_wal_records_info(pg_lsn,pg_lsn)') IS NULL THEN false
+            ELSE has_function_privilege('pg_get_wal_records_info(pg_lsn,pg_lsn)', 'EXECUTE')
+       END
+"""
 
 
 def pending_commit_age(replica_lsn: int) -> float | None:
@@ -275,10 +287,14 @@ def pending_commit_age(replica_lsn: int) -> float | None:
 
     How far behind a replica is in time, as a person means it: 0 when nothing committed
     is waiting, and after a quiet spell only the age of what is waiting, not the time
-    since the replica last applied something. None when the primary is down, or lacks
-    pg_walinspect or the grant to use it.
+    since the replica last applied something. None when it cannot be known: the primary
+    is down, lacks pg_walinspect or the grant to use it, or the request has a
+    transaction open on it (a failed query would doom that transaction).
     """
     primary = conf.primary()
+    connection = connections[primary]
+    if connection.in_atomic_block:
+        return None
     if primary not in _walinspect:
         row = fetch_row(primary, _WALINSPECT_SQL)
         if row is None:
@@ -286,10 +302,20 @@ def pending_commit_age(replica_lsn: int) -> float | None:
         _walinspect[primary] = bool(row[0])
     if not _walinspect[primary]:
         return None
-    row = fetch_row(
-        primary, _PENDING_COMMIT_SQL, {"lsn": format_lsn(replica_lsn), "stamp": _COMMIT_TIME}
-    )
-    return None if row is None else round(float(row[0]), 3)
+    params = {"lsn": format_lsn(replica_lsn), "stamp": _COMMIT_TIME}
+    try:
+        with probing(), connection.cursor() as cursor:
+            cursor.execute(_PENDING_COMMIT_SQL, params)
+            seconds = cursor.fetchone()[0]
+    except (OperationalError, InterfaceError):
+        _discard_connection(primary)
+        return None
+    except DatabaseError:
+        # The WAL is gone (a replica paused for long), or the grant was revoked:
+        # stop asking, the replica's own estimate will do.
+        _walinspect[primary] = False
+        return None
+    return None if seconds is None else round(float(seconds), 3)
 
 
 def lag_seconds(alias: str) -> float | None:

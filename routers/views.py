@@ -48,7 +48,7 @@ def describe_nodes() -> dict[str, Any]:
                 "up": True,
                 "replay_lsn": row[0],
                 "lag_bytes": replicas.lag_between(primary_lsn, replay_lsn),
-                "lag_seconds": lag_seconds(replay_lsn, estimate=row[1]),
+                "lag_seconds": lag_seconds(replay_lsn, primary_lsn, estimate=row[1]),
                 "apply_delay": row[2],
                 "replay_paused": row[3],
             }
@@ -56,11 +56,20 @@ def describe_nodes() -> dict[str, Any]:
     return nodes
 
 
-def lag_seconds(replay_lsn: int | None, estimate: float | None) -> float | None:
-    """How long ago the primary committed the oldest transaction the replica lacks."""
-    measured = None if replay_lsn is None else replicas.pending_commit_age(replay_lsn)
-    if measured is not None:
-        return measured
+def lag_seconds(
+    replay_lsn: int | None, primary_lsn: int | None, estimate: float | None
+) -> float | None:
+    """How long ago the primary committed the oldest transaction the replica lacks.
+
+    Measured from the primary's WAL when it can be (a replica caught up is 0 without
+    asking); otherwise the replica's own estimate.
+    """
+    if replay_lsn is not None and primary_lsn is not None:
+        if replay_lsn >= primary_lsn:
+            return 0.0
+        measured = replicas.pending_commit_age(replay_lsn)
+        if measured is not None:
+            return measured
     return None if estimate is None else round(estimate, 3)
 
 

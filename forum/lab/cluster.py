@@ -24,7 +24,7 @@ class ControlError(Exception):
     """A control that the cluster refused, in words for the page."""
 
 
-def _run_on(alias: str, statement: sql.Composable) -> None:
+def _run_on(alias: str, *statements: sql.Composable) -> None:
     replica = settings.DATABASES[alias]
     app = settings.DATABASES[conf.primary()]
     try:
@@ -37,14 +37,17 @@ def _run_on(alias: str, statement: sql.Composable) -> None:
             autocommit=True,
             connect_timeout=3,
         ) as connection:
-            connection.execute(statement)
+            for statement in statements:
+                connection.execute(statement)
     except psycopg.errors.InsufficientPrivilege as error:
         raise ControlError(
             f"{alias} refused: {error.diag.message_primary}. This cluster was set up before "
             "the lab's grants: recreate it (make stack-reset, then make demo)."
         ) from error
     except psycopg.Error as error:
-        raise ControlError(f"{alias} could not be changed: {error}") from error
+        # The server's own words, not the connection details.
+        reason = error.diag.message_primary or type(error).__name__
+        raise ControlError(f"{alias} could not be changed: {reason}.") from error
 
 
 def set_apply_delay(aliases: list[str], seconds: Decimal) -> None:
@@ -54,14 +57,16 @@ def set_apply_delay(aliases: list[str], seconds: Decimal) -> None:
         _run_on(
             alias,
             sql.SQL("ALTER SYSTEM SET recovery_min_apply_delay = {}").format(sql.Literal(delay)),
+            sql.SQL("SELECT pg_reload_conf()"),
         )
-        _run_on(alias, sql.SQL("SELECT pg_reload_conf()"))
 
 
 def set_replay_paused(alias: str, paused: bool) -> None:
     """Pause or resume WAL replay: a paused standby keeps receiving, and falls behind."""
-    function = "pg_wal_replay_pause" if paused else "pg_wal_replay_resume"
-    _run_on(alias, sql.SQL("SELECT {}()").format(sql.Identifier(function)))
+    _run_on(
+        alias,
+        sql.SQL("SELECT pg_wal_replay_pause()" if paused else "SELECT pg_wal_replay_resume()"),
+    )
 
 
 class DelayForm(forms.Form):

@@ -51,7 +51,7 @@ class Outcome:
 
     @property
     def picture(self) -> Picture | None:
-        return None if self.timeline is None else Picture(self.timeline)
+        return None if self.timeline is None else Picture(self.timeline, found=self.correct)
 
 
 _markdown = MarkdownIt("commonmark", {"html": False})

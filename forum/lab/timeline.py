@@ -23,12 +23,10 @@ class Timeline:
     read_ms: float
     served_by: str
     replica: str
-    committed_at: float = field(repr=False)  # time.monotonic() at the commit
-    replayed_ms: float | None = None  # when `replica` replayed the write; None: not seen
-
-    @property
-    def read_before_replay(self) -> bool:
-        return self.replayed_ms is None or self.read_ms < self.replayed_ms
+    committed_at: float = field(repr=False)  # time.monotonic() when the write returned
+    # When the lab first saw `replica` past the write (it polls after the run, so this
+    # is an upper bound); None: not seen within REPLAY_WAIT_SECONDS.
+    replayed_ms: float | None = None
 
 
 def watch_replay(timelines: list[Timeline]) -> list[Timeline]:
@@ -56,10 +54,13 @@ class Picture:
     """Where everything of one timeline goes in the SVG (viewBox 640 x 160)."""
 
     timeline: Timeline
+    found: bool  # did the read find the write?
 
     @property
     def span_ms(self) -> float:
-        replayed = self.timeline.replayed_ms or REPLAY_WAIT_SECONDS * 1000
+        replayed = self.timeline.replayed_ms
+        if replayed is None:
+            replayed = REPLAY_WAIT_SECONDS * 1000
         return max(self.timeline.read_ms, replayed, 100.0) * 1.08
 
     def x(self, ms: float) -> float:
@@ -75,7 +76,13 @@ class Picture:
 
     @property
     def replay_x(self) -> float:
-        return self.x(self.timeline.replayed_ms or self.span_ms)
+        replayed = self.timeline.replayed_ms
+        return self.x(self.span_ms if replayed is None else replayed)
+
+    @property
+    def replay_anchor(self) -> str:
+        """Where the replay's label hangs: never past the picture's right edge."""
+        return "end" if self.replay_x > WIDTH - 110 else "middle"
 
     @property
     def missing_width(self) -> float:
@@ -116,19 +123,19 @@ class Picture:
         timeline = self.timeline
         read = f"The read came {timeline.read_ms:.0f} ms after the commit"
         replayed = (
-            f"{timeline.replica} replayed the write {timeline.replayed_ms / 1000:.1f} s "
+            f"{timeline.replica} was seen with the write {timeline.replayed_ms / 1000:.1f} s "
             "after the commit"
             if timeline.replayed_ms is not None
             else f"{timeline.replica} had not replayed it {REPLAY_WAIT_SECONDS:.0f} s later"
         )
         if self.on_primary:
             return f"{read} and went to the primary, which has every commit. ({replayed}.)"
-        if timeline.read_before_replay:
+        if not self.found:
             return f"{read} and went to {timeline.served_by}, too early: {replayed}."
-        return f"{read} and went to {timeline.served_by}, which already had it: {replayed}."
+        return f"{read} and went to {timeline.served_by}, which already had it."
 
     @property
     def replay_text(self) -> str:
         if self.timeline.replayed_ms is None:
             return f"not replayed within {REPLAY_WAIT_SECONDS:.0f} s"
-        return f"replayed at +{self.timeline.replayed_ms / 1000:.1f} s"
+        return f"replayed by +{self.timeline.replayed_ms / 1000:.1f} s"

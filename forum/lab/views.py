@@ -11,7 +11,6 @@ from routers.views import describe_nodes
 
 from .cluster import (
     ALL_REPLICAS,
-    MAX_DELAY_SECONDS,
     ControlError,
     DelayForm,
     ReplayForm,
@@ -57,7 +56,6 @@ def _panel(
         "nodes": describe_nodes(),
         "controls": settings.LAB_CLUSTER_CONTROLS,
         "delay_form": delay_form or DelayForm(initial={"target": ALL_REPLICAS}),
-        "max_delay": MAX_DELAY_SECONDS,
     }
     return render(request, "lab/cluster.html", context, status=status)
 

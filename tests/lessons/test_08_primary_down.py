@@ -69,3 +69,16 @@ def test_it_writes_nothing_half_way(client, primary_down, stack):
 
     assert not Post.objects.using("default").filter(body="Never saved").exists()
     assert client.post(f"/t/{primary_down.pk}/reply", {"body": "Saved now"}).status_code == 302
+
+
+def test_it_serves_a_visitor_whose_session_is_unknown_while_the_primary_is_down(
+    client, primary_down
+):
+    # The lesson-12 check asks the primary about the unknown session: it must not 500.
+    client.cookies.clear()  # a browser, not the member: logging out would write
+    client.cookies["sessionid"] = "no-such-session-key-anywhere"
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert b'id="login-lost"' not in response.content
