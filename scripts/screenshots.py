@@ -1,0 +1,65 @@
+"""Retake the README's screenshots from a running demo: `make screenshots`.
+
+Start the demo first (`make demo`, or `docker compose up`), then run this. It drives
+headless Chromium against DEMO_URL (default http://127.0.0.1:8000) and writes PNGs to
+docs/images/. Running a lesson writes to the demo's database and deletes what it wrote.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Error as BrowserError
+from playwright.sync_api import sync_playwright
+
+DEMO_URL = os.environ.get("DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
+OUT = Path(__file__).resolve().parent.parent / "docs/images"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Chromium's own network chatter is refused on an offline machine: switch it off.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        try:
+            page.goto(DEMO_URL + "/lab/")
+        except BrowserError as error:
+            sys.exit(f"No demo answers at {DEMO_URL} ({error}). Start one: make demo")
+        page.screenshot(path=OUT / "lab.png", full_page=True)
+
+        page.goto(DEMO_URL + "/lab/post-redirect-lag/")
+        page.click("text=Run it")
+        page.wait_for_selector("#outcomes")
+        # From the results table to the last timeline: what a run shows.
+        top = page.locator("#outcomes").bounding_box()
+        bottom = page.locator(".timeline").last.bounding_box()
+        assert top is not None
+        assert bottom is not None
+        clip = {
+            "x": 0,
+            "y": top["y"] - 16,
+            "width": 1100,
+            "height": bottom["y"] + bottom["height"] - top["y"] + 32,
+        }
+        page.screenshot(path=OUT / "lesson-run.png", full_page=True, clip=clip)
+
+        page.goto(DEMO_URL + "/lab/cluster/")
+        page.wait_for_timeout(1200)  # one live refresh of the table, for the picture
+        page.screenshot(path=OUT / "cluster.png", full_page=True)
+        browser.close()
+    for name in ("lab.png", "lesson-run.png", "cluster.png"):
+        print(OUT / name)
+
+
+if __name__ == "__main__":
+    main()
