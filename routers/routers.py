@@ -134,9 +134,10 @@ class SafeRouter(BaseRouter):
             return self._primary_or_fallback()
         if state is None:
             return self.choose_read_alias(RequestState())
-        with state.choosing:
-            if state.read_alias is None:
-                state.read_alias = self.choose_read_alias(state)
+        if state.read_alias is None:  # the lock only for the first read, not every read
+            with state.choosing:
+                if state.read_alias is None:
+                    state.read_alias = self.choose_read_alias(state)
         return state.read_alias
 
     def choose_read_alias(self, state: RequestState) -> str:
