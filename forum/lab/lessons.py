@@ -17,7 +17,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.db import DatabaseError, connection, connections, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from markdown_it import MarkdownIt
@@ -86,6 +86,10 @@ class Lesson:
         return f"tests/lessons/test_{self.number:02d}_{self.slug.replace('-', '_')}.py"
 
 
+# When a write's request returned, and the primary's position then.
+Committed = tuple[float, int | None]
+
+
 @contextmanager
 def lab_tag() -> Iterator[str]:
     """A unique tag name for one run; the tag is deleted afterwards."""
@@ -113,17 +117,28 @@ def post_then_redirect(strategy: str) -> Outcome:
 
         written = RoutingMiddleware(write)(factory.post("/"))
         committed = time.monotonic(), replicas.primary_lsn()
-        follow = factory.get("/")
-        follow.COOKIES = {key: morsel.value for key, morsel in written.cookies.items()}
-        read_at = time.monotonic()
-        found, alias = RoutingMiddleware(read)(follow).content.decode().split(":")
-    timeline = timeline_of(committed, read_at, alias)
-    if found == "True":
+        found, alias, timeline = follow(written, read, committed)
+    if found:
         return Outcome(strategy, True, f"the redirect found the new row on {alias}", timeline)
     return Outcome(strategy, False, f"404: {alias} has not replayed the write yet", timeline)
 
 
-def timeline_of(committed: tuple[float, int | None], read_at: float, alias: str) -> Timeline | None:
+def follow(
+    written: HttpResponseBase, read: Callable[[HttpRequest], HttpResponse], committed: Committed
+) -> tuple[bool, str, Timeline | None]:
+    """The GET after a write, with the cookies it set, through the real middleware.
+
+    `read` answers "found:alias". Returns whether it found the write, where it read,
+    and the timeline of the write `committed` (time, LSN) and this read.
+    """
+    request = RequestFactory().get("/")
+    request.COOKIES = {name: morsel.value for name, morsel in written.cookies.items()}
+    read_at = time.monotonic()
+    found, alias = RoutingMiddleware(read)(request).content.decode().split(":")
+    return found == "True", alias, timeline_of(committed, read_at, alias)
+
+
+def timeline_of(committed: Committed, read_at: float, alias: str) -> Timeline | None:
     """The timeline of a write committed at `committed` (time, LSN), read from `alias`."""
     committed_at, lsn = committed
     watched = alias if alias in conf.replicas() else next(iter(conf.replicas()), None)
@@ -251,14 +266,10 @@ def session_after_login(strategy: str) -> Outcome:
     committed = time.monotonic(), replicas.primary_lsn()
     key = written.content.decode()
     try:
-        follow = factory.get("/")
-        follow.COOKIES = {name: morsel.value for name, morsel in written.cookies.items()}
-        read_at = time.monotonic()
-        found, alias = RoutingMiddleware(next_page)(follow).content.decode().split(":")
+        found, alias, timeline = follow(written, next_page, committed)
     finally:
         Session.objects.using(conf.primary()).filter(session_key=key).delete()
-    timeline = timeline_of(committed, read_at, alias)
-    if found == "True":
+    if found:
         return Outcome(strategy, True, f"still logged in: {alias} had the session", timeline)
     return Outcome(
         strategy,
