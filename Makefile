@@ -60,7 +60,7 @@ down: ## Stop the docker compose services
 	docker compose down
 
 test: $(STAMP) ## Start a throwaway stack on other ports, run every test, stop it
-	@scripts/ensure-chromium.sh
+	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh
 	@$(WITH_TEST_STACK) && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
