@@ -39,6 +39,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -141,6 +151,7 @@ ROUTERS_STRATEGY = env_str("FORUM_ROUTING", "causal")
 ROUTERS_STICKY_SECONDS = env_int("ROUTERS_STICKY_SECONDS", 5)
 ROUTERS_CAUSAL_WAIT_MS = env_int("ROUTERS_CAUSAL_WAIT_MS", 50)
 ROUTERS_MAX_LAG_BYTES = env_int("ROUTERS_MAX_LAG_BYTES", 64 * 1024 * 1024)
+ROUTERS_MAX_LAG_SECONDS = env_float("ROUTERS_MAX_LAG_SECONDS", 10.0)
 
 # The lab's cluster panel may change the replicas (apply delay, pause replay): a demo
 # feature, off unless asked for (make demo and the compose demo turn it on).

@@ -8,6 +8,7 @@ Every setting has a default, so a project needs none of them to start:
     ROUTERS_STICKY_SECONDS = 5         # sticky: how long a client stays on the primary
     ROUTERS_CAUSAL_WAIT_MS = 50        # causal: how long to wait for a replica just behind
     ROUTERS_MAX_LAG_BYTES = 64 MiB     # a replica further behind than this is skipped
+    ROUTERS_MAX_LAG_SECONDS = 10.0     # ... or whose oldest unapplied commit is older
     ROUTERS_HEALTH_TTL = 1.0           # seconds a health/lag probe result is reused
 """
 
@@ -20,8 +21,8 @@ LSN_COOKIE = "routers_lsn"
 # How long the browser keeps a write's LSN. Nothing deletes it sooner (a response cannot
 # know whether a newer write has replaced it since), and once a probe has seen every
 # replica past it, it costs nothing. A replica more than an hour behind the client's
-# write could serve it stale data after that: ROUTERS_MAX_LAG_BYTES does not bound
-# time (a standby holding back one big transaction is only a commit record behind).
+# write could serve it stale data after that, unless ROUTERS_MAX_LAG_SECONDS (which
+# bounds time; ROUTERS_MAX_LAG_BYTES does not) has taken it out of rotation.
 LSN_COOKIE_SECONDS = 3600
 
 
@@ -55,6 +56,11 @@ def causal_wait_seconds() -> float:
 def max_lag_bytes() -> int:
     limit: int = getattr(settings, "ROUTERS_MAX_LAG_BYTES", 64 * 1024 * 1024)
     return limit
+
+
+def max_lag_seconds() -> float:
+    seconds: float = getattr(settings, "ROUTERS_MAX_LAG_SECONDS", 10.0)
+    return seconds
 
 
 def health_ttl() -> float:

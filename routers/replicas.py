@@ -141,18 +141,25 @@ def cached_lag_bytes(alias: str) -> int | None:
 
 
 def usable_replicas() -> list[str]:
-    """Replicas that answer and are no more than ROUTERS_MAX_LAG_BYTES behind.
+    """Replicas that answer and are within both bounds: ROUTERS_MAX_LAG_BYTES of WAL
+    and ROUTERS_MAX_LAG_SECONDS of time (see `lag_seconds`).
 
-    When the primary is down the lag is unknown; the replicas are still used, since
-    stale reads beat no reads.
+    A byte bound alone does not bound staleness: a replica paused, or holding back one
+    big transaction, can be a few hundred bytes behind for as long as it likes. When
+    the primary is down the lag is unknown; the replicas are still used, since stale
+    reads beat no reads.
     """
     usable = []
     for alias in conf.replicas():
         if not health(alias).up:
             continue
         lag = lag_bytes(alias)
-        if lag is None or lag <= conf.max_lag_bytes():
-            usable.append(alias)
+        if lag is not None and lag > conf.max_lag_bytes():
+            continue
+        seconds = lag_seconds(alias) if lag else None
+        if seconds is not None and seconds > conf.max_lag_seconds():
+            continue
+        usable.append(alias)
     return usable
 
 
@@ -318,20 +325,44 @@ def pending_commit_age(replica_lsn: int) -> float | None:
     return None if seconds is None else round(float(seconds), 3)
 
 
-def lag_seconds(alias: str) -> float | None:
-    """Seconds behind, for a person to read: from the cached positions when caught up;
-    otherwise `pending_commit_age`, asked at most once per ROUTERS_HEALTH_TTL."""
-    lag = cached_lag_bytes(alias)
-    if lag is None:
+# The replica's own estimate of its lag, for a primary that cannot read its WAL: 0 when
+# everything received is applied; otherwise the time since it last applied a commit, an
+# upper bound that overstates after a quiet spell.
+REPLICA_ESTIMATE_SQL = """
+CASE WHEN pg_last_wal_receive_lsn() IS NULL
+       OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
+     ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float
+END"""
+
+
+def seconds_behind(replay_lsn: int | None, primary_lsn: int | None) -> float | None:
+    """Seconds a replica at `replay_lsn` is behind a primary at `primary_lsn`: 0 when it
+    has everything, else `pending_commit_age`; None when that cannot be measured."""
+    if replay_lsn is None or primary_lsn is None:
         return None
-    if lag == 0:
+    if replay_lsn >= primary_lsn:
         return 0.0
+    return pending_commit_age(replay_lsn)
+
+
+def lag_seconds(alias: str) -> float | None:
+    """Seconds behind, from the cached positions, measured at most once per
+    ROUTERS_HEALTH_TTL: `seconds_behind`, or the replica's own estimate when the
+    primary cannot say. None when the replica or the primary is down."""
     with _lock:
+        replica, primary = _cache.get(alias), _cache.get(conf.primary())
         known = _ages.get(alias)
-        replica = _cache.get(alias)
+    if replica is None or primary is None or not replica.up or not primary.up:
+        return None
+    if replica.lsn is not None and primary.lsn is not None and replica.lsn >= primary.lsn:
+        return 0.0
     if known is not None and time.monotonic() - known[0] < conf.health_ttl():
         return known[1]
-    seconds = None if replica is None or replica.lsn is None else pending_commit_age(replica.lsn)
+    seconds = seconds_behind(replica.lsn, primary.lsn)
+    if seconds is None:
+        with outside_transaction(alias) as can_ask:
+            row = fetch_row(alias, f"SELECT {REPLICA_ESTIMATE_SQL}") if can_ask else None
+        seconds = None if row is None else round(float(row[0]), 3)
     with _lock:
         _ages[alias] = (time.monotonic(), seconds)
     return seconds

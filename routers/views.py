@@ -13,15 +13,9 @@ from django.views.decorators.cache import never_cache
 
 from . import conf, replicas
 
-# The replica's own estimate of its lag in seconds, used when the primary cannot read
-# its WAL (no pg_walinspect): 0 when everything received is applied; otherwise the
-# time since the replica last applied a commit, which overstates after a quiet spell.
-_REPLICA_SQL = """
+_REPLICA_SQL = f"""
 SELECT pg_last_wal_replay_lsn()::text,
-       CASE WHEN pg_last_wal_receive_lsn() IS NULL
-              OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float
-       END,
+       {replicas.REPLICA_ESTIMATE_SQL},
        current_setting('recovery_min_apply_delay'),
        pg_is_wal_replay_paused()
 """
@@ -36,41 +30,29 @@ def describe_nodes() -> dict[str, Any]:
         "primary": {"alias": primary_alias, "up": row is not None, "lsn": row[0] if row else None},
         "replicas": [],
     }
+    in_rotation = replicas.usable_replicas()
     for alias in conf.replicas():
         row = replicas.fetch_row(alias, _REPLICA_SQL)
         if row is None:
             nodes["replicas"].append({"alias": alias, "up": False})
             continue
         replay_lsn = replicas.parse_lsn(row[0]) if row[0] else None
+        seconds = replicas.seconds_behind(replay_lsn, primary_lsn)
         nodes["replicas"].append(
             {
                 "alias": alias,
                 "up": True,
                 "replay_lsn": row[0],
                 "lag_bytes": replicas.lag_between(primary_lsn, replay_lsn),
-                "lag_seconds": lag_seconds(replay_lsn, primary_lsn, estimate=row[1]),
+                "lag_seconds": seconds if seconds is not None else round(row[1], 3),
                 "apply_delay": row[2],
                 "replay_paused": row[3],
+                # Within ROUTERS_MAX_LAG_BYTES and ROUTERS_MAX_LAG_SECONDS: sticky and
+                # causal read from it (as last measured, up to ROUTERS_HEALTH_TTL ago).
+                "in_rotation": alias in in_rotation,
             }
         )
     return nodes
-
-
-def lag_seconds(
-    replay_lsn: int | None, primary_lsn: int | None, estimate: float | None
-) -> float | None:
-    """How long ago the primary committed the oldest transaction the replica lacks.
-
-    Measured from the primary's WAL when it can be (a replica caught up is 0 without
-    asking); otherwise the replica's own estimate.
-    """
-    if replay_lsn is not None and primary_lsn is not None:
-        if replay_lsn >= primary_lsn:
-            return 0.0
-        measured = replicas.pending_commit_age(replay_lsn)
-        if measured is not None:
-            return measured
-    return None if estimate is None else round(estimate, 3)
 
 
 @never_cache

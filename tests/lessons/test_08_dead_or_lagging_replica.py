@@ -1,10 +1,14 @@
 """Lesson 8: a dead or far-behind replica is skipped; none left means the primary."""
 
+import time
+
 import pytest
 from django.contrib.auth.models import Group
 from django.db import OperationalError
 
-from routers import RequestState, read_alias, request_scope
+from forum.lab.cluster import set_replay_paused
+from routers import RequestState, conf, read_alias, replicas, request_scope
+from tests.conftest import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -74,3 +78,42 @@ def test_it_skips_a_replica_lagging_past_the_threshold(stack, settings):
 
     # replica is more than the threshold behind: never used while it is.
     assert seen == {("replica_2", 501)}
+
+
+@pytest.fixture
+def paused_replica(stack):
+    """replica with its replay paused (as the cluster panel pauses it); resumed afterwards."""
+    stack.wait_for_replay()
+    set_replay_paused("replica", True)
+    wait_until(lambda: fetch("replica", "SELECT pg_is_wal_replay_paused()"), what="the pause")
+    try:
+        yield "replica"
+    finally:
+        set_replay_paused("replica", False)
+        stack.wait_for_replay()
+
+
+def test_it_skips_a_replica_stale_past_the_time_bound_though_few_bytes_behind(
+    paused_replica, settings
+):
+    settings.ROUTERS_MAX_LAG_SECONDS = 2
+    Group.objects.create(name="waiting-0")
+    committed = time.monotonic()
+    replicas.forget()
+    # Well within the byte bound: it cannot see that this replica is stale.
+    assert replicas.lag_bytes("replica") < 16 * 1024 < conf.max_lag_bytes()
+
+    # Within the bound it still serves reads, stale: the round-robin reaches it.
+    seen = {count_groups("causal", "waiting-") for _ in range(4)}
+    assert ("replica", 0) in seen
+    assert time.monotonic() - committed < 2, "too slow to see it within the bound"
+
+    wait_until(lambda: time.monotonic() - committed > 2.5, what="the time bound to pass")
+    seen = {count_groups("causal", "waiting-") for _ in range(4)}
+    assert seen == {("replica_2", 1)}
+
+    set_replay_paused("replica", False)
+    wait_until(
+        lambda: ("replica", 1) in {count_groups("causal", "waiting-") for _ in range(2)},
+        what="replica back in rotation after resuming",
+    )

@@ -76,3 +76,17 @@ def test_it_ages_only_what_the_replica_lacks_not_its_last_apply(client, stack, l
         lambda: [r["lag_seconds"] for r in client.get("/healthz").json()["replicas"]] == [0, 0],
         what="zero seconds once replayed",
     )
+
+
+def test_it_says_which_replicas_serve_reads(client, stack, lagging_replicas, settings):
+    settings.ROUTERS_MAX_LAG_SECONDS = 1
+    stack.set_lag("0", "replica_2")
+    Group.objects.create(name="older-than-the-bound")
+    stack.wait_for_replay("replica_2")
+
+    def in_rotation():
+        return {r["alias"]: r["in_rotation"] for r in client.get("/healthz").json()["replicas"]}
+
+    # replica holds the write back 3 s: past the 1 s bound for the rest of that time.
+    wait_until(lambda: in_rotation() == {"replica": False, "replica_2": True}, what="the bound")
+    wait_until(lambda: in_rotation() == {"replica": True, "replica_2": True}, what="the replay")
