@@ -42,12 +42,13 @@ class RoutingFooter:
     def replica_lag(self) -> list[tuple[str, int | None, float | None]]:
         """(replica alias, bytes of WAL not yet replayed, seconds behind; None if unknown).
 
-        From the routers' latest health probes (at most ROUTERS_HEALTH_TTL old). Seconds
-        cost one query on the primary per TTL while a replica is behind; it is a probe,
-        so it is not counted among the page's queries.
+        From the routers' health probes, run again when older than ROUTERS_HEALTH_TTL
+        (under the primary strategy nothing else runs them). Seconds cost one more query
+        on the primary per TTL while a replica is behind. Probes are not counted among
+        the page's queries.
         """
         return [
-            (alias, replicas.cached_lag_bytes(alias), replicas.lag_seconds(alias))
+            (alias, replicas.lag_bytes(alias), replicas.lag_seconds(alias))
             for alias in replica_aliases()
         ]
 

@@ -133,13 +133,6 @@ def lag_bytes(alias: str) -> int | None:
     return lag_between(health(conf.primary()).lsn, health(alias).lsn)
 
 
-def cached_lag_bytes(alias: str) -> int | None:
-    """Like `lag_bytes`, from the last probes only: never runs a query."""
-    with _lock:
-        replica, primary = _cache.get(alias), _cache.get(conf.primary())
-    return lag_between(primary.lsn if primary else None, replica.lsn if replica else None)
-
-
 def usable_replicas() -> list[str]:
     """Replicas that answer and are within both bounds: ROUTERS_MAX_LAG_BYTES of WAL
     and ROUTERS_MAX_LAG_SECONDS of time (see `lag_seconds`).

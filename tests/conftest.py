@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -181,14 +182,15 @@ def stack() -> Iterator[Stack]:
             handle.run("start", NODES[alias])
 
 
-@pytest.fixture(scope="session")
-def gunicorn_url(django_db_setup: None, tmp_path_factory: Any) -> Iterator[str]:
-    """The project served by gunicorn (threads, as in the demo) against the test stack."""
+@contextmanager
+def gunicorn(log_dir: Path, **env: str) -> Iterator[str]:
+    """The project served by gunicorn (threads, as in the demo) against the test stack,
+    with `env` added to its environment; its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1"}
+    log = log_dir / "gunicorn.log"
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", **env}
     with log.open("w") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
@@ -206,6 +208,13 @@ def gunicorn_url(django_db_setup: None, tmp_path_factory: Any) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def gunicorn_url(django_db_setup: None, tmp_path_factory: Any) -> Iterator[str]:
+    """The project served by gunicorn, configured as the tests' settings say."""
+    with gunicorn(tmp_path_factory.mktemp("gunicorn")) as url:
+        yield url
 
 
 def _answers(url: str) -> bool:

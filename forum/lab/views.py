@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
@@ -46,7 +47,10 @@ def lesson(request: HttpRequest, slug: str) -> HttpResponse:
     outcomes = found.run() if request.method == "POST" else None
     # Safe: rendered from the project's own markdown with raw HTML escaped.
     doc = mark_safe(found.doc_html())
-    return render(request, "lab/lesson.html", {"lesson": found, "outcomes": outcomes, "doc": doc})
+    context = {"lesson": found, "outcomes": outcomes, "doc": doc}
+    if found.replica_controls:
+        context |= {"nodes": describe_nodes(), "controls": settings.LAB_CLUSTER_CONTROLS}
+    return render(request, "lab/lesson.html", context)
 
 
 def _panel(
@@ -105,4 +109,12 @@ def cluster_replay(request: HttpRequest) -> HttpResponse:
     else:
         done = "paused: it keeps receiving WAL but applies none" if action == "pause" else "resumed"
         messages.success(request, f"Replay on {replica} {done}.")
-    return redirect("lab:cluster")
+    return redirect(_back(request))
+
+
+def _back(request: HttpRequest) -> str:
+    """The page a control was used from (a lesson), or the panel."""
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+        return next_url
+    return reverse("lab:cluster")

@@ -1,5 +1,6 @@
 import pytest
 
+from routers import conf, replicas
 from tests.factories import BoardFactory, PostFactory, ThreadFactory
 
 
@@ -14,3 +15,12 @@ def thread(board, author):
     thread = ThreadFactory(board=board, author=author, title="Lag after a redirect")
     PostFactory(thread=thread, author=author, body="Opening post")
     return thread
+
+
+@pytest.fixture
+def lag_measured(settings):
+    """The footer's lag probes, run and cached before the page: a query count counts
+    only the page's own queries, as the footer's does."""
+    settings.ROUTERS_HEALTH_TTL = 3600
+    for alias in (conf.primary(), *conf.replicas()):
+        replicas.health(alias)

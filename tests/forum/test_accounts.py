@@ -3,7 +3,7 @@ from django.contrib.auth.models import User
 
 from tests.factories import PASSWORD, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 PASSPHRASE = "a-long-passphrase"
 

@@ -2,7 +2,7 @@ import pytest
 
 from tests.factories import ReactionFactory, TagFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 @pytest.mark.parametrize("model", ["board", "thread", "post", "tag", "reaction"])

@@ -3,7 +3,7 @@ import pytest
 from forum.selectors import THREADS_PER_PAGE
 from tests.factories import PostFactory, TagFactory, ThreadFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_it_lists_a_boards_threads_with_tags_and_post_counts(client, board):
@@ -36,7 +36,7 @@ def test_it_answers_404_for_an_unknown_board(client):
 
 @pytest.mark.parametrize("threads", [1, THREADS_PER_PAGE])
 def test_it_shows_a_board_page_in_a_fixed_number_of_queries(
-    client, board, threads, django_assert_num_queries
+    client, board, threads, django_assert_num_queries, lag_measured
 ):
     for thread in ThreadFactory.create_batch(threads, board=board):
         PostFactory.create_batch(2, thread=thread)

@@ -8,7 +8,7 @@ from django.test import Client
 
 from forum.models import Post, Reaction, Thread
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def snapshot() -> tuple[object, ...]:

@@ -2,7 +2,7 @@ import pytest
 
 from tests.factories import BoardFactory, ThreadFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_it_lists_boards_with_thread_counts(client):
@@ -20,7 +20,7 @@ def test_it_lists_boards_with_thread_counts(client):
     assert b"3 threads" in response.content
 
 
-def test_it_lists_boards_in_one_query(client, django_assert_num_queries):
+def test_it_lists_boards_in_one_query(client, django_assert_num_queries, lag_measured):
     for board in BoardFactory.create_batch(5):
         ThreadFactory.create_batch(2, board=board)
 

@@ -3,7 +3,7 @@
 import pytest
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 @pytest.mark.parametrize(
     "path", ["/t/999999/gone/", "/t/999999/", "/p/999999/", "/b/nowhere/", "/no/such/page"]
 )
@@ -16,7 +16,7 @@ def test_it_answers_a_friendly_404(client, path):
     assert b'id="routing-footer"' in response.content
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 def test_it_blames_no_replica_when_the_primary_served_the_page(client):
     response = client.get("/t/999999/gone/")
 

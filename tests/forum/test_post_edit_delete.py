@@ -3,7 +3,7 @@ import pytest
 from forum.models import BODY_MAX, Post, Thread
 from tests.factories import PostFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 @pytest.fixture

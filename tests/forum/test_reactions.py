@@ -2,7 +2,7 @@ import pytest
 
 from forum.models import Reaction
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_it_adds_a_reaction_to_a_post_and_goes_back_to_it(client, thread, stranger):

@@ -1,8 +1,12 @@
 """The forum's styled 503 "read-only" page, shown for a write while the primary is down."""
 
+import pytest
 from django.test import RequestFactory
 
 from routers.middleware import read_only_response
+
+# The page's footer probes the replicas' lag.
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_it_gives_back_what_the_user_typed_in_textareas():

@@ -4,7 +4,7 @@ from forum.models import BODY_MAX, Post
 from forum.selectors import POSTS_PER_PAGE
 from tests.factories import PostFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_it_adds_a_reply_and_redirects_to_its_permalink(client, thread, stranger):

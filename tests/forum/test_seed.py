@@ -9,7 +9,7 @@ from django.db.models import Max
 from forum.models import Board, Post, Reaction, Thread
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 def test_it_seeds_demo_data_once(capsys):
     started = time.monotonic()
     call_command("seed_forum")
@@ -29,7 +29,7 @@ def test_it_seeds_demo_data_once(capsys):
     assert "already present: nothing changed" in out
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 def test_it_prints_demo_passwords_that_work(capsys):
     call_command("seed_forum")
 
@@ -39,7 +39,7 @@ def test_it_prints_demo_passwords_that_work(capsys):
     assert not authenticate(username="ken", password="ken-demo-password").is_staff
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 def test_it_seeds_a_forum_that_looks_lived_in():
     call_command("seed_forum", stdout=StringIO())
 

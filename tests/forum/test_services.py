@@ -6,7 +6,7 @@ from forum import services
 from forum.models import Post, Reaction, Tag, Thread
 from tests.factories import PostFactory, ReactionFactory, TagFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_it_creates_a_thread_with_its_opening_post(board, author):

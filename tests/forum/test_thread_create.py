@@ -2,7 +2,7 @@ import pytest
 
 from forum.models import TITLE_MAX, Tag, Thread
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def new_thread_url(board):

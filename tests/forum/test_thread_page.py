@@ -4,7 +4,7 @@ from forum.models import Reaction
 from forum.selectors import POSTS_PER_PAGE
 from tests.factories import PostFactory, ReactionFactory, TagFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_it_shows_the_posts_tags_and_reactions(client, thread):
@@ -56,7 +56,7 @@ def test_it_paginates_posts(client, thread):
 
 @pytest.mark.parametrize("posts", [2, 50])
 def test_it_shows_a_thread_page_in_a_fixed_number_of_queries(
-    client, thread, posts, django_assert_num_queries
+    client, thread, posts, django_assert_num_queries, lag_measured
 ):
     viewers = UserFactory.create_batch(3)
     thread.tags.add(TagFactory(), TagFactory())

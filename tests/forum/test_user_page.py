@@ -3,7 +3,7 @@ import pytest
 from forum.selectors import POSTS_PER_PAGE
 from tests.factories import PostFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_it_shows_a_members_posts_with_their_threads(client, thread, author):
@@ -51,7 +51,7 @@ def test_it_answers_404_for_an_unknown_member(client):
 
 @pytest.mark.parametrize("posts", [1, POSTS_PER_PAGE])
 def test_it_shows_a_members_page_in_a_fixed_number_of_queries(
-    client, author, board, posts, django_assert_num_queries
+    client, author, board, posts, django_assert_num_queries, lag_measured
 ):
     PostFactory.create_batch(posts, author=author, thread__board=board)
 

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
+from forum.lab.cluster import set_replay_paused
 from forum.lab.lessons import LESSONS
-from tests.conftest import REPO
+from tests.conftest import REPO, fetch, wait_until
 from tests.factories import PostFactory, TagFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
@@ -124,6 +125,69 @@ def test_it_reads_around_a_dead_replica_except_under_naive(client, forum_content
 
     assert healthy == {"naive": "yes", "sticky": "yes", "causal": "yes"}
     assert {r["naive"] for r in results} >= {"no"}
+    assert all(r["sticky"] == r["causal"] == "yes" for r in results)
+
+
+def traces(response) -> dict[str, str]:
+    """strategy: the caption of its drawn trace (every statement and its node, in order)."""
+    found = re.findall(
+        r'<figure class="trace card" data-strategy="(\w+)">\s*<figcaption><strong>\w+</strong>: '
+        r"([^<]*)</figcaption>",
+        response.content.decode(),
+    )
+    return dict(found)
+
+
+@pytest.mark.parametrize("slug", [lesson.slug for lesson in LESSONS])
+def test_it_draws_every_lessons_run(client, forum_content, slug):
+    page = client.post(f"/lab/{slug}/").content.decode()
+
+    assert page.count('class="timeline card"') + page.count('class="trace card"') == 3
+
+
+def test_it_traces_which_node_ran_each_statement(client, forum_content):
+    drawn = traces(client.post("/lab/reads-inside-atomic/"))
+
+    assert drawn["naive"].startswith("2 statements, in order: INSERT on default; SELECT on replica")
+    assert drawn["causal"] == "2 statements, in order: INSERT on default; SELECT on default."
+
+
+def test_it_traces_a_replica_per_query_under_naive_only(client, forum_content):
+    drawn = traces(client.post("/lab/replica-per-query/"))
+
+    assert "on replica;" in drawn["naive"]
+    assert "on replica_2;" in drawn["naive"]
+    assert drawn["sticky"].count("on replica_2") in (0, 6)
+
+
+@pytest.fixture
+def controls(settings, stack, live_db):
+    settings.LAB_CLUSTER_CONTROLS = True
+    yield
+    set_replay_paused("replica", False)
+    stack.wait_for_replay()
+
+
+@pytest.mark.usefixtures("controls")
+def test_it_pauses_a_replica_from_the_lessons_own_page(client, forum_content, settings):
+    settings.ROUTERS_MAX_LAG_SECONDS = 1
+    lesson = "/lab/dead-or-lagging-replica/"
+    page = client.get(lesson).content.decode()
+    assert 'value="pause"' in page
+
+    response = client.post(
+        "/lab/cluster/replay", {"replica": "replica", "action": "pause", "next": lesson}
+    )
+    assert response.url == lesson
+    wait_until(lambda: fetch("replica", "SELECT pg_is_wal_replay_paused()"), what="the pause")
+    TagFactory()  # a commit the paused replica does not apply
+
+    def skipped() -> bool:
+        return "skipped by sticky and causal" in client.get(lesson).content.decode()
+
+    wait_until(skipped, what="replica to fall past the 1 s bound")
+    results = [outcomes(client.post(lesson)) for _ in range(2)]
+    assert {r["naive"] for r in results} == {"no"}  # naive meets the stale replica every run
     assert all(r["sticky"] == r["causal"] == "yes" for r in results)
 
 

@@ -13,7 +13,9 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.stack
 
-PORT = 57432
+# Below Linux's ephemeral range (32768-60999): a port in it can be taken, at any moment,
+# by the local end of one of the tests' own client connections.
+PORT = 31432
 
 
 @pytest.fixture

@@ -1,0 +1,33 @@
+"""The lab's lessons: each gotcha, run live against the real stack, naive beside fixed.
+
+One module per lesson; see base.py for what a lesson is made of.
+"""
+
+from . import (
+    dead_or_lagging_replica,
+    generic_relation_writes,
+    get_or_create,
+    post_redirect_lag,
+    raw_sql_bypasses_routers,
+    reads_inside_atomic,
+    replica_per_query,
+    sessions_on_a_lagging_replica,
+)
+from .base import Lesson, Outcome
+
+LESSONS: list[Lesson] = [
+    module.LESSON
+    for module in (
+        post_redirect_lag,
+        reads_inside_atomic,
+        get_or_create,
+        generic_relation_writes,
+        raw_sql_bypasses_routers,
+        dead_or_lagging_replica,
+        replica_per_query,
+        sessions_on_a_lagging_replica,
+    )
+]
+LESSONS_BY_SLUG = {lesson.slug: lesson for lesson in LESSONS}
+
+__all__ = ["LESSONS", "LESSONS_BY_SLUG", "Lesson", "Outcome"]

@@ -1,0 +1,138 @@
+"""What every lesson is made of, and the helpers its scenario may share.
+
+A lesson is a module of this package: its scenario (one strategy's run, an Outcome)
+and its LESSON. Each has a doc (docs/lessons/NN-slug.md) and a test
+(tests/lessons/test_NN_slug.py) under the same name. The scenarios leave nothing
+behind: they delete what they create.
+"""
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.test import RequestFactory
+from markdown_it import MarkdownIt
+
+from forum.models import Tag
+from routers import conf
+from routers.middleware import RoutingMiddleware
+
+from ..timeline import Picture, Timeline, watch_replay
+from ..trace import Statement, TracePicture
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One strategy's run of a scenario: did the page behave, and what happened."""
+
+    strategy: str
+    correct: bool
+    summary: str
+    #: For a write followed by a read: when each happened, drawn on the lesson page.
+    timeline: Timeline | None = None
+    #: Every statement of the scenario's story, and the node that ran it.
+    trace: tuple[Statement, ...] = field(default=())
+
+    @property
+    def picture(self) -> Picture | None:
+        return None if self.timeline is None else Picture(self.timeline, found=self.correct)
+
+    @property
+    def trace_picture(self) -> TracePicture:
+        return TracePicture(self.trace)
+
+
+_markdown = MarkdownIt("commonmark", {"html": False})
+
+
+@dataclass(frozen=True)
+class Lesson:
+    number: int
+    slug: str
+    title: str
+    problem: str
+    fix: str
+    run: Callable[[], list[Outcome]]
+    #: Its page offers the cluster panel's pause and resume (when LAB_CLUSTER_CONTROLS).
+    replica_controls: bool = False
+
+    @property
+    def doc(self) -> str:
+        return f"docs/lessons/{self.number:02d}-{self.slug}.md"
+
+    def doc_html(self) -> str:
+        """The lesson's doc, rendered: one source for the repository and the lab page.
+
+        Its title is left out (the page has its own). Raw HTML in the markdown is
+        escaped, not passed through, and markdown-it refuses javascript: links.
+        """
+        text = (settings.BASE_DIR / self.doc).read_text(encoding="utf-8")
+        if text.startswith("# "):
+            text = text.split("\n", 1)[1]
+        return _markdown.render(text)
+
+    @property
+    def test(self) -> str:
+        return f"tests/lessons/test_{self.number:02d}_{self.slug.replace('-', '_')}.py"
+
+
+# When a write's request returned, and the primary's position then.
+Committed = tuple[float, int | None]
+
+
+@contextmanager
+def lab_tag() -> Iterator[str]:
+    """A unique tag name for one run; the tag is deleted afterwards."""
+    name = f"lab-{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        Tag.objects.using(conf.primary()).filter(name=name).delete()
+
+
+def follow(
+    written: HttpResponseBase, read: Callable[[HttpRequest], HttpResponse], committed: Committed
+) -> tuple[bool, str, Timeline | None]:
+    """The GET after a write, with the cookies it set, through the real middleware.
+
+    `read` answers "found:alias". Returns whether it found the write, where it read,
+    and the timeline of the write `committed` (time, LSN) and this read.
+    """
+    request = RequestFactory().get("/")
+    request.COOKIES = {name: morsel.value for name, morsel in written.cookies.items()}
+    read_at = time.monotonic()
+    found, alias = RoutingMiddleware(read)(request).content.decode().split(":")
+    return found == "True", alias, timeline_of(committed, read_at, alias)
+
+
+def timeline_of(committed: Committed, read_at: float, alias: str) -> Timeline | None:
+    """The timeline of a write committed at `committed` (time, LSN), read from `alias`."""
+    committed_at, lsn = committed
+    watched = alias if alias in conf.replicas() else next(iter(conf.replicas()), None)
+    if lsn is None or watched is None:
+        return None
+    return Timeline(
+        commit_lsn=lsn,
+        read_ms=round((read_at - committed_at) * 1000, 1),
+        served_by=alias,
+        replica=watched,
+        committed_at=committed_at,
+    )
+
+
+def side_by_side(scenario: Callable[[str], Outcome]) -> Callable[[], list[Outcome]]:
+    """Run `scenario` under naive, sticky and causal; then see when the replicas replayed."""
+
+    def run() -> list[Outcome]:
+        outcomes = [scenario(strategy) for strategy in ("naive", "sticky", "causal")]
+        watched = iter(watch_replay([o.timeline for o in outcomes if o.timeline is not None]))
+        return [
+            outcome if outcome.timeline is None else replace(outcome, timeline=next(watched))
+            for outcome in outcomes
+        ]
+
+    return run

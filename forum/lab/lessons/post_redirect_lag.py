@@ -1,0 +1,46 @@
+"""Lesson 1: a POST writes to the primary; the page it redirects to reads a replica."""
+
+import time
+
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory
+
+from forum.models import Tag
+from routers import current_state, read_alias, replicas
+from routers.middleware import RoutingMiddleware
+
+from .base import Lesson, Outcome, follow, lab_tag, side_by_side
+
+
+def post_then_redirect(strategy: str) -> Outcome:
+    """A POST that writes, then the GET it redirects to, through the real middleware."""
+    with lab_tag() as name:
+
+        def write(request: HttpRequest) -> HttpResponse:
+            current_state().strategy = strategy  # type: ignore[union-attr]
+            Tag.objects.create(name=name)
+            return HttpResponse(status=302)
+
+        def read(request: HttpRequest) -> HttpResponse:
+            current_state().strategy = strategy  # type: ignore[union-attr]
+            found = Tag.objects.filter(name=name).exists()
+            return HttpResponse(f"{found}:{read_alias(Tag)}")
+
+        written = RoutingMiddleware(write)(RequestFactory().post("/"))
+        committed = time.monotonic(), replicas.primary_lsn()
+        found, alias, timeline = follow(written, read, committed)
+    if found:
+        return Outcome(strategy, True, f"the redirect found the new row on {alias}", timeline)
+    return Outcome(strategy, False, f"404: {alias} has not replayed the write yet", timeline)
+
+
+LESSON = Lesson(
+    1,
+    "post-redirect-lag",
+    "Post, redirect, 404",
+    "A write goes to the primary; the page the browser is redirected to is read from "
+    "a replica that has not replayed it yet.",
+    "sticky pins the writer to the primary for a few seconds; causal waits for a "
+    "replica that has replayed the writer's WAL position.",
+    side_by_side(post_then_redirect),
+)

@@ -1,0 +1,109 @@
+"""Traces for the lab: every statement a scenario ran, in order, and the node that ran it.
+
+A lesson whose story is "which node answered which statement" (the write and the read
+inside one transaction, raw SQL beside the ORM, a replica per query) draws its trace as
+a small server-rendered SVG (lab/_trace.html), readable without JavaScript. A scenario traces only
+its story, not its setup; the routers' own probes are left out too.
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+
+from routers import conf
+from routers.context import is_probing
+
+# More would not fit the picture; no lesson runs that many.
+MAX_STATEMENTS = 12
+WIDTH, LEFT, RIGHT, LANE_HEIGHT, TOP = 640, 96, 16, 44, 30
+
+
+@dataclass(frozen=True)
+class Statement:
+    at_ms: float  # after the scenario began
+    alias: str
+    verb: str  # SELECT, INSERT, UPDATE...
+    failed: bool
+
+
+@contextmanager
+def traced() -> Iterator[list[Statement]]:
+    """Collect the statements run on this thread, on every alias, while inside."""
+    statements: list[Statement] = []
+    began = time.monotonic()
+
+    def record(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        if is_probing():
+            return execute(sql, params, many, context)
+        words = sql.split(None, 1) if isinstance(sql, str) else []
+        at_ms = round((time.monotonic() - began) * 1000, 1)
+        alias = context["connection"].alias
+        verb = words[0].upper() if words else "SQL"
+        try:
+            result = execute(sql, params, many, context)
+        except Exception:
+            statements.append(Statement(at_ms, alias, verb, failed=True))
+            raise
+        statements.append(Statement(at_ms, alias, verb, failed=False))
+        return result
+
+    with ExitStack() as stack:
+        for alias in connections:
+            stack.enter_context(connections[alias].execute_wrapper(record))
+        yield statements
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: float
+    y: int
+    statement: Statement
+
+
+@dataclass(frozen=True)
+class TracePicture:
+    """Where every statement goes in the SVG: one lane per node, one column per statement."""
+
+    statements: tuple[Statement, ...]
+
+    @property
+    def lanes(self) -> dict[str, int]:
+        nodes = [conf.primary(), *conf.replicas()]
+        return {alias: TOP + index * LANE_HEIGHT for index, alias in enumerate(nodes)}
+
+    @property
+    def height(self) -> int:
+        return TOP + len(self.lanes) * LANE_HEIGHT
+
+    @property
+    def lane_end(self) -> int:
+        return WIDTH - RIGHT
+
+    @property
+    def dots(self) -> list[Dot]:
+        shown = self.statements[:MAX_STATEMENTS]
+        column = (WIDTH - LEFT - RIGHT) / max(len(shown), 1)
+        lanes = self.lanes
+        return [
+            Dot(round(LEFT + (index + 0.5) * column, 1), lanes.get(s.alias, TOP), s)
+            for index, s in enumerate(shown)
+        ]
+
+    @property
+    def path(self) -> str:
+        """The order the statements ran in, as one polyline."""
+        return " ".join(f"{dot.x},{dot.y}" for dot in self.dots)
+
+    @property
+    def caption(self) -> str:
+        if not self.statements:
+            return "No statement ran: the answer came from the routers alone."
+        steps = "; ".join(
+            f"{s.verb} on {s.alias}{' (failed)' if s.failed else ''}" for s in self.statements
+        )
+        count = len(self.statements)
+        return f"{count} statement{'s' if count > 1 else ''}, in order: {steps}."
