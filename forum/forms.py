@@ -51,3 +51,10 @@ class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username",)
+
+    def clean_username(self) -> str:
+        username: str = super().clean_username()
+        # "/u/../" is not a profile a browser can open: it resolves it to "/".
+        if username.strip(".") == "":
+            raise forms.ValidationError("A username needs a letter or a digit, not only dots.")
+        return username

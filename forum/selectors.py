@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Max, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from .models import Board, Post, Reaction, Thread
@@ -115,6 +116,8 @@ class UserPage:
 
 def user_posts(*, username: str, page: str | int | None) -> UserPage:
     """A member and one page of their posts, newest first, with each post's thread."""
+    if "\x00" in username:  # PostgreSQL text cannot hold NUL: no such member
+        raise Http404("No such member.")
     member = get_object_or_404(get_user_model(), username=username)
     posts = (
         Post.objects.filter(author=member)

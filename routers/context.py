@@ -43,8 +43,9 @@ class RequestState:
     wrote: bool = False
     #: Statements executed per alias (probes excluded): the page's honest footer.
     queries: Counter[str] = field(default_factory=Counter)
-    #: Held while read_alias is chosen: worker threads of one request share the state.
-    choosing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    #: Held while read_alias is chosen (worker threads of one request share the state);
+    #: re-entrant, since choosing may fall back to a replica, which records its choice.
+    choosing: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
 
 _state: ContextVar[RequestState | None] = ContextVar("routers_state", default=None)

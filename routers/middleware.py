@@ -16,7 +16,8 @@ a client that switches strategy (SelectableRouter), or a router that wraps one o
 ours, keeps its writes. It never deletes a cookie: a slow response cannot know
 whether the client has since been given a newer cookie by another request. A
 streamed body is iterated in the request's routing state. A write that fails
-because the primary is down becomes a 503 "read-only" page.
+because the primary is down becomes a 503 "read-only" page; a read of the client's
+own write that no reachable node has yet, a 503 "saved, on its way" page.
 """
 
 import re
@@ -30,7 +31,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 
 from . import conf, replicas
-from .context import RequestState, _state
+from .context import RequestState, _state, request_scope
+from .routers import NotVisibleYet
 from .streaming import stream_in_state
 
 _LSN_TEXT = re.compile(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}")
@@ -81,6 +83,13 @@ def remember_write(state: RequestState, response: HttpResponseBase) -> None:
         )
 
 
+def _render_stale_ok(template: str, context: dict[str, Any], request: HttpRequest) -> str:
+    """Render an error page whose own reads (the session, the user) may be stale: in a
+    scope of its own, without the client's position, which no reachable node may have."""
+    with request_scope(RequestState()):
+        return render_to_string(template, context, request)
+
+
 def read_only_response(request: HttpRequest) -> HttpResponse:
     """The 503 page for a write while the primary is down; it shows what was typed."""
     submitted = [
@@ -88,9 +97,22 @@ def read_only_response(request: HttpRequest) -> HttpResponse:
         for name, value in request.POST.items()
         if name != "csrfmiddlewaretoken" and "password" not in name
     ]
-    html = render_to_string("routers/read_only.html", {"submitted": submitted}, request)
+    html = _render_stale_ok("routers/read_only.html", {"submitted": submitted}, request)
     response = HttpResponse(html, status=503)
     response["Retry-After"] = "30"
+    return response
+
+
+# Seconds before the "saved, on its way" page reloads itself: about a replica's delay.
+NOT_VISIBLE_RETRY_SECONDS = 2
+
+
+def not_visible_response(request: HttpRequest) -> HttpResponse:
+    """The 503 page for a client whose write no reachable node can show yet."""
+    context = {"retry_after": NOT_VISIBLE_RETRY_SECONDS}
+    html = _render_stale_ok("routers/not_visible_yet.html", context, request)
+    response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(NOT_VISIBLE_RETRY_SECONDS)
     return response
 
 
@@ -147,6 +169,8 @@ class RoutingMiddleware:
         return await sync_to_async(read_only_if_primary_down)(request, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, NotVisibleYet):
+            return not_visible_response(request)
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
         if replicas.probe(conf.primary()).up:

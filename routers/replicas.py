@@ -156,6 +156,20 @@ def usable_replicas() -> list[str]:
     return usable
 
 
+def replica_with(lsn: int, wait_seconds: float, preferred: str | None = None) -> str | None:
+    """A usable replica that has replayed `lsn` (the first one tried may take up to
+    `wait_seconds`), `preferred` first; None if none has."""
+    candidates = usable_replicas()
+    if preferred in candidates:
+        candidates.remove(preferred)
+        candidates.insert(0, preferred)
+    for alias in candidates:
+        if connects(alias) and replayed(alias, lsn, wait_seconds):
+            return alias
+        wait_seconds = 0
+    return None
+
+
 def connects(alias: str) -> bool:
     """Health-check (or open) this thread's connection to `alias`; False if it fails.
 
@@ -247,7 +261,11 @@ def primary_lsn() -> int | None:
         # The request's connection may have been dropped since its write (an idle
         # timeout, a pooler, a restart): fetch_row discarded it, try a new one.
         row = fetch_row(primary, sql)
-    return None if row is None else parse_lsn(row[0])
+    if row is None:
+        return None
+    # The primary answered: a "down" cached before it came back must not send the
+    # client's next read, which needs this write, to a replica.
+    return _remember(NodeHealth(primary, True, parse_lsn(row[0]), time.monotonic())).lsn
 
 
 # The oldest commit a replica at a position has not applied, read from the primary's WAL

@@ -24,6 +24,19 @@ from django.db.models import Model
 from . import conf, replicas
 from .context import RequestState, current_state, primary_forced
 
+
+class NotVisibleYet(Exception):
+    """The primary is down and no replica has replayed the client's last write yet.
+
+    Raised while routing a read; RoutingMiddleware answers it with a page that says
+    the write was saved and will show shortly, instead of a 404 or a stale page.
+    """
+
+    def __init__(self, lsn: int) -> None:
+        super().__init__(f"no replica has replayed {replicas.format_lsn(lsn)} yet")
+        self.lsn = lsn
+
+
 _turn = itertools.count()
 _turn_lock = threading.Lock()
 
@@ -156,13 +169,36 @@ class SafeRouter(BaseRouter):
         return None
 
     def _primary_or_fallback(self) -> str:
-        # With the primary down, a stale read beats an error page. The cached health
-        # spares a dead primary a connection attempt per request; connects() catches
-        # one that died since it was cached.
+        """The primary; while it is down, a replica, so that reads go on.
+
+        Stale beats an error page, but not for the client's own writes: a client with
+        a write position (every write sets it) is served by a replica only once that
+        replica has replayed it, or gets NotVisibleYet. Within a request, the fallback
+        is the request's replica, so a page never mixes two replicas.
+        """
+        # The cached health spares a dead primary a connection attempt per request;
+        # connects() catches one that died since it was cached.
         primary = conf.primary()
         if replicas.health(primary).up and replicas.connects(primary):
             return primary
-        return self.pick_replica() or primary
+        state = current_state()
+        if state is None:
+            return self.pick_replica() or primary
+        with state.choosing:
+            chosen = state.read_alias if state.read_alias != primary else None
+            if state.min_lsn is None:
+                fallback = chosen or self.pick_replica()
+            else:
+                fallback = replicas.replica_with(
+                    state.min_lsn, conf.causal_wait_seconds(), preferred=chosen
+                )
+                if fallback is None and replicas.usable_replicas():
+                    raise NotVisibleYet(state.min_lsn)
+            if fallback is None:
+                return primary  # no node at all: the error that follows is the truth
+            if state.read_alias is None:
+                state.read_alias = fallback
+        return fallback
 
 
 class StickyRouter(SafeRouter):

@@ -37,3 +37,37 @@ def test_it_suggests_replication_lag_when_a_replica_served_the_page(client, sett
     assert b"replication lag" in response.content
     assert b"Reload in a moment" in response.content
     assert b'data-alias="default"' not in response.content
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/u/%00/",
+        "/u/ada%00/",
+        "/react/%00/1/",
+        "/b/general/?page=%00",
+        "/t/1/x/?page=%00",
+        "/login/?next=%00",
+        "/lab/%00/",
+    ],
+)
+@pytest.mark.parametrize("strategy", ["primary", "causal"])
+def test_it_never_answers_500_to_a_nul_in_the_url(client, settings, path, strategy):
+    settings.ROUTERS_STRATEGY = strategy
+
+    response = client.get(path)
+
+    assert response.status_code in (200, 302, 404, 405)
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_it_refuses_a_username_a_browser_cannot_open(client):
+    """The profile of ".." would be /u/../, which a browser resolves to /."""
+    response = client.post(
+        "/signup/",
+        {"username": "..", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+    )
+
+    assert response.status_code == 200
+    assert "not only dots" in response.content.decode()
