@@ -16,3 +16,8 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 accesslog = "-"
+
+# gunicorn 25+ opens a control socket by default, at one path per user
+# ($XDG_RUNTIME_DIR or ~/.gunicorn): the demo and the tests' servers would share it, and
+# the container's user cannot write its home. Nothing here uses gunicornc.
+control_socket_disable = True
