@@ -52,9 +52,9 @@ class SignupForm(UserCreationForm):
         model = User
         fields = ("username",)
 
-    def clean_username(self) -> str:
-        username: str = super().clean_username()
+    def clean_username(self) -> str | None:
+        username: str | None = super().clean_username()  # None: taken, already refused
         # "/u/../" is not a profile a browser can open: it resolves it to "/".
-        if username.strip(".") == "":
+        if username is not None and username.strip(".") == "":
             raise forms.ValidationError("A username needs a letter or a digit, not only dots.")
         return username

@@ -18,11 +18,10 @@ STRATEGIES = ("primary", "naive", "sticky", "causal")
 
 PIN_COOKIE = "routers_pin"
 LSN_COOKIE = "routers_lsn"
-# How long the browser keeps a write's LSN. Nothing deletes it sooner (a response cannot
-# know whether a newer write has replaced it since), and once a probe has seen every
-# replica past it, it costs nothing. A replica more than an hour behind the client's
-# write could serve it stale data after that, unless ROUTERS_MAX_LAG_SECONDS (which
-# bounds time; ROUTERS_MAX_LAG_BYTES does not) has taken it out of rotation.
+# How long a write's LSN is honoured, by the browser and the server (the signature is
+# time-stamped). Nothing deletes it sooner (a response cannot know whether a newer write
+# has replaced it since), and once a probe has seen every replica past it, it costs
+# nothing. A replica an hour behind is long out of rotation (ROUTERS_MAX_LAG_SECONDS).
 LSN_COOKIE_SECONDS = 3600
 
 

@@ -47,9 +47,10 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
         conf.PIN_COOKIE, default=None, salt=conf.PIN_COOKIE, max_age=conf.sticky_seconds()
     )
     state.pinned = pin == "1"
-    # No max_age here: an LSN stays comparable however old it is. The browser drops
-    # the cookie after LSN_COOKIE_SECONDS.
-    lsn = request.get_signed_cookie(conf.LSN_COOKIE, default=None, salt=conf.LSN_COOKIE)
+    # The signature's timestamp bounds it on the server too, not only in the browser.
+    lsn = request.get_signed_cookie(
+        conf.LSN_COOKIE, default=None, salt=conf.LSN_COOKIE, max_age=conf.LSN_COOKIE_SECONDS
+    )
     if lsn is not None and _LSN_TEXT.fullmatch(lsn):
         state.min_lsn = replicas.parse_lsn(lsn)
     return state

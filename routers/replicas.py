@@ -268,6 +268,22 @@ def primary_lsn() -> int | None:
     return _remember(NodeHealth(primary, True, parse_lsn(row[0]), time.monotonic())).lsn
 
 
+def ahead_of_primary(lsn: int) -> bool:
+    """Is `lsn` past the primary's insert position, so no position of this primary at all?
+
+    A genuine cookie from a cluster since restored from a backup or replaced would
+    otherwise send its client's reads to the primary until it expires. The cached
+    position answers when it is past `lsn`, as it is for every write not just made;
+    else the primary is asked (and the answer cached). A primary that is down has no
+    say: False.
+    """
+    known = health(conf.primary())
+    if known.lsn is not None and known.lsn >= lsn:
+        return False
+    position = primary_lsn()
+    return position is not None and lsn > position
+
+
 # The oldest commit a replica at a position has not applied, read from the primary's WAL
 # (pg_walinspect) with its timestamp, and aged on the primary's clock. At most 1 MB of
 # flushed WAL is read (pg_get_wal_records_info decodes its whole range). No commit in a

@@ -232,6 +232,8 @@ class CausalRouter(SafeRouter):
         replica = self.pick_replica()
         if replica is None:
             return self._primary_or_fallback()
+        if state.min_lsn is not None and replicas.ahead_of_primary(state.min_lsn):
+            state.min_lsn = None  # a position from another cluster: it means nothing here
         if state.min_lsn is None:
             return replica
         if replicas.replayed(replica, state.min_lsn, conf.causal_wait_seconds()):

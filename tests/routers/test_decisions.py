@@ -22,11 +22,11 @@ class FakeModel:
 
 @pytest.fixture
 def healthy(monkeypatch):
-    """Both replicas up and caught up; the primary up."""
+    """Both replicas up and caught up; the primary up, past every position used here."""
     usable = ["replica", "replica_2"]
     monkeypatch.setattr(replicas, "usable_replicas", lambda: list(usable))
     monkeypatch.setattr(replicas, "connects", lambda alias: True)
-    monkeypatch.setattr(replicas, "health", lambda alias: NodeHealth(alias, True, 0, 0.0))
+    monkeypatch.setattr(replicas, "health", lambda alias: NodeHealth(alias, True, 1000, 0.0))
     return usable
 
 

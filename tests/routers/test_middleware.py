@@ -2,8 +2,10 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
+from django.core import signing
 from django.http import HttpResponse
 from django.test import RequestFactory
 
@@ -62,6 +64,18 @@ def test_it_reads_a_genuine_pin_cookie():
     )
 
     assert seen_state(request).pinned
+
+
+def test_it_ignores_an_lsn_cookie_older_than_its_lifetime(monkeypatch):
+    """The browser drops it after LSN_COOKIE_SECONDS; a client that kept it anyway."""
+    now = time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now - conf.LSN_COOKIE_SECONDS - 60)
+    old = cookie_value(conf.LSN_COOKIE, "16/B374D848")
+    monkeypatch.setattr(signing.time, "time", lambda: now)
+    request = factory.get("/")
+    request.COOKIES[conf.LSN_COOKIE] = old
+
+    assert seen_state(request).min_lsn is None
 
 
 @pytest.mark.parametrize(

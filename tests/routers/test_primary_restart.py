@@ -6,6 +6,7 @@ proves it is up: the client's next read must not be sent to a lagging replica.
 """
 
 import pytest
+from django.http import HttpResponse
 
 from routers import conf, replicas
 
@@ -21,3 +22,16 @@ def test_a_write_refreshes_a_stale_primary_down(client, settings, lagging_replic
 
     assert response.status_code == 200
     assert response.content.decode() == conf.primary()
+
+
+def test_it_ignores_a_position_the_primary_has_not_reached(client, settings, tag_name):
+    """A genuine cookie from another cluster (restored from a backup, or replaced): its
+    position means nothing here, and must not send the client's reads to the primary."""
+    settings.ROUTERS_CAUSAL_WAIT_MS = 0
+    response = HttpResponse()
+    response.set_signed_cookie(conf.LSN_COOKIE, "FFFF/0", salt=conf.LSN_COOKIE)
+    client.cookies[conf.LSN_COOKIE] = response.cookies[conf.LSN_COOKIE].value
+
+    served = {client.get(f"/tag/{tag_name}").content.decode() for _ in range(4)}
+
+    assert served == {"replica", "replica_2"}
