@@ -41,6 +41,8 @@ class RequestState:
     read_alias: str | None = None
     #: Something was written on the primary during this request.
     wrote: bool = False
+    #: The request has been served again after its replica failed (once at most).
+    retried: bool = False
     #: Statements executed per alias (probes excluded): the page's honest footer.
     queries: Counter[str] = field(default_factory=Counter)
     #: Held while read_alias is chosen (worker threads of one request share the state);

@@ -169,11 +169,36 @@ class RoutingMiddleware:
         stream_in_state(state, response)
         return await sync_to_async(read_only_if_primary_down)(request, response)
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         if isinstance(exception, NotVisibleYet):
             return not_visible_response(request)
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
+        if (retried := self.served_again(request)) is not None:
+            return retried
         if replicas.probe(conf.primary()).up:
             return None
         return read_only_response(request)
+
+    def served_again(self, request: HttpRequest) -> HttpResponseBase | None:
+        """A read-only request whose replica failed (died, dropped the connection,
+        cancelled a query for a recovery conflict), served once more from another node.
+
+        Its replica is set aside for ROUTERS_HEALTH_TTL. Never a request that wrote or
+        whose method may write, never twice, and not under ASGI, where this hook cannot
+        await the view again.
+        """
+        state = _state.get()
+        if (
+            self.is_async
+            or state is None
+            or state.wrote
+            or state.intends_to_write
+            or state.retried
+            or state.read_alias in (None, conf.primary())
+        ):
+            return None
+        replicas.discard(state.read_alias)
+        state.read_alias = None
+        state.retried = True
+        return self.get_response(request)  # type: ignore[return-value]

@@ -113,6 +113,12 @@ def mark_down(alias: str) -> None:
     _remember(NodeHealth(alias, False, None, time.monotonic()))
 
 
+def discard(alias: str) -> None:
+    """`alias` failed a query: close this thread's connection to it and set it aside."""
+    _discard_connection(alias)
+    mark_down(alias)
+
+
 def forget() -> None:
     """Drop every cached probe (tests use it after stopping or starting a node)."""
     with _lock:

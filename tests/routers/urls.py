@@ -199,7 +199,24 @@ def create_tag(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse("created")
 
 
+# Tag name -> the replica its first read lost (see read_then_lose_replica).
+lost_replica: dict[str, str] = {}
+
+
+def read_then_lose_replica(request: HttpRequest, name: str) -> HttpResponse:
+    """A page whose replica goes away between two reads, the first time it is served:
+    its connection is terminated, as when the server dies mid-request."""
+    Tag.objects.exists()
+    alias = read_alias(Tag)
+    if name not in lost_replica:
+        lost_replica[name] = alias
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    return show_tag(request, name)
+
+
 urlpatterns = [
+    path("lose-replica/<str:name>", read_then_lose_replica),
     path("tag/<str:name>", show_tag),
     path("create/<str:name>", create_tag),
     path("stream/<str:name>", write_then_stream),
