@@ -8,6 +8,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils.text import slugify
 
+from routers import WritesOnPrimaryQuerySet
+
 TITLE_MAX = 140
 BODY_MAX = 10_000
 
@@ -50,6 +52,12 @@ class Reaction(models.Model):
     object_id = models.PositiveBigIntegerField()
     target = GenericForeignKey("content_type", "object_id")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # The default manager, so the GenericRelation managers built from it (post.reactions)
+    # write on the primary (Django ticket #36389) and reactions can be read from replicas.
+    objects = WritesOnPrimaryQuerySet.as_manager()
+    # Django's own behaviour, for lesson 4's naive run: post.reactions(manager="plain").
+    plain = models.Manager()  # noqa: DJ012 (ruff takes the line above for a field)
 
     class Meta:
         constraints = [

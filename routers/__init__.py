@@ -20,6 +20,7 @@ from .context import (
     use_primary,
 )
 from .helpers import cursor_for_read, db_write, read_alias, replica_aware_get_or_create
+from .querysets import WritesOnPrimaryQuerySet
 from .routers import (
     CausalRouter,
     NaiveRouter,
@@ -36,6 +37,7 @@ __all__ = [
     "RequestState",
     "SelectableRouter",
     "StickyRouter",
+    "WritesOnPrimaryQuerySet",
     "current_state",
     "cursor_for_read",
     "db_write",

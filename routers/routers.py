@@ -23,6 +23,7 @@ from django.db.models import Model
 
 from . import conf, replicas
 from .context import RequestState, current_state, primary_forced
+from .querysets import WritesOnPrimaryQuerySet
 
 
 class NotVisibleYet(Exception):
@@ -48,25 +49,33 @@ def _next_turn() -> int:
 
 @cache
 def generic_models() -> frozenset[type[Model]]:
-    """Models with a GenericForeignKey, or targeted by a GenericRelation.
+    """Models that must be read from the primary: those a GenericRelation targets whose
+    default manager does not keep writes on the primary.
 
-    Django routes some writes through these models' related managers as reads
-    (ticket #36389: `obj.generic_relation.update(...)` uses db_for_read), so the
-    safe routers keep them on the primary. Computed once, after the app registry
-    is ready.
+    A GenericRelation's related manager binds its queryset with db_for_read (Django
+    ticket #36389), so `obj.generic_relation.update(...)`, `.delete()` or `.create()`
+    through it would run on the alias chosen for reading. A model whose default
+    manager is a `WritesOnPrimaryQuerySet` sends those writes to the primary itself,
+    and is read like any other model. Computed once, after the app registry is ready.
     """
     # Imported here: contenttypes' models need the app registry, which is not
     # ready yet when this package is imported as an installed app.
-    from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+    from django.contrib.contenttypes.fields import GenericRelation
 
     found: set[type[Model]] = set()
     for model in apps.get_models():
         for model_field in model._meta.private_fields:
-            if isinstance(model_field, GenericForeignKey):
-                found.add(model)
             if isinstance(model_field, GenericRelation):
-                found.add(model_field.related_model)
+                target: type[Model] = model_field.related_model
+                if not keeps_writes_on_primary(target):
+                    found.add(target)
     return frozenset(found)
+
+
+def keeps_writes_on_primary(model: type[Model]) -> bool:
+    """Does the model's default manager send writes on a replica-bound queryset to the primary?"""
+    queryset_class: type = model._default_manager._queryset_class  # type: ignore[attr-defined]
+    return issubclass(queryset_class, WritesOnPrimaryQuerySet)
 
 
 class BaseRouter:

@@ -10,20 +10,28 @@ from .base import Lesson, Outcome, side_by_side
 
 
 def generic_relation_writes(strategy: str) -> Outcome:
+    """Read a post's reactions, then bulk-update them, through its GenericRelation manager.
+
+    naive uses Django's plain manager; sticky and causal the model's default one, a
+    WritesOnPrimaryQuerySet.
+    """
     post = Post.objects.using(conf.primary()).first()
     if post is None:
         return Outcome(strategy, False, "no post to try it on: run manage.py seed_forum")
+    manager = post.reactions(manager="plain") if strategy == "naive" else post.reactions
     with traced() as statements, request_scope(RequestState(strategy=strategy)):
         try:
+            list(manager.all())
             # Matches no row: a harmless write, but a write all the same.
-            post.reactions.filter(kind="no-such-kind").update(kind="like")
+            manager.filter(kind="no-such-kind").update(kind="like")
             error = None
         except DatabaseError as refused:
             error = refused
-    alias, trace = statements[-1].alias, tuple(statements)
+    trace = tuple(statements)
+    read, wrote = statements[0].alias, statements[-1].alias
     if error is not None:
-        return Outcome(strategy, False, f"the update went to {alias}: {error}", trace=trace)
-    return Outcome(strategy, True, f"the update went to {alias}", trace=trace)
+        return Outcome(strategy, False, f"the update went to {wrote}: {error}", trace=trace)
+    return Outcome(strategy, True, f"read on {read}, the update went to {wrote}", trace=trace)
 
 
 LESSON = Lesson(
@@ -32,6 +40,7 @@ LESSON = Lesson(
     "Generic relations: writes routed as reads",
     "A GenericRelation's manager binds its queryset with db_for_read, so update() and "
     "delete() through it go to a replica (Django ticket #36389).",
-    "Read models with generic relations from the primary.",
+    "A WritesOnPrimaryQuerySet as the model's default manager sends those writes to the "
+    "primary, and its reads can still use a replica.",
     side_by_side(generic_relation_writes),
 )
