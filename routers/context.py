@@ -34,6 +34,8 @@ class RequestState:
     pinned: bool = False
     #: causal: the primary's WAL position after the client's last write.
     min_lsn: int | None = None
+    #: causal: when that write committed (time.time()), if the cookie says.
+    wrote_at: float | None = None
     #: The HTTP method may write (POST, PUT, PATCH, DELETE): the request's reads,
     #: typically validation that guards its write, go to the primary.
     intends_to_write: bool = False

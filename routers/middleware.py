@@ -21,6 +21,7 @@ own write that no reachable node has yet, a 503 "saved, on its way" page.
 """
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,7 +36,8 @@ from .context import RequestState, _state, request_scope
 from .routers import NotVisibleYet
 from .streaming import stream_in_state
 
-_LSN_TEXT = re.compile(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}")
+# "16/B374D848@1764224000123": the position, and when the write committed (Unix ms).
+_LSN_TEXT = re.compile(r"(?P<lsn>[0-9A-F]{1,8}/[0-9A-F]{1,8})(?:@(?P<ms>\d{1,15}))?")
 # RFC 9110's safe methods. Any other method may write, so its reads go to the primary.
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -51,8 +53,9 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
     lsn = request.get_signed_cookie(
         conf.LSN_COOKIE, default=None, salt=conf.LSN_COOKIE, max_age=conf.LSN_COOKIE_SECONDS
     )
-    if lsn is not None and _LSN_TEXT.fullmatch(lsn):
-        state.min_lsn = replicas.parse_lsn(lsn)
+    if lsn is not None and (match := _LSN_TEXT.fullmatch(lsn)):
+        state.min_lsn = replicas.parse_lsn(match["lsn"])
+        state.wrote_at = int(match["ms"]) / 1000 if match["ms"] else None
     return state
 
 
@@ -79,9 +82,8 @@ def remember_write(state: RequestState, response: HttpResponseBase) -> None:
     # has just gone away there is no position to record.
     position = replicas.primary_lsn()
     if position is not None:
-        _set_cookie(
-            response, conf.LSN_COOKIE, replicas.format_lsn(position), conf.LSN_COOKIE_SECONDS
-        )
+        value = f"{replicas.format_lsn(position)}@{int(time.time() * 1000)}"
+        _set_cookie(response, conf.LSN_COOKIE, value, conf.LSN_COOKIE_SECONDS)
 
 
 def _render_stale_ok(template: str, context: dict[str, Any], request: HttpRequest) -> str:

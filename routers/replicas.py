@@ -23,9 +23,11 @@ from .context import probing
 # On a standby: the position replayed (applied), never the one merely received,
 # since only replayed rows are visible to queries. On the primary: the position
 # written, which is past the end of every committed transaction.
+# With the standby's apply delay, in seconds: it holds each commit back that long.
 _POSITION_SQL = (
     "SELECT CASE WHEN pg_is_in_recovery()"
-    " THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END"
+    " THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,"
+    " extract(epoch FROM current_setting('recovery_min_apply_delay')::interval)::float"
 )
 
 
@@ -48,6 +50,8 @@ class NodeHealth:
     up: bool
     lsn: int | None
     checked_at: float
+    #: recovery_min_apply_delay, in seconds (a standby holds every commit back that long).
+    apply_delay: float = 0.0
 
 
 _cache: dict[str, NodeHealth] = {}
@@ -90,7 +94,7 @@ def probe(alias: str) -> NodeHealth:
     if row is None:
         return _remember(NodeHealth(alias, False, None, time.monotonic()))
     position = parse_lsn(row[0]) if row[0] else 0
-    return _remember(NodeHealth(alias, True, position, time.monotonic()))
+    return _remember(NodeHealth(alias, True, position, time.monotonic(), float(row[1])))
 
 
 def _discard_connection(alias: str) -> None:
@@ -219,7 +223,7 @@ def replayed(alias: str, lsn: int, wait_seconds: float) -> bool:
                 return True
             if not health.up or time.monotonic() >= deadline:
                 return False
-            time.sleep(0.005)
+            time.sleep(0.01)
 
 
 @contextmanager

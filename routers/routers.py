@@ -14,6 +14,7 @@ Writes always go to the primary.
 
 import itertools
 import threading
+import time
 from functools import cache
 from typing import Any
 
@@ -245,9 +246,30 @@ class CausalRouter(SafeRouter):
             state.min_lsn = None  # a position from another cluster: it means nothing here
         if state.min_lsn is None:
             return replica
-        if replicas.replayed(replica, state.min_lsn, conf.causal_wait_seconds()):
+        if replicas.replayed(replica, state.min_lsn, self.worth_waiting(replica, state)):
             return replica
         return self._primary_or_fallback()
+
+    @staticmethod
+    def worth_waiting(replica: str, state: RequestState) -> float:
+        """How long to wait for `replica` to replay the client's write: up to
+        ROUTERS_CAUSAL_WAIT_MS, or not at all when it cannot plausibly get there in time.
+
+        The client's write, made `age` seconds ago, is held back by the replica's apply
+        delay until it is that old; and behind a backlog whose oldest commit is
+        `lag_seconds` old, it waits about until it is that old too. Polling a replica
+        that needs a second more only delays the fall back to the primary. Without the
+        write's time (an older cookie), wait.
+        """
+        wait = conf.causal_wait_seconds()
+        if state.wrote_at is None:
+            return wait
+        age = time.time() - state.wrote_at
+        needed = replicas.health(replica).apply_delay - age
+        lag = replicas.lag_seconds(replica)
+        if lag is not None:
+            needed = max(needed, lag - age)
+        return wait if needed <= wait else 0.0
 
 
 STRATEGY_ROUTERS: dict[str, BaseRouter] = {
