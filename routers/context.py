@@ -43,6 +43,8 @@ class RequestState:
     read_alias: str | None = None
     #: Something was written on the primary during this request.
     wrote: bool = False
+    #: With the primary down, a read found no node with the client's own write.
+    not_visible: bool = False
     #: The request has been served again after its replica failed (once at most).
     retried: bool = False
     #: Statements executed per alias (probes excluded): the page's honest footer.

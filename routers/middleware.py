@@ -119,12 +119,21 @@ def not_visible_response(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def read_only_if_primary_down(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-    """Turn a failed write below this middleware (a session save, say) into the 503 page.
+def answer_for_primary_down(
+    request: HttpRequest, state: RequestState, response: HttpResponseBase
+) -> HttpResponseBase:
+    """Turn a 500 caused by the primary being down into the right 503 page.
 
-    Views' own errors are caught earlier, in `process_exception`.
+    A failed write below this middleware (a session save, say) gets the read-only page;
+    a read of the client's own write that escaped `process_exception` (from an error
+    page's template, or another middleware) gets "saved, on its way". Views' own
+    errors are caught earlier, in `process_exception`.
     """
-    if response.status_code != 500 or request.method in _SAFE_METHODS:
+    if response.status_code != 500:
+        return response
+    if state.not_visible:
+        return not_visible_response(request)
+    if request.method in _SAFE_METHODS:
         return response
     if replicas.probe(conf.primary()).up:
         return response
@@ -158,7 +167,7 @@ class RoutingMiddleware:
         finally:
             _state.reset(token)
         stream_in_state(state, response)  # type: ignore[arg-type]
-        return read_only_if_primary_down(request, response)  # type: ignore[arg-type]
+        return answer_for_primary_down(request, state, response)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         state = state_from_cookies(request)
@@ -169,7 +178,7 @@ class RoutingMiddleware:
         finally:
             _state.reset(token)
         stream_in_state(state, response)
-        return await sync_to_async(read_only_if_primary_down)(request, response)
+        return await sync_to_async(answer_for_primary_down)(request, state, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         if isinstance(exception, NotVisibleYet):

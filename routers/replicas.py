@@ -166,14 +166,10 @@ def usable_replicas() -> list[str]:
     return usable
 
 
-def replica_with(lsn: int, wait_seconds: float, preferred: str | None = None) -> str | None:
+def replica_with(lsn: int, wait_seconds: float) -> str | None:
     """A usable replica that has replayed `lsn` (the first one tried may take up to
-    `wait_seconds`), `preferred` first; None if none has."""
-    candidates = usable_replicas()
-    if preferred in candidates:
-        candidates.remove(preferred)
-        candidates.insert(0, preferred)
-    for alias in candidates:
+    `wait_seconds`); None if none has."""
+    for alias in usable_replicas():
         if connects(alias) and replayed(alias, lsn, wait_seconds):
             return alias
         wait_seconds = 0
@@ -362,14 +358,13 @@ def pending_commit_age(replica_lsn: int) -> float | None:
     return None if seconds is None else round(float(seconds), 3)
 
 
-# The replica's own estimate of its lag, for a primary that cannot read its WAL: 0 when
-# everything received is applied; otherwise the time since it last applied a commit, an
-# upper bound that overstates after a quiet spell.
-REPLICA_ESTIMATE_SQL = """
-CASE WHEN pg_last_wal_receive_lsn() IS NULL
-       OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
-     ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float
-END"""
+# The replica's own estimate of its lag, for a primary that cannot read its WAL, asked
+# only of a replica behind the primary: the time since it last applied a commit, an
+# upper bound (everything committed since may be missing), which overstates after a
+# quiet spell. NULL when it has applied none since it started.
+REPLICA_ESTIMATE_SQL = (
+    "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float"
+)
 
 
 def seconds_behind(replay_lsn: int | None, primary_lsn: int | None) -> float | None:
@@ -399,7 +394,7 @@ def lag_seconds(alias: str) -> float | None:
     if seconds is None:
         with outside_transaction(alias) as can_ask:
             row = fetch_row(alias, f"SELECT {REPLICA_ESTIMATE_SQL}") if can_ask else None
-        seconds = None if row is None else round(float(row[0]), 3)
+        seconds = None if row is None or row[0] is None else round(float(row[0]), 3)
     with _lock:
         _ages[alias] = (time.monotonic(), seconds)
     return seconds

@@ -194,16 +194,23 @@ class SafeRouter(BaseRouter):
         state = current_state()
         if state is None:
             return self.pick_replica() or primary
+        # The client's own write must be there, unless this request is itself a write
+        # (its reads are validation; the write will meet the read-only page).
+        lsn = None if state.intends_to_write else state.min_lsn
+        wait = conf.causal_wait_seconds()
         with state.choosing:
             chosen = state.read_alias if state.read_alias != primary else None
-            if state.min_lsn is None:
-                fallback = chosen or self.pick_replica()
+            if chosen is not None:
+                # Never a second replica in one request: its reads only move forward.
+                replayed = lsn is None or replicas.replayed(chosen, lsn, wait)
+                fallback = chosen if replayed else None
+            elif lsn is not None:
+                fallback = replicas.replica_with(lsn, wait)
             else:
-                fallback = replicas.replica_with(
-                    state.min_lsn, conf.causal_wait_seconds(), preferred=chosen
-                )
-                if fallback is None and replicas.usable_replicas():
-                    raise NotVisibleYet(state.min_lsn)
+                fallback = self.pick_replica()
+            if fallback is None and lsn is not None and (chosen or replicas.usable_replicas()):
+                state.not_visible = True
+                raise NotVisibleYet(lsn)
             if fallback is None:
                 return primary  # no node at all: the error that follows is the truth
             if state.read_alias is None:

@@ -38,13 +38,15 @@ def describe_nodes() -> dict[str, Any]:
             continue
         replay_lsn = replicas.parse_lsn(row[0]) if row[0] else None
         seconds = replicas.seconds_behind(replay_lsn, primary_lsn)
+        if seconds is None and primary_lsn is not None and row[1] is not None:
+            seconds = round(row[1], 3)  # the replica's own upper bound
         nodes["replicas"].append(
             {
                 "alias": alias,
                 "up": True,
                 "replay_lsn": row[0],
                 "lag_bytes": replicas.lag_between(primary_lsn, replay_lsn),
-                "lag_seconds": seconds if seconds is not None else round(row[1], 3),
+                "lag_seconds": seconds,
                 "apply_delay": row[2],
                 "replay_paused": row[3],
                 # Within ROUTERS_MAX_LAG_BYTES and ROUTERS_MAX_LAG_SECONDS: sticky and

@@ -85,27 +85,54 @@ def test_it_serves_a_visitor_whose_session_is_unknown_while_the_primary_is_down(
     assert b'id="login-lost"' not in response.content
 
 
-def test_it_shows_a_post_saved_just_before_the_primary_went_down_or_says_it_is_coming(
-    client, settings, stack, lagging_replicas
-):
-    """Never a 404 for the client's own write: a replica that has it, or a "saved" page."""
+@pytest.fixture
+def unreplayed_reply(client, settings, stack, lagging_replicas):
+    """A member's reply, acknowledged; the replicas apply it 3 s later; the primary stops."""
     settings.ROUTERS_STRATEGY = "causal"
     thread = ThreadFactory(title="Saved at the last moment")
     PostFactory(thread=thread, body="Opening post")
     client.force_login(UserFactory(username="member"))
     stack.wait_for_replay()
     reply = client.post(f"/t/{thread.pk}/reply", {"body": "Written just in time"})
-    stack.stop("default")  # the replicas have received the reply; they apply it 3 s later
-    try:
-        waiting = client.get(reply.url)
-        assert waiting.status_code == 503
-        assert 'id="not-visible-yet"' in waiting.content.decode()
-        assert waiting["Retry-After"] == "2"
+    stack.stop("default")  # the replicas have received the reply, not yet applied it
+    yield thread, reply.url
+    stack.start("default")
 
-        def shown() -> bool:
-            page = client.get(reply.url, follow=True)
-            return page.status_code == 200 and b"Written just in time" in page.content
 
-        wait_until(shown, what="a replica to replay the reply")
-    finally:
-        stack.start("default")
+def test_it_says_a_post_saved_just_before_the_primary_went_down_is_coming_then_shows_it(
+    client, unreplayed_reply
+):
+    """Never a 404 for the client's own write: a replica that has it, or a "saved" page."""
+    _, post_url = unreplayed_reply
+    waiting = client.get(post_url)
+    assert waiting.status_code == 503
+    assert 'id="not-visible-yet"' in waiting.content.decode()
+    assert waiting["Retry-After"] == "2"
+
+    def shown() -> bool:
+        page = client.get(post_url, follow=True)
+        return page.status_code == 200 and b"Written just in time" in page.content
+
+    wait_until(shown, what="a replica to replay the reply")
+
+
+def test_it_answers_a_write_with_the_read_only_page_while_its_last_write_is_on_the_way(
+    client, unreplayed_reply
+):
+    thread, _ = unreplayed_reply
+
+    response = client.post(f"/t/{thread.pk}/reply", {"body": "Typed while it was down"})
+
+    assert response.status_code == 503
+    assert 'id="read-only"' in response.content.decode()
+    assert "Typed while it was down" in response.content.decode()
+
+
+def test_it_never_500s_on_a_missing_page_while_its_last_write_is_on_the_way(
+    client, unreplayed_reply
+):
+    client.raise_request_exception = False  # as a browser sees it
+
+    response = client.get("/no/such/page/")
+
+    assert response.status_code in (404, 503)

@@ -191,5 +191,17 @@ def test_it_pauses_a_replica_from_the_lessons_own_page(client, forum_content, se
     assert all(r["sticky"] == r["causal"] == "yes" for r in results)
 
 
+def test_it_runs_every_lesson_with_a_replica_down(client, forum_content, stack):
+    stack.stop("replica_2")
+    try:
+        answers = {lesson.slug: client.post(f"/lab/{lesson.slug}/") for lesson in LESSONS}
+    finally:
+        stack.start("replica_2")
+
+    assert {slug: r.status_code for slug, r in answers.items() if r.status_code != 200} == {}
+    for response in answers.values():
+        assert outcomes(response)["causal"] == "yes"
+
+
 def test_it_answers_404_for_an_unknown_lesson(client):
     assert client.get("/lab/no-such-lesson/").status_code == 404

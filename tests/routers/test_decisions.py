@@ -14,6 +14,7 @@ from routers import (
     use_primary,
 )
 from routers.replicas import NodeHealth
+from routers.routers import NotVisibleYet
 
 
 class FakeModel:
@@ -195,3 +196,26 @@ def test_it_allows_relations_across_the_primary_and_its_replicas():
     assert CausalRouter().allow_relation(group, user) is True
     user._state.db = "elsewhere"
     assert CausalRouter().allow_relation(group, user) is None
+
+
+def test_it_never_moves_a_request_to_a_second_replica_when_the_primary_is_down(
+    healthy, replay, monkeypatch
+):
+    down = {"default"}
+    monkeypatch.setattr(replicas, "health", lambda a: NodeHealth(a, a not in down, 1000, 0.0))
+    # The request's replica lacks the client's write; replica_2 has it, but one page
+    # must not mix two replicas.
+    replay["replica"] = False
+    state = RequestState(min_lsn=100, read_alias="replica")
+    with request_scope(state), use_primary(), pytest.raises(NotVisibleYet):
+        CausalRouter().db_for_read(FakeModel)
+
+
+def test_it_lets_a_writing_request_validate_on_a_replica_when_the_primary_is_down(
+    healthy, replay, monkeypatch
+):
+    monkeypatch.setattr(replicas, "health", lambda a: NodeHealth(a, a != "default", 1000, 0.0))
+    replay["replica"] = replay["replica_2"] = False
+    with request_scope(RequestState(min_lsn=100, intends_to_write=True)):
+        # The write that follows meets the read-only page, which keeps what was typed.
+        assert CausalRouter().db_for_read(FakeModel) in healthy

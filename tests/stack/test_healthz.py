@@ -1,11 +1,13 @@
 """/healthz: every node up or down, with lag, as JSON; 503 when the primary is down."""
 
+import subprocess
 import time
 
 import pytest
 from django.contrib.auth.models import Group
 
-from tests.conftest import fetch, wait_until
+from routers import replicas
+from tests.conftest import REPO, fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -90,3 +92,78 @@ def test_it_says_which_replicas_serve_reads(client, stack, lagging_replicas, set
     # replica holds the write back 3 s: past the 1 s bound for the rest of that time.
     wait_until(lambda: in_rotation() == {"replica": False, "replica_2": True}, what="the bound")
     wait_until(lambda: in_rotation() == {"replica": True, "replica_2": True}, what="the replay")
+
+
+@pytest.fixture
+def no_walinspect(stack):
+    """The app's role may not read the WAL (the grant is optional): the replicas'
+    own estimates are all there is."""
+    grant = "EXECUTE ON FUNCTION pg_get_wal_records_info(pg_lsn, pg_lsn)"
+    stack.run("psql", "primary", "-q", "-c", f"REVOKE {grant} FROM forum")
+    replicas.forget()
+    yield
+    stack.run("psql", "primary", "-q", "-c", f"GRANT {grant} TO forum")
+    replicas.forget()
+
+
+def test_it_answers_while_a_restarted_replica_has_applied_nothing_yet(
+    client, settings, stack, no_walinspect, lagging_replicas
+):
+    settings.ROUTERS_STRATEGY = "causal"
+    stack.run("psql", "primary", "-q", "-c", "CHECKPOINT")
+    stack.wait_for_replay()
+    stack.run("psql", "replica1", "-q", "-c", "CHECKPOINT")  # nothing left to replay on start
+    stack.stop("replica")
+    stack.start("replica")
+    Group.objects.create(name="held-back-on-a-fresh-start")  # held 3 s: nothing applied yet
+
+    health = client.get("/healthz")
+    page = client.get("/")
+
+    assert health.status_code == 200
+    assert {r["alias"]: r["lag_seconds"] for r in health.json()["replicas"]}["replica"] is None
+    assert page.status_code == 200
+
+
+def test_it_bounds_a_replica_cut_off_from_the_primary_without_walinspect(
+    client, settings, stack, no_walinspect
+):
+    settings.ROUTERS_MAX_LAG_SECONDS = 1
+    shown = subprocess.run(
+        [str(REPO / "postgres/stack.sh"), "psql", "replica1", "-Atc", "SHOW primary_conninfo"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    original = shown.stdout.strip()
+    stack.run(
+        "psql",
+        "replica1",
+        "-q",
+        "-c",
+        "ALTER SYSTEM SET primary_conninfo = 'port=1'",
+        "-c",
+        "SELECT pg_reload_conf()",
+    )
+    try:
+        wait_until(
+            lambda: fetch("replica", "SELECT count(*) FROM pg_stat_wal_receiver") == 0,
+            what="replica's WAL receiver to stop",
+        )
+        Group.objects.create(name="never-received")
+
+        def replica():
+            body = client.get("/healthz").json()
+            return next(r for r in body["replicas"] if r["alias"] == "replica")
+
+        # It has applied all it received, yet it is behind: not 0 s, and out of rotation.
+        cut_off = wait_until(
+            lambda: (r := replica())["lag_bytes"] and not r["in_rotation"] and r, what="the bound"
+        )
+        assert cut_off["lag_seconds"] > 1
+    finally:
+        set_conninfo = (
+            f"ALTER SYSTEM SET primary_conninfo = '{original.replace(chr(39), chr(39) * 2)}'"
+        )
+        stack.run("psql", "replica1", "-q", "-c", set_conninfo, "-c", "SELECT pg_reload_conf()")
+        stack.wait_for_replay()

@@ -20,8 +20,8 @@ def generic_relation_writes(strategy: str) -> Outcome:
         return Outcome(strategy, False, "no post to try it on: run manage.py seed_forum")
     manager = post.reactions(manager="plain") if strategy == "naive" else post.reactions
     with traced() as statements, request_scope(RequestState(strategy=strategy)):
+        list(manager.all())
         try:
-            list(manager.all())
             # Matches no row: a harmless write, but a write all the same.
             manager.filter(kind="no-such-kind").update(kind="like")
             error = None
