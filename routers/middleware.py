@@ -192,24 +192,24 @@ class RoutingMiddleware:
         return read_only_response(request)
 
     def served_again(self, request: HttpRequest) -> HttpResponseBase | None:
-        """A read-only request whose replica failed (died, dropped the connection,
-        cancelled a query for a recovery conflict), served once more from another node.
+        """A read-only request that lost its database connection (a node died, dropped
+        the connection, or cancelled a query for a recovery conflict), served once more.
 
-        Its replica is set aside for ROUTERS_HEALTH_TTL. Never a request that wrote or
-        whose method may write, never twice, and not under ASGI, where this hook cannot
-        await the view again.
+        Every node found down is set aside for ROUTERS_HEALTH_TTL, and so is the
+        request's replica, up or not: the second run reads elsewhere, or, with the
+        primary gone, from a replica that has the client's writes. Never a request that
+        wrote or whose method may write, never twice, and not under ASGI, where this
+        hook cannot await the view again.
         """
         state = _state.get()
-        if (
-            self.is_async
-            or state is None
-            or state.wrote
-            or state.intends_to_write
-            or state.retried
-            or state.read_alias in (None, conf.primary())
-        ):
+        if self.is_async or state is None or state.wrote or state.intends_to_write or state.retried:
             return None
-        replicas.discard(state.read_alias)
+        primary = conf.primary()
+        replicas.close_connection(primary)  # the second run connects afresh
+        if not replicas.probe(primary).up:
+            replicas.mark_down(primary)
+        if state.read_alias not in (None, primary):
+            replicas.discard(state.read_alias)
         state.read_alias = None
         state.retried = True
         return self.get_response(request)  # type: ignore[return-value]

@@ -81,7 +81,7 @@ def fetch_row(alias: str, sql: str, params: Any = None) -> tuple[Any, ...] | Non
             row: tuple[Any, ...] = cursor.fetchone()
             return row
     except DatabaseError:
-        _discard_connection(alias)
+        close_connection(alias)
         return None
 
 
@@ -97,8 +97,9 @@ def probe(alias: str) -> NodeHealth:
     return _remember(NodeHealth(alias, True, position, time.monotonic(), float(row[1])))
 
 
-def _discard_connection(alias: str) -> None:
-    # The next use reconnects instead of reusing a broken socket.
+def close_connection(alias: str) -> None:
+    """Close this thread's connection to `alias`: the next use reconnects instead of
+    reusing a broken socket."""
     with suppress(DatabaseError):
         connections[alias].close()
 
@@ -119,7 +120,7 @@ def mark_down(alias: str) -> None:
 
 def discard(alias: str) -> None:
     """`alias` failed a query: close this thread's connection to it and set it aside."""
-    _discard_connection(alias)
+    close_connection(alias)
     mark_down(alias)
 
 
@@ -191,7 +192,7 @@ def connects(alias: str) -> bool:
             connection.close_if_health_check_failed()
             connection.ensure_connection()
     except DatabaseError:
-        _discard_connection(alias)
+        close_connection(alias)
         mark_down(alias)
         return False
     return True
@@ -348,7 +349,7 @@ def pending_commit_age(replica_lsn: int) -> float | None:
             cursor.execute(_PENDING_COMMIT_SQL, params)
             seconds = cursor.fetchone()[0]
     except (OperationalError, InterfaceError):
-        _discard_connection(primary)
+        close_connection(primary)
         return None
     except DatabaseError:
         # The WAL is gone (a replica paused for long), or the grant was revoked:

@@ -19,6 +19,13 @@ def test_it_serves_a_get_again_from_another_node(client, tag_name):
     assert response.content.decode() != lost_replica[tag_name]
 
 
+def test_it_serves_a_get_again_after_losing_the_primary_mid_request(client, tag_name):
+    response = client.get(f"/lose-primary/{tag_name}")
+
+    assert response.status_code == 404  # found no such tag; no 500
+    assert response.content.decode() == "default"  # reconnected: it is up
+
+
 def test_it_never_runs_a_post_twice(client, tag_name):
     client.raise_request_exception = False
 

@@ -11,13 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import DataError, connections, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path
 from psycopg import sql
 
 from forum.models import Tag
-from routers import conf, in_request_context, read_alias, request_scope
+from routers import conf, in_request_context, read_alias, request_scope, use_primary
 
 
 def tag_found(name: str) -> str:
@@ -215,8 +216,30 @@ def read_then_lose_replica(request: HttpRequest, name: str) -> HttpResponse:
     return show_tag(request, name)
 
 
+def primary_read_then_lose_primary(request: HttpRequest, name: str) -> HttpResponse:
+    """A page read from the primary that loses its connection to it, the first time."""
+    with use_primary():
+        Tag.objects.exists()
+        if name not in lost_replica:
+            lost_replica[name] = conf.primary()
+            # From another session: run by the request itself, it would count as a write.
+            pid = connections[conf.primary()].connection.info.backend_pid
+            db = settings.DATABASES[conf.primary()]
+            with psycopg.connect(
+                host=db["HOST"],
+                port=db["PORT"],
+                dbname=db["NAME"],
+                user=db["USER"],
+                password=db["PASSWORD"],
+                autocommit=True,
+            ) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return show_tag(request, name)
+
+
 urlpatterns = [
     path("lose-replica/<str:name>", read_then_lose_replica),
+    path("lose-primary/<str:name>", primary_read_then_lose_primary),
     path("tag/<str:name>", show_tag),
     path("create/<str:name>", create_tag),
     path("stream/<str:name>", write_then_stream),
