@@ -27,7 +27,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 
@@ -119,6 +119,18 @@ def not_visible_response(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def primary_unreachable() -> bool:
+    """After a connection-class database error: was it the primary that failed?
+
+    This thread's connection to it failed to open or was lost, or a probe finds it down
+    now. (It may be back by the time it is probed: a restart takes a second.)
+    """
+    raw = connections[conf.primary()].connection
+    if raw is None or raw.closed:
+        return True
+    return not replicas.probe(conf.primary()).up
+
+
 def answer_for_primary_down(
     request: HttpRequest, state: RequestState, response: HttpResponseBase
 ) -> HttpResponseBase:
@@ -133,9 +145,7 @@ def answer_for_primary_down(
         return response
     if state.not_visible:
         return not_visible_response(request)
-    if request.method in _SAFE_METHODS:
-        return response
-    if replicas.probe(conf.primary()).up:
+    if request.method in _SAFE_METHODS or replicas.probe(conf.primary()).up:
         return response
     return read_only_response(request)
 
@@ -187,7 +197,7 @@ class RoutingMiddleware:
             return None
         if (retried := self.served_again(request)) is not None:
             return retried
-        if replicas.probe(conf.primary()).up:
+        if not primary_unreachable():
             return None
         return read_only_response(request)
 

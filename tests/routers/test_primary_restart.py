@@ -35,3 +35,11 @@ def test_it_ignores_a_position_the_primary_has_not_reached(client, settings, tag
     served = {client.get(f"/tag/{tag_name}").content.decode() for _ in range(4)}
 
     assert served == {"replica", "replica_2"}
+
+
+def test_a_write_that_missed_a_restarting_primary_gets_the_read_only_page(client, tag_name):
+    """The primary refused the connection, and is up again when the error is handled."""
+    response = client.post(f"/write-while-restarting/{tag_name}", {"body": "Kept for you"})
+
+    assert response.status_code == 503
+    assert "Kept for you" in response.content.decode()

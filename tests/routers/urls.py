@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DataError, connections, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import path
+from django.urls import include, path
 from psycopg import sql
 
 from forum.models import Tag
@@ -237,7 +237,21 @@ def primary_read_then_lose_primary(request: HttpRequest, name: str) -> HttpRespo
         return show_tag(request, name)
 
 
+def write_while_primary_restarts(request: HttpRequest, name: str) -> HttpResponse:
+    """A write that cannot connect to the primary, which is back a moment later."""
+    primary = connections[conf.primary()]
+    primary.close()
+    port = primary.settings_dict["PORT"]
+    primary.settings_dict["PORT"] = "1"  # nothing listens there: refused, like a restart
+    try:
+        Tag.objects.create(name=name)
+    finally:
+        primary.settings_dict["PORT"] = port
+    return HttpResponse("created")
+
+
 urlpatterns = [
+    path("write-while-restarting/<str:name>", write_while_primary_restarts),
     path("lose-replica/<str:name>", read_then_lose_replica),
     path("lose-primary/<str:name>", primary_read_then_lose_primary),
     path("tag/<str:name>", show_tag),
@@ -259,4 +273,6 @@ urlpatterns = [
     path("worker-untracked/<str:name>", write_in_worker_without_helper),
     path("nested/<str:name>", write_in_nested_scope),
     path("slow", slow),
+    # The project's own pages, so the error pages' templates can name them.
+    path("", include("config.urls")),
 ]
