@@ -216,8 +216,7 @@ class RoutingMiddleware:
             return None
         primary = conf.primary()
         replicas.close_connection(primary)  # the second run connects afresh
-        if not replicas.probe(primary).up:
-            replicas.mark_down(primary)
+        replicas.probe(primary)  # and knows whether it is up
         if state.read_alias not in (None, primary):
             replicas.discard(state.read_alias)
         state.read_alias = None
