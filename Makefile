@@ -16,7 +16,7 @@ WITH_TEST_STACK := set -a && . tests/stack.env && set +a && \
 	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
 	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null
 
-.PHONY: help venv demo stack stack-down stack-reset lag up down test lint format bench screenshots
+.PHONY: help venv demo stack stack-down stack-reset lag up down test lint format bench drills screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,12 @@ bench: $(STAMP) ## Measure routing overhead and replica share (see bench/README.
 	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
 	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
 	$(PY) manage.py migrate --noinput -v0 && $(PY) bench/run.py
+
+drills: $(STAMP) ## Break the cluster under load and count what visitors saw (see bench/README.md)
+	@set -a && . bench/drills.env && set +a && \
+	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
+	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
+	$(PY) bench/drills.py
 
 screenshots: $(STAMP) ## Retake docs/images/ from a running demo (make demo first)
 	@scripts/ensure-chromium.sh
