@@ -78,7 +78,8 @@ bench: $(STAMP) ## Measure routing overhead and replica share (see bench/README.
 	@set -a && . bench/stack.env && set +a && \
 	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
 	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
-	$(PY) manage.py migrate --noinput -v0 && $(PY) bench/run.py
+	$(PY) manage.py migrate --noinput -v0 && $(PY) bench/run.py && \
+	$(PY) -m pip install --quiet -e '.[dev,bench]' && $(PY) bench/concurrent_http.py
 
 drills: $(STAMP) ## Break the cluster under load and count what visitors saw (see bench/README.md)
 	@set -a && . bench/drills.env && set +a && \

@@ -10,40 +10,34 @@ Runs against the stack in bench/drills.env (its own ports). Prints one table per
 and writes bench/results/drills.json.
 """
 
-import http.cookiejar
 import json
-import os
 import random
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import psycopg
+# bench/ is this script's directory, first on sys.path.
+from load import (
+    REPO,
+    RESULTS,
+    Visitor,
+    caught_up,
+    fetch,
+    gunicorn,
+    prepare,
+    primary_dsn,
+    replica_dsns,
+    stack,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results" / "drills.json"
 WRITERS = 4
 READERS = 4
-PASSWORD = "drill-password"
 STEADY, BROKEN, RECOVERY = 4.0, 8.0, 8.0  # seconds of each drill's phases
 SETTLE_SECONDS = 60  # how long the replicas get to converge at the end
-
-
-def stack(*args: str) -> None:
-    done = subprocess.run(
-        [str(REPO / "postgres/stack.sh"), *args], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"drills: stack.sh {' '.join(args)} failed:\n{done.stderr}")
 
 
 def on_standby(node: str, sql: str) -> None:
@@ -87,44 +81,6 @@ DRILLS = [
         lambda: on_standby("replica2", "SELECT pg_wal_replay_resume()"),
     ),
 ]
-
-
-class Visitor:
-    """A browser without JavaScript: cookies, no automatic redirects."""
-
-    class _NoRedirects(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.cookies), self._NoRedirects()
-        )
-
-    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """(status, body, Location) of one request; a POST when `form` is given."""
-        data = None
-        if form is not None:
-            token = next((c.value for c in self.cookies if c.name == "csrftoken"), "")
-            data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": token}).encode()
-        request = urllib.request.Request(self.base + path, data=data)
-        if form is not None:
-            request.add_header("Referer", self.base + path)
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, response.read().decode(), ""
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(), error.headers.get("Location", "")
-        except OSError as error:  # refused, reset, timed out: the server failed us
-            return 0, str(error), ""
-
-    def log_in(self, username: str) -> None:
-        self.request("/login/")
-        status, _, _ = self.request("/login/", {"username": username, "password": PASSWORD})
-        if status != 302:
-            raise SystemExit(f"drills: could not log {username} in ({status})")
 
 
 @dataclass
@@ -213,19 +169,6 @@ def run_drill(drill: Drill, base: str, threads: list[int], writers: list[Visitor
     return tally
 
 
-def primary_dsn() -> str:
-    return os.environ["DATABASE_URL"]
-
-
-def replica_dsns() -> list[str]:
-    return os.environ["REPLICA_URLS"].split(",")
-
-
-def fetch(dsn: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as connection:
-        return connection.execute(sql, params).fetchall()
-
-
 def check_posts(tallies: dict[str, Tally]) -> dict[str, int]:
     """Every acknowledged reply on the primary exactly once; what else got saved."""
     rows = fetch(
@@ -245,66 +188,13 @@ def check_posts(tallies: dict[str, Tally]) -> dict[str, int]:
 
 def converge() -> dict[str, object]:
     """Wait for every replica to replay everything; compare the drill replies on each."""
-    target = fetch(primary_dsn(), "SELECT pg_current_wal_lsn()")[0][0]
-    deadline = time.monotonic() + SETTLE_SECONDS
-    started = time.monotonic()
-    for dsn in replica_dsns():
-        while (
-            fetch(dsn, "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,))[0][0] is not True
-        ):
-            if time.monotonic() > deadline:
-                return {"converged": False}
-            time.sleep(0.1)
+    seconds = caught_up(SETTLE_SECONDS)
+    if seconds is None:
+        return {"converged": False}
     count_sql = "SELECT count(*) FROM forum_post WHERE body LIKE 'drill reply %%'"
     counts = [fetch(dsn, count_sql)[0][0] for dsn in [primary_dsn(), *replica_dsns()]]
-    return {
-        "converged": len(set(counts)) == 1,
-        "seconds": round(time.monotonic() - started, 1),
-        "drill replies per node": counts,
-    }
-
-
-GUNICORN_LOG = REPO / "bench" / "results" / "drills-gunicorn.log"
-
-
-def serve() -> tuple[subprocess.Popen[bytes], str]:
-    port = 38917
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
-    GUNICORN_LOG.parent.mkdir(exist_ok=True)
-    with GUNICORN_LOG.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2)
-            return server, base
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("drills: gunicorn did not start")
-
-
-def prepare() -> list[int]:
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=REPO, check=True)
-    subprocess.run([*manage, "seed_forum"], cwd=REPO, check=True, capture_output=True)
-    subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=REPO, check=True)
-    script = (
-        "from django.contrib.auth.models import User\n"
-        f"for n in range({WRITERS}):\n"
-        f"    user, _ = User.objects.get_or_create(username=f'drill{{n}}')\n"
-        f"    user.set_password('{PASSWORD}'); user.save()\n"
-    )
-    subprocess.run([*manage, "shell", "-c", script], cwd=REPO, check=True)
-    rows = fetch(primary_dsn(), "SELECT id FROM forum_thread ORDER BY id LIMIT 20")
-    return [row[0] for row in rows]
+    converged = len(set(counts)) == 1
+    return {"converged": converged, "seconds": seconds, "drill replies per node": counts}
 
 
 def report(name: str, tally: Tally) -> dict[str, object]:
@@ -317,27 +207,21 @@ def report(name: str, tally: Tally) -> dict[str, object]:
 
 
 def main() -> None:
-    threads = prepare()
-    # Time for the replicas to have the drill users, so a login reads them back.
-    converge()
-    server, base = serve()
-    try:
+    threads = prepare(WRITERS)
+    caught_up()  # the replicas have the writers, so a login reads them back
+    with gunicorn("drills-gunicorn.log") as base:
         writers = [Visitor(base) for _ in range(WRITERS)]
         for n, visitor in enumerate(writers):
-            visitor.log_in(f"drill{n}")
+            visitor.log_in(f"writer{n}")
         tallies = {d.name: run_drill(d, base, threads, writers) for d in DRILLS}
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
     results: dict[str, object] = {name: report(name, t) for name, t in tallies.items()}
-    results["posts"] = check_posts(tallies)
-    results["replicas"] = converge()
+    posts, replicas = check_posts(tallies), converge()
+    results |= {"posts": posts, "replicas": replicas}
     print("\n## afterwards")
-    for key, value in {**results["posts"], **results["replicas"]}.items():  # type: ignore[dict-item]
+    for key, value in {**posts, **replicas}.items():
         print(f"  {key:<36} {value}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
-    print(f"\nwritten to {RESULTS.relative_to(REPO)}")
+    (RESULTS / "drills.json").write_text(json.dumps(results, indent=2))
+    print("\nwritten to bench/results/drills.json")
 
 
 if __name__ == "__main__":
