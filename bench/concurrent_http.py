@@ -1,10 +1,11 @@
 """make bench, concurrent mode: the same HTTP load under each routing configuration.
 
-Logged-in writers reply to threads and follow each reply's redirect; anonymous readers
-browse. One replica holds every commit back 1 s. Each configuration runs in turn, the
-rounds interleaved so that a slow moment of the machine does not fall on one of them:
-our primary, naive, sticky (5 s pin) and causal, and django-multidb-router's
-PinningReplicaRouter with a 5 s pin, configured as its README says (bench/mdr_settings.py).
+Logged-in writers reply to threads, follow each reply's redirect, and read a few pages
+before the next reply; anonymous readers browse without pause. One replica holds every
+commit back 1 s. Each configuration runs in turn, the rounds interleaved so that a slow
+moment of the machine does not fall on one of them: our primary, naive, sticky (5 s pin)
+and causal, and django-multidb-router's PinningReplicaRouter with a 5 s pin, configured
+as its README says (bench/mdr_settings.py).
 
 Where the reads ran is taken from PostgreSQL's own statistics (pg_stat_statements on
 each node, enabled for the bench only), not from the app: the replica's share of read
@@ -26,6 +27,10 @@ from load import RESULTS, Visitor, caught_up, gunicorn, prepare, stack
 ROUNDS = 2
 ROUND_SECONDS = 10.0
 MIXES = {"write-heavy": (8, 2), "read-heavy": (1, 9)}  # (writers, anonymous readers)
+# A writer reads a few pages between replies, a quick reader's half second apart: a
+# reply every 2-3 s each.
+PAGES_BETWEEN_REPLIES = 4
+PAGE_PAUSE = 0.5
 CONFIGS: dict[str, dict[str, str]] = {
     "primary": {"FORUM_ROUTING": "primary"},
     "naive": {"FORUM_ROUTING": "naive"},
@@ -74,6 +79,14 @@ class Run:
 
 
 def write(run: Run, visitor: Visitor, threads: list[int]) -> None:
+    """Reply, read it back through the redirect, then read on as people do between posts."""
+    reply(run, visitor, threads)
+    for _ in range(PAGES_BETWEEN_REPLIES):
+        time.sleep(PAGE_PAUSE)
+        read(run, visitor, threads)
+
+
+def reply(run: Run, visitor: Visitor, threads: list[int]) -> None:
     body = f"bench reply {uuid.uuid4().hex}"
     status, _, location = run.timed(visitor, f"/t/{random.choice(threads)}/reply", {"body": body})
     if status != 302:
