@@ -20,6 +20,7 @@ because the primary is down becomes a 503 "read-only" page; a read of the client
 own write that no reachable node has yet, a 503 "saved, on its way" page.
 """
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -36,7 +37,11 @@ from .context import RequestState, _state, request_scope
 from .routers import NotVisibleYet
 from .streaming import stream_in_state
 
-# "16/B374D848@1764224000123": the position, and when the write committed (Unix ms).
+# "16/B374D848@1764224000123": the position, and when the write's response was made
+# (Unix ms, the app server's clock). Older copies of this package read only "16/B374D848"
+# and ignore this form: after a roll-back, clients keep read-your-writes only for new
+# writes.
+logger = logging.getLogger(__name__)
 _LSN_TEXT = re.compile(r"(?P<lsn>[0-9A-F]{1,8}/[0-9A-F]{1,8})(?:@(?P<ms>\d{1,15}))?")
 # RFC 9110's safe methods. Any other method may write, so its reads go to the primary.
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -122,11 +127,16 @@ def not_visible_response(request: HttpRequest) -> HttpResponse:
 def primary_unreachable() -> bool:
     """After a connection-class database error: was it the primary that failed?
 
-    This thread's connection to it failed to open or was lost, or a probe finds it down
-    now. (It may be back by the time it is probed: a restart takes a second.)
+    This thread's connection to it was lost, or a probe finds it down now. A connection
+    that failed to open is found down by the probe unless the primary came back in
+    between: a write in flight then meets a new connection that failed too, so a
+    request that wrote counts as having lost the primary.
     """
     raw = connections[conf.primary()].connection
-    if raw is None or raw.closed:
+    if raw is not None and raw.closed:
+        return True
+    state = _state.get()
+    if raw is None and state is not None and state.intends_to_write:
         return True
     return not replicas.probe(conf.primary()).up
 
@@ -148,6 +158,13 @@ def answer_for_primary_down(
     if request.method in _SAFE_METHODS or replicas.probe(conf.primary()).up:
         return response
     return read_only_response(request)
+
+
+def _connection_lost(exception: Exception) -> bool:
+    """A lost or refused connection (no SQLSTATE, class 08, or an administrator's shutdown
+    57P0x), or a standby cancelling a query for a recovery conflict (40001)."""
+    sqlstate: str | None = getattr(exception.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate[:2] == "08" or sqlstate[:4] == "57P0" or sqlstate == "40001"
 
 
 class RoutingMiddleware:
@@ -195,25 +212,34 @@ class RoutingMiddleware:
             return not_visible_response(request)
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        if (retried := self.served_again(request)) is not None:
+        if (retried := self.served_again(request, exception)) is not None:
             return retried
         if not primary_unreachable():
             return None
         return read_only_response(request)
 
-    def served_again(self, request: HttpRequest) -> HttpResponseBase | None:
-        """A read-only request that lost its database connection (a node died, dropped
-        the connection, or cancelled a query for a recovery conflict), served once more.
+    def served_again(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+        """A read-only request that lost its database connection (a node died or
+        dropped it) or met a recovery conflict on a replica, served once more.
 
-        Every node found down is set aside for ROUTERS_HEALTH_TTL, and so is the
-        request's replica, up or not: the second run reads elsewhere, or, with the
-        primary gone, from a replica that has the client's writes. Never a request that
-        wrote or whose method may write, never twice, and not under ASGI, where this
-        hook cannot await the view again.
+        The primary is probed (and set aside if down) and the request's replica set
+        aside for ROUTERS_HEALTH_TTL: the second run reads elsewhere, or, with the
+        primary gone, from a replica that has the client's writes. A timeout, a lock
+        or too many connections are not retried. Never a request that wrote or whose
+        method may write, never twice, and not under ASGI, where this hook cannot await
+        the view again. The middleware below this one runs again too.
         """
         state = _state.get()
-        if self.is_async or state is None or state.wrote or state.intends_to_write or state.retried:
+        if (
+            self.is_async
+            or state is None
+            or state.wrote
+            or state.intends_to_write
+            or state.retried
+            or not _connection_lost(exception)
+        ):
             return None
+        logger.warning("serving %s again after a database error: %s", request.path, exception)
         primary = conf.primary()
         replicas.close_connection(primary)  # the second run connects afresh
         replicas.probe(primary)  # and knows whether it is up

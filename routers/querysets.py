@@ -10,8 +10,8 @@ the model's reads may use the replicas like any other model's:
     class Reaction(models.Model):
         objects = WritesOnPrimaryQuerySet.as_manager()
 
-A model with a generic relation whose default manager is not one of these is read from
-the primary instead (see `generic_models()`).
+A model that a GenericRelation targets, whose default manager is not one of these, is
+read from the primary instead (see `generic_models()`).
 """
 
 from collections.abc import Iterable, Mapping
@@ -38,10 +38,14 @@ class WritesOnPrimaryQuerySet(QuerySet[_M]):
         return self.using(router.db_for_write(self.model, **hints))
 
     def update(self, **kwargs: Any) -> int:
-        return super(WritesOnPrimaryQuerySet, self._for_writing()).update(**kwargs)
+        updated = super(WritesOnPrimaryQuerySet, self._for_writing()).update(**kwargs)
+        self._result_cache = None  # stale now, as Django's own update() leaves it
+        return updated
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        return super(WritesOnPrimaryQuerySet, self._for_writing()).delete()
+        deleted = super(WritesOnPrimaryQuerySet, self._for_writing()).delete()
+        self._result_cache = None
+        return deleted
 
     def create(self, **kwargs: Any) -> _M:
         return super(WritesOnPrimaryQuerySet, self._for_writing()).create(**kwargs)

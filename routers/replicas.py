@@ -6,6 +6,7 @@ seconds, so a dead replica costs one failed connection per interval, not one per
 request. LSNs (WAL positions, "16/B374D848") are handled as integers.
 """
 
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -169,8 +170,10 @@ def usable_replicas() -> list[str]:
 
 def replica_with(lsn: int, wait_seconds: float) -> str | None:
     """A usable replica that has replayed `lsn` (the first one tried may take up to
-    `wait_seconds`); None if none has."""
-    for alias in usable_replicas():
+    `wait_seconds`); None if none has. The first one tried varies, to spread the load."""
+    candidates = usable_replicas()
+    start = random.randrange(len(candidates)) if candidates else 0
+    for alias in candidates[start:] + candidates[:start]:
         if connects(alias) and replayed(alias, lsn, wait_seconds):
             return alias
         wait_seconds = 0
@@ -285,7 +288,7 @@ def ahead_of_primary(lsn: int) -> bool:
     say: False.
     """
     known = health(conf.primary())
-    if known.lsn is not None and known.lsn >= lsn:
+    if not known.up or (known.lsn is not None and known.lsn >= lsn):
         return False
     position = primary_lsn()
     return position is not None and lsn > position
@@ -349,11 +352,13 @@ def pending_commit_age(replica_lsn: int) -> float | None:
             cursor.execute(_PENDING_COMMIT_SQL, params)
             seconds = cursor.fetchone()[0]
     except (OperationalError, InterfaceError):
+        # The connection broke, or the WAL is gone (a replica paused for long): ask
+        # again after the TTL.
         close_connection(primary)
         return None
     except DatabaseError:
-        # The WAL is gone (a replica paused for long), or the grant was revoked:
-        # stop asking, the replica's own estimate will do.
+        # The grant was revoked: stop asking (until a restart); the replica's own
+        # estimate will do.
         _walinspect[primary] = False
         return None
     return None if seconds is None else round(float(seconds), 3)

@@ -136,8 +136,8 @@ class SafeRouter(BaseRouter):
     Reads go to the primary inside `use_primary()`, inside an open atomic() block on
     the primary, after this request wrote, in a request whose method writes (its
     reads are mostly validation guarding the write: a uniqueness check read from a
-    lagging replica passes, then the insert fails), and for models with generic
-    relations. Otherwise `choose_read_alias` decides, once per request.
+    lagging replica passes, then the insert fails), and for `generic_models()`.
+    Otherwise `choose_read_alias` decides, once per request.
     """
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
@@ -213,7 +213,7 @@ class SafeRouter(BaseRouter):
                 raise NotVisibleYet(lsn)
             if fallback is None:
                 return primary  # no node at all: the error that follows is the truth
-            if state.read_alias is None:
+            if state.read_alias in (None, primary):
                 state.read_alias = fallback
         return fallback
 
@@ -253,12 +253,12 @@ class CausalRouter(SafeRouter):
             state.min_lsn = None  # a position from another cluster: it means nothing here
         if state.min_lsn is None:
             return replica
-        if replicas.replayed(replica, state.min_lsn, self.worth_waiting(replica, state)):
+        if replicas.replayed(replica, state.min_lsn, self.wait_budget(replica, state)):
             return replica
         return self._primary_or_fallback()
 
     @staticmethod
-    def worth_waiting(replica: str, state: RequestState) -> float:
+    def wait_budget(replica: str, state: RequestState) -> float:
         """How long to wait for `replica` to replay the client's write: up to
         ROUTERS_CAUSAL_WAIT_MS, or not at all when it cannot plausibly get there in time.
 

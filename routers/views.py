@@ -2,8 +2,10 @@
 
     path("healthz", routers.views.healthz)
 
-Answers 200 while the primary is up and 503 otherwise, always as JSON. Probes run
-fresh on every call (no cache): this is what monitoring and the lab look at.
+Answers 200 while the primary is up and 503 otherwise, always as JSON. Positions and
+lags are measured on every call: this is what monitoring and the lab look at.
+`in_rotation` is the routers' own view, from their probes (at most ROUTERS_HEALTH_TTL
+old).
 """
 
 from typing import Any

@@ -1,7 +1,5 @@
 """Lesson 8: a dead or far-behind replica is skipped; none left means the primary."""
 
-import time
-
 import pytest
 from django.contrib.auth.models import Group
 from django.db import OperationalError
@@ -96,19 +94,18 @@ def paused_replica(stack):
 def test_it_skips_a_replica_stale_past_the_time_bound_though_few_bytes_behind(
     paused_replica, settings
 ):
-    settings.ROUTERS_MAX_LAG_SECONDS = 2
+    settings.ROUTERS_MAX_LAG_SECONDS = 5
     Group.objects.create(name="waiting-0")
-    committed = time.monotonic()
     replicas.forget()
     # Well within the byte bound: it cannot see that this replica is stale.
     assert replicas.lag_bytes("replica") < 16 * 1024 < conf.max_lag_bytes()
 
-    # Within the bound it still serves reads, stale: the round-robin reaches it.
+    # Within the bound (the write is seconds younger) it still serves reads, stale: the
+    # round-robin reaches it.
     seen = {count_groups("causal", "waiting-") for _ in range(4)}
     assert ("replica", 0) in seen
-    assert time.monotonic() - committed < 2, "too slow to see it within the bound"
 
-    wait_until(lambda: time.monotonic() - committed > 2.5, what="the time bound to pass")
+    wait_until(lambda: "replica" not in replicas.usable_replicas(), what="the time bound")
     seen = {count_groups("causal", "waiting-") for _ in range(4)}
     assert seen == {("replica_2", 1)}
 

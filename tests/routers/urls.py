@@ -204,15 +204,29 @@ def create_tag(request: HttpRequest, name: str) -> HttpResponse:
 lost_replica: dict[str, str] = {}
 
 
+def terminate_from_elsewhere(alias: str) -> None:
+    """Kill this thread's connection to `alias` from another session, as a server that
+    dies does: run by the request itself, the statement would count as a write."""
+    pid = connections[alias].connection.info.backend_pid
+    db = settings.DATABASES[alias]
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
 def read_then_lose_replica(request: HttpRequest, name: str) -> HttpResponse:
-    """A page whose replica goes away between two reads, the first time it is served:
-    its connection is terminated, as when the server dies mid-request."""
+    """A page whose connection goes away between two reads, the first time it is served."""
     Tag.objects.exists()
     alias = read_alias(Tag)
     if name not in lost_replica:
         lost_replica[name] = alias
-        with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        terminate_from_elsewhere(alias)
     return show_tag(request, name)
 
 
@@ -222,18 +236,7 @@ def primary_read_then_lose_primary(request: HttpRequest, name: str) -> HttpRespo
         Tag.objects.exists()
         if name not in lost_replica:
             lost_replica[name] = conf.primary()
-            # From another session: run by the request itself, it would count as a write.
-            pid = connections[conf.primary()].connection.info.backend_pid
-            db = settings.DATABASES[conf.primary()]
-            with psycopg.connect(
-                host=db["HOST"],
-                port=db["PORT"],
-                dbname=db["NAME"],
-                user=db["USER"],
-                password=db["PASSWORD"],
-                autocommit=True,
-            ) as other:
-                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            terminate_from_elsewhere(conf.primary())
         return show_tag(request, name)
 
 
