@@ -12,7 +12,6 @@ and writes bench/results/drills.json.
 
 import json
 import random
-import subprocess
 import threading
 import time
 import uuid
@@ -22,7 +21,6 @@ from dataclasses import dataclass, field
 
 # bench/ is this script's directory, first on sys.path.
 from load import (
-    REPO,
     RESULTS,
     Visitor,
     caught_up,
@@ -43,18 +41,13 @@ SETTLE_SECONDS = 60  # how long the replicas get to converge at the end
 def on_standby(node: str, sql: str) -> None:
     # Resuming replay can cancel the very session that asked, for a recovery conflict
     # (its snapshot meets a cleanup record held back since the pause): ask again.
-    for _ in range(5):
-        done = subprocess.run(
-            [str(REPO / "postgres/stack.sh"), "psql", node, "-q", "-c", sql],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode == 0:
+    for attempt in range(5):
+        try:
+            stack("psql", node, "-q", "-c", sql)
             return
-        if "conflict with recovery" not in done.stderr:
-            break
-    raise SystemExit(f"drills: {sql} on {node} failed:\n{done.stderr}")
+        except SystemExit as failure:
+            if "conflict with recovery" not in str(failure) or attempt == 4:
+                raise
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,12 @@ def wait_until(
 class Stack:
     """The test stack's nodes, driven through postgres/stack.sh."""
 
-    def run(self, *args: str) -> None:
-        subprocess.run([str(REPO / "postgres/stack.sh"), *args], check=True, capture_output=True)
+    def run(self, *args: str) -> str:
+        """Run postgres/stack.sh; its output."""
+        done = subprocess.run(
+            [str(REPO / "postgres/stack.sh"), *args], check=True, capture_output=True, text=True
+        )
+        return done.stdout
 
     def stop(self, alias: str) -> None:
         connections[alias].close()

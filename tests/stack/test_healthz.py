@@ -1,13 +1,12 @@
 """/healthz: every node up or down, with lag, as JSON; 503 when the primary is down."""
 
-import subprocess
 import time
 
 import pytest
 from django.contrib.auth.models import Group
 
 from routers import replicas
-from tests.conftest import REPO, fetch, wait_until
+from tests.conftest import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -132,13 +131,7 @@ def test_it_bounds_a_replica_cut_off_from_the_primary_without_walinspect(
     client, settings, stack, no_walinspect
 ):
     settings.ROUTERS_MAX_LAG_SECONDS = 1
-    shown = subprocess.run(
-        [str(REPO / "postgres/stack.sh"), "psql", "replica1", "-Atc", "SHOW primary_conninfo"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    original = shown.stdout.strip()
+    original = stack.run("psql", "replica1", "-Atc", "SHOW primary_conninfo").strip()
     stack.run(
         "psql",
         "replica1",
