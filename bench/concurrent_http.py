@@ -1,7 +1,9 @@
 """make bench, concurrent mode: the same HTTP load under each routing configuration.
 
 Logged-in writers reply to threads, follow each reply's redirect, and read a few pages
-before the next reply; anonymous readers browse without pause. One replica holds every
+before the next reply. Anonymous readers browse: at a person's pace in the write-heavy
+mix, so that the writers make most of its traffic, and without pause in the read-heavy
+mix, so that it measures what the machine can serve. One replica holds every
 commit back 1 s. Each configuration runs in turn, the rounds interleaved so that a slow
 moment of the machine does not fall on one of them: our primary, naive, sticky (5 s pin)
 and causal, and django-multidb-router's PinningReplicaRouter with a 5 s pin, configured
@@ -24,13 +26,25 @@ from dataclasses import dataclass, field
 # bench/ is this script's directory, first on sys.path.
 from load import RESULTS, Visitor, caught_up, gunicorn, prepare, stack
 
-ROUNDS = 2
+ROUNDS = 3
 ROUND_SECONDS = 10.0
-MIXES = {"write-heavy": (8, 2), "read-heavy": (1, 9)}  # (writers, anonymous readers)
 # A writer reads a few pages between replies, a quick reader's half second apart: a
 # reply every 2-3 s each.
 PAGES_BETWEEN_REPLIES = 4
 PAGE_PAUSE = 0.5
+
+
+@dataclass(frozen=True)
+class Mix:
+    writers: int
+    readers: int  # anonymous
+    reader_pause: float  # seconds between a reader's pages
+
+
+MIXES = {
+    "write-heavy": Mix(writers=8, readers=2, reader_pause=PAGE_PAUSE),
+    "read-heavy": Mix(writers=1, readers=9, reader_pause=0.0),
+}
 CONFIGS: dict[str, dict[str, str]] = {
     "primary": {"FORUM_ROUTING": "primary"},
     "naive": {"FORUM_ROUTING": "naive"},
@@ -158,23 +172,25 @@ def enable_statistics() -> None:
     caught_up()
 
 
-def run_once(run: Run, env: dict[str, str], mix: tuple[int, int], threads: list[int]) -> None:
-    writers, readers = mix
+def run_once(run: Run, env: dict[str, str], mix: Mix, threads: list[int]) -> None:
     with gunicorn("concurrent-gunicorn.log", **env) as base:
-        visitors = [Visitor(base) for _ in range(writers)]
+        visitors = [Visitor(base) for _ in range(mix.writers)]
         for n, visitor in enumerate(visitors):
             visitor.log_in(f"writer{n}")
         caught_up()
         reset_statistics()
         stop = threading.Event()
 
-        def loop(action: Callable[[Run, Visitor, list[int]], None], visitor: Visitor) -> None:
-            while not stop.is_set():
+        def loop(
+            action: Callable[[Run, Visitor, list[int]], None], visitor: Visitor, pause: float
+        ) -> None:
+            while not stop.wait(pause):
                 action(run, visitor, threads)
 
-        workers = [threading.Thread(target=loop, args=(write, v)) for v in visitors]
+        workers = [threading.Thread(target=loop, args=(write, v, 0.0)) for v in visitors]
         workers += [
-            threading.Thread(target=loop, args=(read, Visitor(base))) for _ in range(readers)
+            threading.Thread(target=loop, args=(read, Visitor(base), mix.reader_pause))
+            for _ in range(mix.readers)
         ]
         started = time.monotonic()
         for worker in workers:
@@ -207,7 +223,7 @@ def summary(run: Run) -> dict[str, object]:
 
 
 def main() -> None:
-    threads = prepare(max(writers for writers, _ in MIXES.values()))
+    threads = prepare(max(mix.writers for mix in MIXES.values()))
     enable_statistics()
     stack("lag", "1s")
     results: dict[str, dict[str, object]] = {}
@@ -217,7 +233,7 @@ def main() -> None:
             for name, env in CONFIGS.items():
                 run_once(runs[name], env, mix, threads)
         results[mix_name] = {name: summary(run) for name, run in runs.items()}
-        print(f"\n## {mix_name}: {mix[0]} writers, {mix[1]} readers")
+        print(f"\n## {mix_name}: {mix}")
         print(json.dumps(results[mix_name], indent=2))
     (RESULTS / "concurrent.json").write_text(json.dumps(results, indent=2))
     print("\nwritten to bench/results/concurrent.json")
