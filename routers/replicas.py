@@ -56,6 +56,8 @@ class NodeHealth:
 
 
 _cache: dict[str, NodeHealth] = {}
+# Per server (see `server_of`): the furthest replay position a probe has seen there.
+_replayed: dict[str, int] = {}
 _lock = threading.Lock()
 # Per primary alias: can this role read the WAL with pg_walinspect? Asked once.
 _walinspect: dict[str, bool] = {}
@@ -69,6 +71,17 @@ def _remember(health: NodeHealth) -> NodeHealth:
         if known is None or known.checked_at <= health.checked_at:
             _cache[health.alias] = health
     return health
+
+
+def server_of(alias: str) -> str:
+    """The server this thread's connection to `alias` reached: the alias, the address
+    and the port. More than one server may answer to one alias (a host name with several
+    addresses, a list of hosts, a TCP balancer), and a new connection may reach another
+    one, so a replay position is only known for the server it was read on."""
+    raw = connections[alias].connection
+    if raw is None or raw.closed:
+        return alias
+    return f"{alias}@{raw.info.hostaddr or raw.info.host}:{raw.info.port}"
 
 
 def fetch_row(alias: str, sql: str, params: Any = None) -> tuple[Any, ...] | None:
@@ -95,6 +108,9 @@ def probe(alias: str) -> NodeHealth:
     if row is None:
         return _remember(NodeHealth(alias, False, None, time.monotonic()))
     position = parse_lsn(row[0]) if row[0] else 0
+    server = server_of(alias)
+    with _lock:
+        _replayed[server] = max(position, _replayed.get(server, 0))
     return _remember(NodeHealth(alias, True, position, time.monotonic(), float(row[1])))
 
 
@@ -129,6 +145,7 @@ def forget() -> None:
     """Drop every cached probe (tests use it after stopping or starting a node)."""
     with _lock:
         _cache.clear()
+        _replayed.clear()
         _walinspect.clear()
         _ages.clear()
 
@@ -204,14 +221,15 @@ def connects(alias: str) -> bool:
 def replayed(alias: str, lsn: int, wait_seconds: float) -> bool:
     """Has replica `alias` replayed up to `lsn`? Waits up to `wait_seconds` for it.
 
-    A cached position already past `lsn` answers at once: positions only move
-    forward, so a client whose write every replica has long replayed costs no query.
-    Otherwise the replica is asked on the connection that will serve the reads, and
-    outside any transaction open on it (see `outside_transaction`).
+    A position already seen past `lsn` on the server this connection reached answers
+    at once: positions only move forward, so a client whose write every replica has
+    long replayed costs no query. Another server behind the same alias has to show its
+    own (see `server_of`). Otherwise the replica is asked on the connection that will
+    serve the reads, and outside any transaction open on it (see `outside_transaction`).
     """
     with _lock:
-        known = _cache.get(alias)
-    if known is not None and known.lsn is not None and known.lsn >= lsn:
+        known = _replayed.get(server_of(alias))
+    if known is not None and known >= lsn:
         return True
     with outside_transaction(alias) as can_check:
         if not can_check:

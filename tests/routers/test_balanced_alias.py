@@ -1,0 +1,53 @@
+"""Read-your-writes behind one alias that reaches several standbys.
+
+Under `docker compose up --scale replica=2`, one host name answers with every replica
+container, and each new connection may reach another one: the alias is load-balanced.
+A replay position seen on one connection says nothing about the next connection's
+server. Here the alias lists both test standbys (libpq tries the hosts in order), and the
+order is swapped between requests as DNS round-robin does: the first request reaches a
+standby that has replayed the client's write, the next one a standby held 3 s behind.
+"""
+
+import pytest
+from django.db import connections
+
+from routers import replicas
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
+
+
+@pytest.fixture
+def balanced_alias(stack, settings):
+    """The replica alias reaching both standbys: the caught-up one first, then the slow one."""
+    alias = "replica"
+    fast, slow = (connections[name].settings_dict for name in ("replica", "replica_2"))
+    stack.set_lag("0", "replica")
+    stack.set_lag("3s", "replica_2")
+    original = dict(fast)
+    host_pairs = [(fast["HOST"], fast["PORT"]), (slow["HOST"], slow["PORT"])]
+
+    def reach(order):
+        connections[alias].close()
+        pairs = [host_pairs[i] for i in order]
+        connections[alias].settings_dict["HOST"] = ",".join(h for h, _ in pairs)
+        connections[alias].settings_dict["PORT"] = ",".join(str(p) for _, p in pairs)
+
+    settings.ROUTERS_REPLICAS = [alias]
+    reach((0, 1))
+    yield reach
+    connections[alias].close()
+    connections[alias].settings_dict.update(original)
+    replicas.forget()
+    stack.set_lag("1s")
+
+
+def test_a_position_seen_on_one_server_does_not_vouch_for_another(client, balanced_alias, tag_name):
+    client.post(f"/create/{tag_name}")
+
+    first = client.get(f"/tag/{tag_name}")
+    balanced_alias((1, 0))  # the next connection reaches the standby 3 s behind
+    second = client.get(f"/tag/{tag_name}")
+
+    assert (first.status_code, first.content.decode()) == (200, "replica")
+    assert second.status_code == 200, "read from the standby that lacks the write"
+    assert second.content.decode() == "default"
