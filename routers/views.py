@@ -5,15 +5,18 @@
 Answers 200 while the primary is up and 503 otherwise, always as JSON. Positions and
 lags are measured on every call: this is what monitoring and the lab look at.
 `in_rotation` is the routers' own view, from their probes (at most ROUTERS_HEALTH_TTL
-old).
+old). A replica alias that reaches several servers (see `routers.servers`) also lists
+each of them under `servers`, probed on a connection of its own.
 """
 
 from typing import Any
 
+import psycopg
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from . import conf, replicas
+from .servers import Server, connect, servers_of
 
 _REPLICA_SQL = f"""
 SELECT pg_last_wal_replay_lsn()::text,
@@ -35,28 +38,46 @@ def describe_nodes() -> dict[str, Any]:
     in_rotation = replicas.usable_replicas()
     for alias in conf.replicas():
         row = replicas.fetch_row(alias, _REPLICA_SQL)
-        if row is None:
-            nodes["replicas"].append({"alias": alias, "up": False})
-            continue
-        replay_lsn = replicas.parse_lsn(row[0]) if row[0] else None
-        seconds = replicas.seconds_behind(replay_lsn, primary_lsn)
-        if seconds is None and primary_lsn is not None and row[1] is not None:
-            seconds = round(row[1], 3)  # the replica's own upper bound
-        nodes["replicas"].append(
-            {
-                "alias": alias,
-                "up": True,
-                "replay_lsn": row[0],
-                "lag_bytes": replicas.lag_between(primary_lsn, replay_lsn),
-                "lag_seconds": seconds,
-                "apply_delay": row[2],
-                "replay_paused": row[3],
-                # Within ROUTERS_MAX_LAG_BYTES and ROUTERS_MAX_LAG_SECONDS: sticky and
-                # causal read from it (as last measured, up to ROUTERS_HEALTH_TTL ago).
-                "in_rotation": alias in in_rotation,
-            }
-        )
+        node: dict[str, Any] = {"alias": alias, **describe_replica(row, primary_lsn)}
+        if row is not None:
+            # Within ROUTERS_MAX_LAG_BYTES and ROUTERS_MAX_LAG_SECONDS: sticky and causal
+            # read from it (as last measured, up to ROUTERS_HEALTH_TTL ago).
+            node["in_rotation"] = alias in in_rotation
+        servers = servers_of(alias)
+        if len(servers) > 1:
+            node["servers"] = [
+                {"server": str(server), **describe_replica(server_row(alias, server), primary_lsn)}
+                for server in servers
+            ]
+        nodes["replicas"].append(node)
     return nodes
+
+
+def describe_replica(row: tuple[Any, ...] | None, primary_lsn: int | None) -> dict[str, Any]:
+    """What `_REPLICA_SQL`'s row says of a replica; None means it did not answer."""
+    if row is None:
+        return {"up": False}
+    replay_lsn = replicas.parse_lsn(row[0]) if row[0] else None
+    seconds = replicas.seconds_behind(replay_lsn, primary_lsn)
+    if seconds is None and primary_lsn is not None and row[1] is not None:
+        seconds = round(row[1], 3)  # the replica's own upper bound
+    return {
+        "up": True,
+        "replay_lsn": row[0],
+        "lag_bytes": replicas.lag_between(primary_lsn, replay_lsn),
+        "lag_seconds": seconds,
+        "apply_delay": row[2],
+        "replay_paused": row[3],
+    }
+
+
+def server_row(alias: str, server: Server) -> tuple[Any, ...] | None:
+    """`_REPLICA_SQL` on one server behind `alias`; None if it does not answer."""
+    try:
+        with connect(alias, server, autocommit=True) as connection:
+            return connection.execute(_REPLICA_SQL).fetchone()
+    except psycopg.Error:
+        return None
 
 
 @never_cache

@@ -15,6 +15,7 @@ from django.conf import settings
 from psycopg import sql
 
 from routers import conf
+from routers.servers import Server, connect, servers_of
 
 MAX_DELAY_SECONDS = 30
 ALL_REPLICAS = "all"
@@ -25,17 +26,22 @@ class ControlError(Exception):
 
 
 def _run_on(alias: str, *statements: sql.Composable) -> None:
-    replica = settings.DATABASES[alias]
+    """Run the statements on every server behind `alias` (a scaled compose service
+    is one alias over several containers)."""
     app = settings.DATABASES[conf.primary()]
+    servers = servers_of(alias)
+    if not servers:
+        raise ControlError(f"{alias}'s host does not resolve.")
+    for server in servers:
+        _run_on_server(alias, server, app, statements)
+
+
+def _run_on_server(
+    alias: str, server: Server, app: dict[str, str], statements: tuple[sql.Composable, ...]
+) -> None:
     try:
-        with psycopg.connect(
-            host=replica["HOST"],
-            port=replica["PORT"],
-            dbname=replica["NAME"],
-            user=app["USER"],
-            password=app["PASSWORD"],
-            autocommit=True,
-            connect_timeout=3,
+        with connect(
+            alias, server, user=app["USER"], password=app["PASSWORD"], autocommit=True
         ) as connection:
             for statement in statements:
                 connection.execute(statement)

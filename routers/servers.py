@@ -1,0 +1,62 @@
+"""The servers behind one alias.
+
+An alias usually names one server. It may name several: a host name with several
+addresses (compose's `--scale replica=N` gives the service name one address per
+container), or libpq's list of hosts ("HOST": "a,b"). Each new connection may then reach
+a different server, so the routers remember replay positions per server
+(`replicas.server_of`), and `/healthz` describes each server on its own.
+"""
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from django.db import connections
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server an alias can reach: its host as configured, an address, a port."""
+
+    host: str
+    #: The resolved IP address; None for a Unix socket directory.
+    address: str | None
+    port: str
+
+    def __str__(self) -> str:
+        return f"{self.address or self.host}:{self.port}"
+
+
+def servers_of(alias: str) -> list[Server]:
+    """Every server a new connection to `alias` may reach, in the order libpq tries them.
+
+    A host that does not resolve is left out; none at all is an empty list.
+    """
+    settings = connections[alias].settings_dict
+    hosts = str(settings.get("HOST") or "localhost").split(",")
+    ports = str(settings.get("PORT") or "5432").split(",")
+    if len(ports) == 1:  # libpq: one port for every host
+        ports *= len(hosts)
+    found: list[Server] = []
+    for host, port in zip(hosts, ports, strict=False):
+        if host.startswith("/"):
+            found.append(Server(host, None, port))
+            continue
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError:
+            continue
+        for address in dict.fromkeys(str(info[4][0]) for info in infos):
+            found.append(Server(host, address, port))
+    return found
+
+
+def connect(alias: str, server: Server, **options: Any) -> psycopg.Connection[Any]:
+    """A new connection, outside Django, to this one server, with `alias`'s settings."""
+    params = connections[alias].get_connection_params()
+    params.update(host=server.host, port=server.port, **options)
+    if server.address is not None:
+        params["hostaddr"] = server.address
+    params.setdefault("connect_timeout", 3)
+    return psycopg.connect(**params)
