@@ -12,6 +12,7 @@ import pytest
 from django.db import connections
 
 from routers import replicas
+from tests.conftest import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
@@ -51,3 +52,26 @@ def test_a_position_seen_on_one_server_does_not_vouch_for_another(client, balanc
     assert (first.status_code, first.content.decode()) == (200, "replica")
     assert second.status_code == 200, "read from the standby that lacks the write"
     assert second.content.decode() == "default"
+
+
+def test_healthz_describes_each_server_behind_the_alias(client, balanced_alias):
+    (replica,) = client.get("/healthz").json()["replicas"]
+
+    assert replica["alias"] == "replica"
+    servers = replica["servers"]
+    assert [s["server"] for s in servers] == ["127.0.0.1:55433", "127.0.0.1:55434"]
+    assert [(s["up"], s["apply_delay"]) for s in servers] == [(True, "0"), (True, "3s")]
+
+
+def test_the_cluster_panel_changes_every_server_behind_the_alias(client, balanced_alias, settings):
+    settings.LAB_CLUSTER_CONTROLS = True
+
+    response = client.post("/lab/cluster/delay", {"target": "replica", "seconds": "2"})
+
+    assert response.status_code == 302
+    # "replica" reaches the first standby, "replica_2" is the second's own alias.
+    for alias in ("replica", "replica_2"):
+        wait_until(
+            lambda alias=alias: fetch(alias, "SHOW recovery_min_apply_delay") == "2s",
+            what=f"{alias} to reload its apply delay",
+        )
