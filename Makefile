@@ -50,18 +50,35 @@ stack-down: ## Stop the local stack (data is kept)
 stack-reset: ## Stop the local stack and delete its data
 	@$(STACK) reset
 
-lag: ## Change every replica's apply delay live: make lag DELAY=3s
-	@$(STACK) lag $(DELAY)
+lag: ## Change every replica's apply delay live, local stack and compose: make lag DELAY=3s
+	@test -n "$(DELAY)" || { echo "usage: make lag DELAY=3s" >&2; exit 2; }
+	@changed=; \
+	if $(STACK) status 2>/dev/null | grep -q 'primary up'; then $(STACK) lag $(DELAY) && changed=1; fi; \
+	if docker compose ps --quiet replica 2>/dev/null | grep -q .; then \
+		postgres/compose-lag.sh $(DELAY) && changed=1; fi; \
+	test -n "$$changed" || { echo "make lag: no replica runs (make demo, make stack or make up first)" >&2; exit 1; }
 
-up: ## Start primary, replica and web with docker compose
-	docker compose up --build --detach
+up: ## docker compose: primary, replica and web on http://127.0.0.1:$WEB_PORT (8000)
+	@scripts/ensure-docker.sh && scripts/ensure-images.sh
+	docker compose up --detach --build --wait --pull never
+	@echo; echo "The forum: http://127.0.0.1:$${WEB_PORT:-8000}  (the lab: /lab/)"; \
+	echo "Demo members: ada (staff), grace, linus, margaret, ken; password: NAME-demo-password"; \
+	echo "Strategy: pick one in the lab per browser, or FORUM_ROUTING=naive|sticky|causal|primary make up"; \
+	echo "Lag: make lag DELAY=5s   Stop and delete everything: make down"
 
-down: ## Stop the docker compose services
-	docker compose down
+down: ## Remove what make up made: containers, network, volumes (and an engine it started)
+	@if docker info >/dev/null 2>&1; then docker compose down --volumes --remove-orphans; fi
+	@scripts/ensure-docker.sh stop
 
-test: $(STAMP) ## Start a throwaway stack on other ports, run every test, stop it
+# The compose suite needs an engine and the images: without them (not root, no Docker)
+# it is skipped, except under CI=true, where that is a failure.
+ENSURE_COMPOSE := { scripts/ensure-docker.sh && scripts/ensure-images.sh; } || \
+	{ test "$${CI:-}" != true && echo "make test: the compose tests will be skipped" >&2; }
+
+test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
 	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh
-	@$(WITH_TEST_STACK) && \
+	@trap 'scripts/ensure-docker.sh stop' EXIT && $(ENSURE_COMPOSE) && \
+	$(WITH_TEST_STACK) && trap 'postgres/stack.sh reset >/dev/null; scripts/ensure-docker.sh stop' EXIT && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,184 @@
+"""The compose suite: docker-compose.yml brought up for real, reached like a user would.
+
+One compose project for the whole suite, under a name of its own and with the web port
+published on 127.0.0.1 at a free port, so it never meets a user's `make up`. Services are
+reached only through that port or `docker exec`. `make test` starts the engine and makes
+the images first (scripts/ensure-docker.sh, scripts/ensure-images.sh); without an engine
+the suite is skipped, except under CI=true, where it fails.
+"""
+
+import http.cookiejar
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent.parent
+APPLY_DELAY = "2s"
+DEMO_MEMBER = ("grace", "grace-demo-password")
+
+
+def engine_answers() -> bool:
+    try:
+        done = subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Compose:
+    """One compose project of docker-compose.yml, driven with the docker CLI."""
+
+    name: str
+    web_port: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def run(self, *args: str, timeout: float = 600) -> str:
+        """`docker compose ...` for this project; its output (fails the test on an error)."""
+        done = subprocess.run(
+            ["docker", "compose", "--project-name", self.name, *args],
+            cwd=REPO,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"docker compose {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def containers(self, service: str) -> list[str]:
+        """Ids of the service's running containers."""
+        return self.run("ps", "--quiet", service).split()
+
+    def psql(self, container: str, *statements: str, database: str = "forum") -> str:
+        """Statements, each on its own, as the postgres superuser inside a container,
+        over its own socket; what they print."""
+        commands = [arg for statement in statements for arg in ("-c", statement)]
+        psql = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", database, *commands]
+        done = subprocess.run(
+            ["docker", "exec", "--user", "postgres", container, *psql],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"psql in {container} failed: {done.stderr}")
+        return done.stdout.strip()
+
+    def primary(self) -> str:
+        return self.containers("primary")[0]
+
+    def wait_for_replay(self, timeout: float = 60) -> None:
+        """Until every replica container has replayed what the primary has written."""
+        target = self.psql(self.primary(), "SELECT pg_current_wal_lsn()")
+        sql = f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"
+        deadline = time.monotonic() + timeout
+        for replica in self.containers("replica"):
+            while self.psql(replica, sql) != "t":
+                if time.monotonic() > deadline:
+                    pytest.fail(f"replica {replica[:12]} did not replay {target} in {timeout}s")
+                time.sleep(0.2)
+
+    def wait_for_web(self, timeout: float = 120) -> dict[str, object]:
+        """Until /healthz answers 200 through the published port; its JSON."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
+                    found: dict[str, object] = json.load(response)
+                    return found
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"/healthz did not answer 200 within {timeout}s")
+                time.sleep(0.5)
+
+
+class Visitor:
+    """A browser without JavaScript: cookies, no automatic redirects."""
+
+    class _NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), self._NoRedirects()
+        )
+
+    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """(status, body, Location) of one request; a POST when `form` is given."""
+        data = None
+        if form is not None:
+            token = next((c.value for c in self.cookies if c.name == "csrftoken"), "")
+            data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": token}).encode()
+        request = urllib.request.Request(self.base + path, data=data)
+        if form is not None:
+            request.add_header("Referer", self.base + path)
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.read().decode(), ""
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(), error.headers.get("Location", "")
+
+    def log_in(self, username: str, password: str) -> None:
+        self.request("/login/")
+        status, _, _ = self.request("/login/", {"username": username, "password": password})
+        assert status == 302, f"could not log {username} in ({status})"
+
+    def use_strategy(self, name: str) -> None:
+        self.request("/")  # the CSRF cookie
+        status, _, _ = self.request("/lab/strategy", {"strategy": name, "next": "/"})
+        assert status == 302
+
+
+@pytest.fixture(scope="session")
+def compose() -> Iterator[Compose]:
+    """The project up and healthy: primary, one replica, web; removed at the end."""
+    if not engine_answers():
+        reason = "no Docker engine answers (make test starts one as root: scripts/ensure-docker.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    project = Compose(
+        name=f"forum-test-{os.getpid()}",
+        web_port=free_port(),
+        env={"REPLICA_LAG": APPLY_DELAY, "FORUM_ROUTING": "causal"},
+    )
+    project.env["WEB_PORT"] = str(project.web_port)
+    try:
+        project.run("up", "--detach", "--wait", "--build", "--pull", "never")
+        yield project
+    finally:
+        subprocess.run(
+            ["docker", "compose", "--project-name", project.name, "down", "--volumes"],
+            cwd=REPO,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
