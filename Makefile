@@ -63,7 +63,7 @@ up: ## docker compose: primary, replica and web on http://127.0.0.1:$WEB_PORT (8
 	docker compose up --detach --build --wait --pull never
 	@echo; echo "The forum: http://127.0.0.1:$${WEB_PORT:-8000}  (the lab: /lab/)"; \
 	echo "Demo members: ada (staff), grace, linus, margaret, ken; password: NAME-demo-password"; \
-	echo "Strategy: pick one in the lab per browser, or FORUM_ROUTING=naive|sticky|causal|primary make up"; \
+	echo "Routing strategy: the navbar menu, per browser (default: FORUM_ROUTING=causal make up)"; \
 	echo "Lag: make lag DELAY=5s   Stop and delete everything: make down"
 
 down: ## Remove what make up made: containers, network, volumes (and an engine it started)
@@ -74,10 +74,11 @@ down: ## Remove what make up made: containers, network, volumes (and an engine i
 # it is skipped, except under CI=true, where that is a failure.
 ENSURE_COMPOSE := { scripts/ensure-docker.sh && scripts/ensure-images.sh; } || \
 	{ test "$${CI:-}" != true && echo "make test: the compose tests will be skipped" >&2; }
+TEST_ENGINE := DOCKERD_PIDFILE=.docker/dockerd-test.pid
 
 test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
 	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh
-	@trap 'scripts/ensure-docker.sh stop' EXIT && $(ENSURE_COMPOSE) && \
+	@export $(TEST_ENGINE) && trap 'scripts/ensure-docker.sh stop' EXIT && $(ENSURE_COMPOSE) && \
 	$(WITH_TEST_STACK) && trap 'postgres/stack.sh reset >/dev/null; scripts/ensure-docker.sh stop' EXIT && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

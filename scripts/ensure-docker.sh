@@ -6,8 +6,9 @@
 #
 # A running engine (Docker Desktop, a CI service, a system dockerd) is used as it is.
 # Otherwise, as root, Debian's docker.io is installed when missing and dockerd is
-# started in the background; its PID goes to .docker/dockerd.pid, and `stop` stops
-# exactly that PID. Compose v2 is not packaged for bookworm: when `docker compose` is
+# started in the background; its PID goes to $DOCKERD_PIDFILE (.docker/dockerd.pid),
+# and `stop` stops exactly that PID. `make test` uses a file of its own, so it never
+# stops an engine that `make up` started. Compose v2 is not packaged for bookworm: when `docker compose` is
 # missing, Debian trixie's docker-compose and docker-buildx packages (they need only
 # a newer libc than bookworm's, which bookworm has) are unpacked into the CLI plugin
 # folder.
@@ -15,7 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 STATE=.docker
-PIDFILE=$STATE/dockerd.pid
+PIDFILE=${DOCKERD_PIDFILE:-$STATE/dockerd.pid}
 PLUGINS=/usr/local/lib/docker/cli-plugins
 
 say() { echo "ensure-docker: $*" >&2; }

@@ -137,6 +137,8 @@ def test_two_replicas_stream_and_causal_never_serves_a_stale_page(compose, two_r
         compose.primary(), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
     )
     assert streaming == "2"
+    (replica,) = compose.wait_for_web()["replicas"]  # one alias, two servers behind it
+    assert sorted(server["apply_delay"] for server in replica["servers"]) == ["0", "3s"]
     visitor = member(compose, "causal")
     thread = a_thread(visitor)
 

@@ -75,3 +75,11 @@ def test_the_cluster_panel_changes_every_server_behind_the_alias(client, balance
             lambda alias=alias: fetch(alias, "SHOW recovery_min_apply_delay") == "2s",
             what=f"{alias} to reload its apply delay",
         )
+
+
+def test_the_cluster_page_shows_each_server_behind_the_alias(client, balanced_alias):
+    page = client.get("/lab/cluster/").content.decode()
+
+    assert 'data-node="replica@127.0.0.1:55433"' in page
+    assert 'data-node="replica@127.0.0.1:55434"' in page
+    assert "reaches several servers" in page
