@@ -43,7 +43,7 @@ def describe_nodes() -> dict[str, Any]:
             # Within ROUTERS_MAX_LAG_BYTES and ROUTERS_MAX_LAG_SECONDS: sticky and causal
             # read from it (as last measured, up to ROUTERS_HEALTH_TTL ago).
             node["in_rotation"] = alias in in_rotation
-        servers = servers_of(alias)
+        servers = sorted(servers_of(alias), key=str)  # DNS round-robin reorders them
         if len(servers) > 1:
             node["servers"] = [
                 {"server": str(server), **describe_replica(server_row(alias, server), primary_lsn)}
