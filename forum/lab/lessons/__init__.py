@@ -7,6 +7,7 @@ from . import (
     dead_or_lagging_replica,
     generic_relation_writes,
     get_or_create,
+    mirror_hides_lag,
     post_redirect_lag,
     raw_sql_bypasses_routers,
     reads_inside_atomic,
@@ -25,6 +26,7 @@ LESSONS: list[Lesson] = [
         raw_sql_bypasses_routers,
         dead_or_lagging_replica,
         replica_per_query,
+        mirror_hides_lag,
         sessions_on_a_lagging_replica,
     )
 ]

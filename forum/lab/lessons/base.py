@@ -60,6 +60,8 @@ class Lesson:
     run: Callable[[], list[Outcome]]
     #: Its page offers the cluster panel's pause and resume (when LAB_CLUSTER_CONTROLS).
     replica_controls: bool = False
+    #: What its rows compare: strategies, for most lessons.
+    compares: str = "Strategy"
 
     @property
     def doc(self) -> str:

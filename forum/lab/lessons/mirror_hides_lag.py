@@ -1,0 +1,157 @@
+"""Lesson 11: whether a test sees replication lag depends on where its replica alias points.
+
+`TEST = {"MIRROR": "default"}` makes a replica alias a mirror during a test run. In the
+installed Django, `BaseDatabaseCreation.set_as_test_mirror` copies one setting, the
+database NAME; HOST and PORT stay the alias's own. Each setup below is built the same
+way a test run builds it, then asked the question a read-your-writes test asks: is the
+row just committed on the primary readable through the replica alias?
+"""
+
+import time
+
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from forum.models import Tag
+from routers import RequestState, conf, read_alias, replicas, request_scope
+
+from ..trace import Statement, traced
+from .base import Lesson, Outcome, lab_tag
+
+ON_PRIMARY_HOST = "mirror on the primary host"
+ON_STANDBY_HOST = "mirror on the standby host"
+NEVER_COMMITTED = "TestCase: never committed"
+THIS_PROJECT = "this project: commit, route, wait"
+# How long a run waits for the standby to replay a position: past any demo delay.
+REPLAY_TIMEOUT = 35.0
+
+
+def replica() -> str:
+    return conf.replicas()[0]
+
+
+def mirror(on_primary_host: bool) -> BaseDatabaseWrapper:
+    """The replica alias as a test run makes it with TEST["MIRROR"] = the primary.
+
+    `on_primary_host`: its HOST and PORT are the primary's, as in a development setup
+    where every alias points at one server. Otherwise they are the standby's own.
+    """
+    primary = connections[conf.primary()].settings_dict
+    settings_dict = {**connections[replica()].settings_dict}
+    if on_primary_host:
+        settings_dict.update(HOST=primary["HOST"], PORT=primary["PORT"])
+    wrapper = connections[replica()].__class__(settings_dict, alias=f"{replica()} (mirror)")
+    wrapper.creation.set_as_test_mirror(primary)
+    return wrapper
+
+
+def readable(wrapper: BaseDatabaseWrapper, name: str) -> bool:
+    """Does a read through `wrapper` find the tag? (Then the connection is closed.)"""
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM forum_tag WHERE name = %s)", [name])
+            found: bool = cursor.fetchone()[0]
+            return found
+    finally:
+        wrapper.close()
+
+
+def read_trace(began: float, on_primary_host: bool) -> tuple[Statement, ...]:
+    """The insert on the primary, and the mirror's read on the server it reached."""
+    at_ms = round((time.monotonic() - began) * 1000, 1)
+    server = "primary" if on_primary_host else "standby"
+    return (Statement(0.0, "primary", "INSERT", False), Statement(at_ms, server, "SELECT", False))
+
+
+def through_mirror(on_primary_host: bool) -> Outcome:
+    """Commit a tag on the primary, then read it at once through the mirror alias."""
+    label = ON_PRIMARY_HOST if on_primary_host else ON_STANDBY_HOST
+    wrapper = mirror(on_primary_host)
+    with lab_tag() as name:
+        began = time.monotonic()
+        Tag.objects.using(conf.primary()).create(name=name)
+        found = readable(wrapper, name)
+    trace = read_trace(began, on_primary_host)
+    if on_primary_host:
+        if found:
+            return Outcome(
+                label,
+                False,
+                "found at once: the test passes, but it read the primary's own server, "
+                "so it hides the 404 a lagging replica gives real users",
+                trace=trace,
+            )
+        return Outcome(label, True, "not found: unexpected on the primary's server", trace=trace)
+    if found:
+        return Outcome(
+            label,
+            False,
+            "found: the standby had already replayed it (is an apply delay set?)",
+            trace=trace,
+        )
+    return Outcome(
+        label,
+        True,
+        "not found: the test fails, as the redirect fails in production. The mirror "
+        "took the primary's NAME only; it still reads the lagging standby",
+        trace=trace,
+    )
+
+
+def never_committed() -> Outcome:
+    """As in a TestCase: write inside a transaction, let the standby replay past it, read."""
+    with lab_tag() as name, transaction.atomic(using=conf.primary()):
+        Tag.objects.create(name=name)
+        position = replicas.primary_lsn()
+        replayed = position is not None and replicas.replayed(replica(), position, REPLAY_TIMEOUT)
+        found = readable(mirror(on_primary_host=False), name)
+        transaction.set_rollback(True, using=conf.primary())
+    # Whatever it finds, this setup cannot show lag: the row is never visible on a standby.
+    if not replayed:
+        return Outcome(NEVER_COMMITTED, False, "the standby did not replay in time")
+    if found:
+        return Outcome(NEVER_COMMITTED, False, "found on the standby: unexpected, uncommitted")
+    return Outcome(
+        NEVER_COMMITTED,
+        False,
+        "the standby replayed past the insert and still has no row: a test's rolled-back "
+        "data never reaches a standby, so a TestCase cannot show lag at all",
+    )
+
+
+def this_project() -> Outcome:
+    """Commit for real, read through the routers (causal), then wait, with a bound, for
+    the standby itself to replay the write and read it there."""
+    with lab_tag() as name:
+        Tag.objects.using(conf.primary()).create(name=name)
+        position = replicas.primary_lsn()
+        state = RequestState(strategy="causal", min_lsn=position)
+        with traced() as statements, request_scope(state):
+            found_now = Tag.objects.filter(name=name).exists()
+            served_by = read_alias(Tag)
+        replayed = position is not None and replicas.replayed(replica(), position, REPLAY_TIMEOUT)
+        found_later = replayed and Tag.objects.using(replica()).filter(name=name).exists()
+    if found_now and found_later:
+        summary = (
+            f"found at once (causal read {served_by}), and on the standby once it had "
+            "replayed the write: a real standby, a real commit, a bounded wait"
+        )
+        return Outcome(THIS_PROJECT, True, summary, trace=tuple(statements))
+    return Outcome(THIS_PROJECT, False, "not found", trace=tuple(statements))
+
+
+def run() -> list[Outcome]:
+    return [through_mirror(True), through_mirror(False), never_committed(), this_project()]
+
+
+LESSON = Lesson(
+    11,
+    "mirror-hides-lag",
+    "TEST.MIRROR hides lag",
+    "A read-your-writes test passes when the replica alias reaches the primary's own "
+    "server, and proves nothing about the lagging standby users meet.",
+    "Test against a real standby with a real apply delay, with committed data, waiting "
+    "on conditions with a bound.",
+    run,
+    compares="Test setup",
+)
