@@ -7,6 +7,10 @@
 # Nodes are "primary", "replica1", "replica2", ... It runs the same scripts as
 # docker-compose.yml (postgres/primary/init.sh, postgres/replica/bootstrap.sh).
 # Started as root, PostgreSQL runs as the postgres user (it refuses to run as root).
+#
+# A PgBouncer in transaction mode (POOLER_PORT, STACK_PORT + 9) fronts the nodes for
+# lesson 10: database APP_DB is the primary, APP_DB_replicas every standby, one server
+# connection at a time, taken in turn.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,6 +18,7 @@ STACK_DIR="$(realpath -m "${STACK_DIR:-$repo/.stack}")"
 STACK_PORT="${STACK_PORT:-54320}"
 REPLICAS="${REPLICAS:-1}"
 REPLICA_LAG="${REPLICA_LAG:-2s}"
+POOLER_PORT="${POOLER_PORT:-$((STACK_PORT + 9))}"
 export APP_DB="${APP_DB:-forum}"
 export APP_USER="${APP_USER:-forum}" APP_PASSWORD="${APP_PASSWORD:-forum}"
 export READER_USER="${READER_USER:-forum_reader}" READER_PASSWORD="${READER_PASSWORD:-forum_reader}"
@@ -158,6 +163,85 @@ init_replica() {
         REPLICA_NAME="$node" REPLICA_LAG="$REPLICA_LAG" "$STACK_DIR/scripts/replica/bootstrap.sh" >/dev/null
 }
 
+pooler_dir() { echo "$STACK_DIR/pooler"; }
+
+pooler_running() {
+    local pidfile
+    pidfile="$(pooler_dir)/pgbouncer.pid"
+    [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+find_pgbouncer() {
+    command -v pgbouncer >/dev/null && return 0
+    if is_root && command -v apt-get >/dev/null; then
+        say "pgbouncer not found; installing the Debian package 'pgbouncer'"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null
+        return 0
+    fi
+    return 1
+}
+
+start_pooler() {
+    local dir node hosts=""
+    dir="$(pooler_dir)"
+    if pooler_running; then
+        say "pooler already running on 127.0.0.1:$POOLER_PORT"
+        return
+    fi
+    if ! find_pgbouncer; then
+        say "pgbouncer not found: no pooler, and lesson 10 says so (install the 'pgbouncer' package)"
+        return
+    fi
+    port_busy "$POOLER_PORT" && die "pooler: port $POOLER_PORT on 127.0.0.1 is already in use; set POOLER_PORT"
+    # PgBouncer 1.18 takes a list of hosts but one port: give each standby's socket a
+    # directory of its own under one port number, so one entry spreads over them all.
+    rm -rf "$dir" && mkdir -p "$dir"
+    for node in $(nodes | tail -n +2); do
+        mkdir -p "$dir/servers/$node"
+        ln -s "$STACK_DIR/run/.s.PGSQL.$(port_of "$node")" "$dir/servers/$node/.s.PGSQL.5432"
+        hosts+="${hosts:+,}$dir/servers/$node"
+    done
+    # Over the sockets the servers trust local logins; clients log in to PgBouncer.
+    {
+        echo "[databases]"
+        echo "$APP_DB = host=$STACK_DIR/run port=$STACK_PORT dbname=$APP_DB"
+        [ -z "$hosts" ] || echo "${APP_DB}_replicas = host=$hosts port=5432 dbname=$APP_DB pool_size=$(nodes | tail -n +2 | wc -l)"
+    } >"$dir/pgbouncer.ini"
+    cat >>"$dir/pgbouncer.ini" <<INI
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $POOLER_PORT
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+default_pool_size = 10
+; Idle server connections taken in turn, not the last one used first: transactions
+; spread over the standbys, as PgBouncer's FAQ advises for load balancing.
+server_round_robin = 1
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    printf '"%s" "%s"\n"%s" "%s"\n' "$APP_USER" "$APP_PASSWORD" "$READER_USER" "$READER_PASSWORD" \
+        >"$dir/userlist.txt"
+    chmod 600 "$dir/userlist.txt"
+    if is_root; then chown -R postgres:postgres "$dir"; fi
+    as_pg pgbouncer --daemon --quiet "$dir/pgbouncer.ini" ||
+        die "pooler failed to start; see $dir/pgbouncer.log"
+    local _
+    for _ in $(seq 50); do port_busy "$POOLER_PORT" && break; sleep 0.1; done
+    say "pooler (PgBouncer, transaction mode) up on 127.0.0.1:$POOLER_PORT"
+}
+
+stop_pooler() {
+    pooler_running || return 0
+    kill "$(cat "$(pooler_dir)/pgbouncer.pid")"
+    local _
+    for _ in $(seq 50); do pooler_running || break; sleep 0.1; done
+    say "pooler stopped"
+}
+
 cmd_up() {
     init_primary
     start_node primary
@@ -166,10 +250,12 @@ cmd_up() {
         init_replica "$node"
         start_node "$node"
     done
+    start_pooler
     cmd_env
 }
 
 cmd_down() {
+    stop_pooler
     local node
     # Replicas first, so they do not log a lost primary.
     for node in $(ls "$STACK_DIR" 2>/dev/null | grep -E '^replica[0-9]+$' | sort -r) primary; do
@@ -193,6 +279,7 @@ cmd_status() {
             say "$node down"
         fi
     done
+    if pooler_running; then say "pooler up on 127.0.0.1:$POOLER_PORT"; else say "pooler down"; fi
 }
 
 cmd_env() {
@@ -202,6 +289,8 @@ cmd_env() {
     done
     echo "DATABASE_URL=postgres://$APP_USER:$APP_PASSWORD@127.0.0.1:$STACK_PORT/$APP_DB"
     echo "REPLICA_URLS=$urls"
+    echo "POOLED_DATABASE_URL=postgres://$APP_USER:$APP_PASSWORD@127.0.0.1:$POOLER_PORT/$APP_DB"
+    echo "POOLED_REPLICAS_URL=postgres://$READER_USER:$READER_PASSWORD@127.0.0.1:$POOLER_PORT/${APP_DB}_replicas"
 }
 
 # Change the apply delay live (ALTER SYSTEM + reload) on one replica, or on all.

@@ -10,6 +10,7 @@ Every setting has a default, so a project needs none of them to start:
     ROUTERS_MAX_LAG_BYTES = 64 MiB     # a replica further behind than this is skipped
     ROUTERS_MAX_LAG_SECONDS = 10.0     # ... or whose oldest unapplied commit is older
     ROUTERS_HEALTH_TTL = 1.0           # seconds a health/lag probe result is reused
+    ROUTERS_POOLED_REPLICAS = []       # replica aliases behind a transaction-mode pooler
 """
 
 from django.conf import settings
@@ -65,3 +66,10 @@ def max_lag_seconds() -> float:
 def health_ttl() -> float:
     seconds: float = getattr(settings, "ROUTERS_HEALTH_TTL", 1.0)
     return seconds
+
+
+def pooled_replicas() -> list[str]:
+    """Replica aliases reached through a pooler in transaction mode (PgBouncer): each
+    transaction may run on another server, so a request's reads are kept in one."""
+    aliases: list[str] = getattr(settings, "ROUTERS_POOLED_REPLICAS", [])
+    return list(aliases)

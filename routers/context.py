@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.db import DatabaseError, connections
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -47,6 +48,9 @@ class RequestState:
     not_visible: bool = False
     #: The request has been served again after its replica failed (once at most).
     retried: bool = False
+    #: Pooled replica aliases whose connection this request keeps in one transaction
+    #: (one server behind the pooler), ended when the request's scope closes.
+    held: set[str] = field(default_factory=set)
     #: Statements executed per alias (probes excluded): the page's honest footer.
     queries: Counter[str] = field(default_factory=Counter)
     #: Held while read_alias is chosen (worker threads of one request share the state);
@@ -95,8 +99,22 @@ def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
         yield state
     finally:
         _state.reset(token)
+        release_held(state)
         if outer is not None and state.wrote:
             outer.wrote = True
+
+
+def release_held(state: RequestState) -> None:
+    """End the read-only transactions that kept pooled aliases on one server."""
+    for alias in state.held:
+        connection = connections[alias]
+        try:
+            if connection.connection is not None and not connection.get_autocommit():
+                connection.rollback()
+                connection.set_autocommit(True)
+        except DatabaseError:
+            connection.close()
+    state.held.clear()
 
 
 def in_request_context(function: Callable[P, R]) -> Callable[P, R]:

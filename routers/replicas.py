@@ -19,7 +19,7 @@ from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
 
 from . import conf
-from .context import probing
+from .context import current_state, probing
 
 # On a standby: the position replayed (applied), never the one merely received,
 # since only replayed rows are visible to queries. On the primary: the position
@@ -108,9 +108,10 @@ def probe(alias: str) -> NodeHealth:
     if row is None:
         return _remember(NodeHealth(alias, False, None, time.monotonic()))
     position = parse_lsn(row[0]) if row[0] else 0
-    server = server_of(alias)
-    with _lock:
-        _replayed[server] = max(position, _replayed.get(server, 0))
+    if alias not in conf.pooled_replicas():  # behind a pooler, the server is unknown
+        server = server_of(alias)
+        with _lock:
+            _replayed[server] = max(position, _replayed.get(server, 0))
     return _remember(NodeHealth(alias, True, position, time.monotonic(), float(row[1])))
 
 
@@ -215,7 +216,27 @@ def connects(alias: str) -> bool:
         close_connection(alias)
         mark_down(alias)
         return False
+    hold_server(alias)
     return True
+
+
+def hold_server(alias: str) -> None:
+    """Behind a pooler in transaction mode, keep the request on one server.
+
+    Such a pooler gives each transaction whichever server connection is free, so a
+    replay check, and each read after it, could each run on another standby. In a
+    request scope, the connection to a pooled alias leaves autocommit: its checks and
+    reads share one transaction, so one server, until the scope closes
+    (`context.release_held`). Only reads go to a replica, and PostgreSQL's default
+    READ COMMITTED gives each statement a fresh snapshot, so nothing is lost by it.
+    """
+    state = current_state()
+    connection = connections[alias]
+    if state is None or alias not in conf.pooled_replicas() or connection.in_atomic_block:
+        return
+    if connection.get_autocommit():
+        connection.set_autocommit(False)
+        state.held.add(alias)
 
 
 def replayed(alias: str, lsn: int, wait_seconds: float) -> bool:
@@ -229,7 +250,7 @@ def replayed(alias: str, lsn: int, wait_seconds: float) -> bool:
     """
     with _lock:
         known = _replayed.get(server_of(alias))
-    if known is not None and known >= lsn:
+    if known is not None and known >= lsn and alias not in conf.pooled_replicas():
         return True
     with outside_transaction(alias) as can_check:
         if not can_check:

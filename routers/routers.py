@@ -272,6 +272,11 @@ class CausalRouter(SafeRouter):
         if state.wrote_at is None:
             return wait
         age = time.time() - state.wrote_at
+        if replica in conf.pooled_replicas():
+            # The alias's cached figures may be another server's: ask the one this
+            # request holds (the first statement of its transaction, see hold_server).
+            needed = replicas.probe(replica).apply_delay - age
+            return wait if needed <= wait else 0.0
         needed = replicas.health(replica).apply_delay - age
         lag = replicas.lag_seconds(replica)
         if lag is not None:

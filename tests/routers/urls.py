@@ -253,7 +253,21 @@ def write_while_primary_restarts(request: HttpRequest, name: str) -> HttpRespons
     return HttpResponse("created")
 
 
+def show_tag_while_the_pooler_is_busy(request: HttpRequest, name: str) -> HttpResponse:
+    """`/tag/<name>`, with another client taking a pooled server between the routers'
+    decision (and its replay check) and the read, as a busy site's other requests do."""
+    alias = read_alias(Tag)
+    other = psycopg.connect(**connections[alias].get_connection_params(), autocommit=True)
+    try:
+        other.execute("BEGIN")
+        other.execute("SELECT 1")  # holds a server connection until it ends
+        return show_tag(request, name)
+    finally:
+        other.close()
+
+
 urlpatterns = [
+    path("tag-contended/<str:name>", show_tag_while_the_pooler_is_busy),
     path("write-while-restarting/<str:name>", write_while_primary_restarts),
     path("lose-replica/<str:name>", read_then_lose_replica),
     path("lose-primary/<str:name>", primary_read_then_lose_primary),
