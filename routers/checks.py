@@ -78,6 +78,16 @@ def check_settings(
                 id="routers.E003",
             )
         )
+    for alias in conf.pooled_replicas():
+        if alias not in conf.replicas():
+            problems.append(
+                checks.Error(
+                    f"ROUTERS_POOLED_REPLICAS names {alias!r}, which is not a replica alias.",
+                    hint="List it in ROUTERS_REPLICAS too, or remove it: only reads are "
+                    "kept on one pooled server.",
+                    id="routers.E004",
+                )
+            )
     problems += _check_middleware()
     problems += _check_isolation()
     if not conf.replicas():

@@ -116,6 +116,12 @@ def test_it_reports_the_primary_listed_as_a_replica(settings):
     assert ids(check_settings(None)) == ["routers.E003"]
 
 
+def test_it_reports_a_pooled_alias_that_is_not_a_replica(settings):
+    settings.ROUTERS_POOLED_REPLICAS = ["replica", "default"]
+
+    assert ids(check_settings(None)) == ["routers.E004"]
+
+
 def test_it_warns_about_repeatable_read_requests_on_a_replica(settings, monkeypatch):
     replica = settings.DATABASES["replica"]
     monkeypatch.setitem(replica, "ATOMIC_REQUESTS", True)
