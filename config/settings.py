@@ -140,6 +140,20 @@ for index, url in enumerate(
 ):
     DATABASES[replica_alias(index)] = database(url)
 
+# Lesson 10 (forum/lab): the stack's PgBouncer, in transaction mode, in front of the
+# primary and of every standby. Not aliases of DATABASES: the lab opens them when run.
+POOLED_DATABASES = {
+    "primary": database(
+        env_str("POOLED_DATABASE_URL", "postgres://forum:forum@127.0.0.1:54329/forum")
+    ),
+    "replicas": database(
+        env_str(
+            "POOLED_REPLICAS_URL",
+            "postgres://forum_reader:forum_reader@127.0.0.1:54329/forum_replicas",
+        )
+    ),
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Routing (the routers package) -------------------------------------------------

@@ -130,7 +130,7 @@ def served_by(response: Any) -> set[str]:
 
 
 def replica_aliases() -> list[str]:
-    return [alias for alias in settings.DATABASES if alias != "default"]
+    return list(settings.ROUTERS_REPLICAS)
 
 
 def fetch(alias: str, sql: str, params: tuple[Any, ...] = ()) -> Any:

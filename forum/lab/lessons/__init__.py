@@ -13,6 +13,7 @@ from . import (
     reads_inside_atomic,
     replica_per_query,
     sessions_on_a_lagging_replica,
+    transaction_pooling,
 )
 from .base import Lesson, Outcome
 
@@ -26,6 +27,7 @@ LESSONS: list[Lesson] = [
         raw_sql_bypasses_routers,
         dead_or_lagging_replica,
         replica_per_query,
+        transaction_pooling,
         mirror_hides_lag,
         sessions_on_a_lagging_replica,
     )

@@ -1,0 +1,202 @@
+"""Lesson 10: behind a pooler in transaction mode, a session is no longer one server.
+
+PgBouncer with `pool_mode = transaction` lends a server connection for one transaction,
+then gives it to whichever client asks next. Two things Django does across transactions
+break: a server-side cursor (`QuerySet.iterator()`) declared in one and fetched in the
+next, and a replay check in one transaction vouching for reads in the next. Each run
+plays the busy site with a second client whose transaction takes the very server the
+first transaction used (found by looking at it), so the outcome does not depend on luck.
+"""
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, connections
+
+from forum.models import Tag
+from routers import conf
+
+from ..trace import Statement
+from .base import Lesson, Outcome
+
+SERVER_SIDE_CURSOR = "iterator(), server-side cursor"
+CLIENT_SIDE = "iterator(), DISABLE_SERVER_SIDE_CURSORS"
+CHECK_THEN_READ = "replay check, then a read"
+ONE_TRANSACTION = "check and read in one transaction"
+# Tries at taking one given server: more than the pool holds idle here.
+MAX_OTHER_CLIENTS = 20
+_counter = itertools.count()
+
+
+@contextmanager
+def pooled_alias(name: str, entry: str, **extra: Any) -> Iterator[str]:
+    """A database alias through the pooler (settings.POOLED_DATABASES[entry]), for the
+    length of one run.
+
+    Added to the connections only while the scenario runs, not to DATABASES for good:
+    every alias there must answer for the test suite and the footer, and the pooler is
+    optional.
+    """
+    config = {**settings.POOLED_DATABASES[entry], "CONN_MAX_AGE": 0, **extra}
+    # configure_settings fills in Django's defaults; it insists on a "default".
+    both = {"default": connections.settings["default"], name: config}
+    connections.settings[name] = connections.configure_settings(both)[name]
+    try:
+        yield name
+    finally:
+        connections[name].close()
+        del connections[name]
+        del connections.settings[name]
+
+
+def pooler_missing(alias: str) -> str | None:
+    """Why the pooler behind `alias` cannot be used, or None when it answers."""
+    try:
+        connections[alias].ensure_connection()
+    except DatabaseError:
+        where = (
+            f"{connections[alias].settings_dict['HOST']}:{connections[alias].settings_dict['PORT']}"
+        )
+        return (
+            f"no pooler answers at {where}: postgres/stack.sh starts PgBouncer when the "
+            "pgbouncer package is installed (as root it installs it)"
+        )
+    return None
+
+
+@contextmanager
+def other_client_on(
+    alias: str, same_server: Callable[[psycopg.Connection[Any]], bool]
+) -> Iterator[bool]:
+    """Another client of the pooler, in a transaction on the server that `same_server`
+    recognises, for as long as the block runs; yields whether it got there.
+
+    A try that lands elsewhere ends at once, and its server goes back to the end of the
+    pooler's queue (server_round_robin): the tries walk through the idle servers.
+    """
+    params = connections[alias].get_connection_params()
+    for _ in range(MAX_OTHER_CLIENTS):
+        with psycopg.connect(**params, autocommit=True) as client:
+            client.execute("BEGIN")
+            if same_server(client):
+                yield True
+                return
+    yield False
+
+
+def holds_cursor(client: psycopg.Connection[Any]) -> bool:
+    # pg_cursors lists the cursors of the server session the transaction runs in.
+    row = client.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%'")
+    return bool(row.fetchone()[0])  # type: ignore[index]
+
+
+def iterate(server_side: bool) -> Outcome:
+    """Iterate three tags one row per fetch while another client takes the cursor's server."""
+    label = SERVER_SIDE_CURSOR if server_side else CLIENT_SIDE
+    name = f"lab_pooled_{'cursors' if server_side else 'plain'}"
+    with pooled_alias(name, "primary", DISABLE_SERVER_SIDE_CURSORS=not server_side) as alias:
+        missing = pooler_missing(alias)
+        if missing:
+            return Outcome(label, False, missing)
+        prefix = f"lab-pool-{next(_counter)}-"
+        Tag.objects.using(conf.primary()).bulk_create(Tag(name=f"{prefix}{n}") for n in range(3))
+        try:
+            rows = Tag.objects.using(alias).filter(name__startswith=prefix).order_by("name")
+            iterator = rows.iterator(chunk_size=1)
+            first = next(iterator)
+            with other_client_on(alias, holds_cursor) as took_it:
+                rest = list(iterator)
+        # Django's own cleanup (closing the cursor) meets the same missing cursor and
+        # raises psycopg's error, unwrapped.
+        except (DatabaseError, psycopg.Error) as error:
+            reason = str(error).splitlines()[0]
+            trace = (
+                Statement(0.0, "server A", "DECLARE", False),
+                Statement(1.0, "server B", "FETCH", True),
+            )
+            return Outcome(
+                label, False, f"the second fetch reached another server: {reason}", trace=trace
+            )
+        finally:
+            Tag.objects.using(conf.primary()).filter(name__startswith=prefix).delete()
+    names = [first.name, *(tag.name for tag in rest)]
+    if server_side:
+        found = "took" if took_it else "could not find"
+        return Outcome(label, True, f"read every row (the other client {found} its server)")
+    return Outcome(
+        label,
+        len(names) == 3,
+        f"read all {len(names)} rows: the query ran once and Django fetched every row "
+        "in that one transaction, so no cursor outlived it",
+    )
+
+
+def server_port(cursor: Any) -> str:
+    cursor.execute("SELECT current_setting('port')")
+    port: str = cursor.fetchone()[0]
+    return port
+
+
+def check_then_read(one_transaction: bool) -> Outcome:
+    """The replay check, then the read, with another client taking the check's server
+    between them: do the two statements meet the same standby?"""
+    label = ONE_TRANSACTION if one_transaction else CHECK_THEN_READ
+    if len(conf.replicas()) < 2:
+        return Outcome(
+            label,
+            False,
+            "needs two standbys behind the pooler: make stack-down, then make demo REPLICAS=2",
+        )
+    with pooled_alias("lab_pooled_replicas", "replicas") as alias:
+        missing = pooler_missing(alias)
+        if missing:
+            return Outcome(label, False, missing)
+        connection = connections[alias]
+        try:
+            if one_transaction:
+                connection.set_autocommit(False)  # what ROUTERS_POOLED_REPLICAS does
+            with connection.cursor() as cursor:
+                checked = server_port(cursor)
+                with other_client_on(alias, lambda other: server_port(other.cursor()) == checked):
+                    read = server_port(cursor)
+        except DatabaseError as error:
+            return Outcome(label, False, f"the pooler did not answer: {error}")
+    trace = (
+        Statement(0.0, f"standby :{checked}", "SELECT", False),
+        Statement(1.0, f"standby :{read}", "SELECT", False),
+    )
+    if checked == read:
+        return Outcome(
+            label,
+            True,
+            f"both on the standby at port {checked}: the check holds for the read",
+            trace=trace,
+        )
+    return Outcome(
+        label,
+        False,
+        f"checked the standby at port {checked}, read the one at port {read}: the check "
+        "said nothing about the server that answered the read",
+        trace=trace,
+    )
+
+
+def run() -> list[Outcome]:
+    return [iterate(True), iterate(False), check_then_read(False), check_then_read(True)]
+
+
+LESSON = Lesson(
+    10,
+    "transaction-pooling",
+    "Behind a transaction pooler",
+    "A pooler in transaction mode may give each transaction another server: a "
+    "server-side cursor's next fetch, or the read after a replay check, lands elsewhere.",
+    "DISABLE_SERVER_SIDE_CURSORS on every pooled alias, and ROUTERS_POOLED_REPLICAS so "
+    "a request's check and reads share one transaction.",
+    run,
+    compares="Setup",
+)
