@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from psycopg import IsolationLevel
@@ -25,10 +26,12 @@ from .context import current_state, probing
 # since only replayed rows are visible to queries. On the primary: the position
 # written, which is past the end of every committed transaction.
 # With the standby's apply delay, in seconds: it holds each commit back that long.
+# And when the server started: with its address, who it is (see `server_of`).
 _POSITION_SQL = (
     "SELECT CASE WHEN pg_is_in_recovery()"
     " THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,"
-    " extract(epoch FROM current_setting('recovery_min_apply_delay')::interval)::float"
+    " extract(epoch FROM current_setting('recovery_min_apply_delay')::interval)::float,"
+    " pg_postmaster_start_time()::text"
 )
 
 
@@ -58,6 +61,8 @@ class NodeHealth:
 _cache: dict[str, NodeHealth] = {}
 # Per server (see `server_of`): the furthest replay position a probe has seen there.
 _replayed: dict[str, int] = {}
+# Per psycopg connection: the server it reached, once a probe has asked.
+_servers: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
 _lock = threading.Lock()
 # Per primary alias: can this role read the WAL with pg_walinspect? Asked once.
 _walinspect: dict[str, bool] = {}
@@ -73,15 +78,21 @@ def _remember(health: NodeHealth) -> NodeHealth:
     return health
 
 
-def server_of(alias: str) -> str:
-    """The server this thread's connection to `alias` reached: the alias, the address
-    and the port. More than one server may answer to one alias (a host name with several
-    addresses, a list of hosts, a TCP balancer), and a new connection may reach another
-    one, so a replay position is only known for the server it was read on."""
+def server_of(alias: str) -> str | None:
+    """The server this thread's connection to `alias` reached, as a probe on it found
+    it: the alias, the address and port, and when the server started. None until a
+    probe has run on this connection.
+
+    More than one server may answer to one alias (a host name with several addresses,
+    a list of hosts, a TCP balancer), and a new connection may reach another one, so a
+    replay position is only known for the server it was read on. The start time tells
+    a server that took over another's address (a container restarted) from the one
+    that had it.
+    """
     raw = connections[alias].connection
     if raw is None or raw.closed:
-        return alias
-    return f"{alias}@{raw.info.hostaddr or raw.info.host}:{raw.info.port}"
+        return None
+    return _servers.get(raw)
 
 
 def fetch_row(alias: str, sql: str, params: Any = None) -> tuple[Any, ...] | None:
@@ -108,9 +119,11 @@ def probe(alias: str) -> NodeHealth:
     if row is None:
         return _remember(NodeHealth(alias, False, None, time.monotonic()))
     position = parse_lsn(row[0]) if row[0] else 0
-    if alias not in conf.pooled_replicas():  # behind a pooler, the server is unknown
-        server = server_of(alias)
+    raw = connections[alias].connection
+    if raw is not None and alias not in conf.pooled_replicas():  # behind a pooler: unknown
+        server = f"{alias}@{raw.info.hostaddr or raw.info.host}:{raw.info.port}#{row[2]}"
         with _lock:
+            _servers[raw] = server
             _replayed[server] = max(position, _replayed.get(server, 0))
     return _remember(NodeHealth(alias, True, position, time.monotonic(), float(row[1])))
 
@@ -147,6 +160,7 @@ def forget() -> None:
     with _lock:
         _cache.clear()
         _replayed.clear()
+        _servers.clear()
         _walinspect.clear()
         _ages.clear()
 
@@ -248,8 +262,9 @@ def replayed(alias: str, lsn: int, wait_seconds: float) -> bool:
     own (see `server_of`). Otherwise the replica is asked on the connection that will
     serve the reads, and outside any transaction open on it (see `outside_transaction`).
     """
+    server = server_of(alias)
     with _lock:
-        known = _replayed.get(server_of(alias))
+        known = _replayed.get(server) if server is not None else None
     if known is not None and known >= lsn and alias not in conf.pooled_replicas():
         return True
     with outside_transaction(alias) as can_check:

@@ -8,11 +8,16 @@ order is swapped between requests as DNS round-robin does: the first request rea
 standby that has replayed the client's write, the next one a standby held 3 s behind.
 """
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 from django.db import connections
 
 from routers import replicas
-from tests.conftest import fetch, wait_until
+from tests.conftest import REPO, fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
@@ -83,3 +88,49 @@ def test_the_cluster_page_shows_each_server_behind_the_alias(client, balanced_al
     assert 'data-node="replica@127.0.0.1:55433"' in page
     assert 'data-node="replica@127.0.0.1:55434"' in page
     assert "reaches several servers" in page
+
+
+@pytest.fixture
+def socket_alias(stack, settings):
+    """The replica alias through a socket directory whose link the test can move from
+    one standby to the other: one address, then another server behind it, as when a
+    restarted container takes over an address another one had."""
+    run = Path(os.environ.get("STACK_DIR", REPO / ".stack-test")).resolve() / "run"
+    here = Path(tempfile.mkdtemp(dir="/tmp"))
+    link = here / ".s.PGSQL.5432"
+    replica = connections["replica"]
+    original = dict(replica.settings_dict)
+
+    ports = {
+        "replica": original["PORT"],
+        "replica_2": connections["replica_2"].settings_dict["PORT"],
+    }
+
+    def point_at(alias: str) -> None:
+        link.unlink(missing_ok=True)
+        link.symlink_to(run / f".s.PGSQL.{ports[alias]}")
+        replica.close()
+
+    stack.set_lag("0", "replica")
+    stack.set_lag("30s", "replica_2")
+    settings.ROUTERS_REPLICAS = ["replica"]
+    replica.settings_dict.update(HOST=str(here), PORT="5432")
+    point_at("replica")
+    yield point_at
+    replica.close()
+    replica.settings_dict.clear()
+    replica.settings_dict.update(original)
+    shutil.rmtree(here)
+    replicas.forget()
+    stack.set_lag("1s")
+
+
+def test_a_server_that_takes_over_an_address_shows_its_own_position(client, socket_alias, tag_name):
+    client.post(f"/create/{tag_name}")
+    first = client.get(f"/tag/{tag_name}")
+    socket_alias("replica_2")  # the same address now reaches the standby 30 s behind
+    second = client.get(f"/tag/{tag_name}")
+
+    assert (first.status_code, first.content.decode()) == (200, "replica")
+    assert second.status_code == 200, "trusted the position of the server that had the address"
+    assert second.content.decode() == "default"
