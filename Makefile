@@ -52,11 +52,12 @@ stack-reset: ## Stop the local stack and delete its data
 
 lag: ## Change every replica's apply delay live, local stack and compose: make lag DELAY=3s
 	@test -n "$(DELAY)" || { echo "usage: make lag DELAY=3s" >&2; exit 2; }
-	@changed=; \
-	if $(STACK) status 2>/dev/null | grep -q 'primary up'; then $(STACK) lag $(DELAY) && changed=1; fi; \
+	@found=; \
+	if $(STACK) status 2>/dev/null | grep -q 'primary up'; then \
+		found=1; $(STACK) lag '$(DELAY)' || exit 1; fi; \
 	if docker compose ps --quiet replica 2>/dev/null | grep -q .; then \
-		postgres/compose-lag.sh $(DELAY) && changed=1; fi; \
-	test -n "$$changed" || { echo "make lag: no replica runs (make demo, make stack or make up first)" >&2; exit 1; }
+		found=1; postgres/compose-lag.sh '$(DELAY)' || exit 1; fi; \
+	test -n "$$found" || { echo "make lag: no replica runs (make demo, make stack or make up first)" >&2; exit 1; }
 
 up: ## docker compose: primary, replica and web on http://127.0.0.1:$WEB_PORT (8000)
 	@scripts/ensure-docker.sh && scripts/ensure-images.sh

@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 delay="${1:?usage: compose-lag.sh DELAY (e.g. 3s, 500ms, 0)}"
-[[ "$delay" =~ ^[0-9]+(ms|s|min)?$ ]] || {
-    echo "compose-lag: DELAY must look like 0, 500ms, 3s or 1min (got '$delay')" >&2
+[[ "$delay" =~ ^(0|[0-9]+(ms|s|min|h))$ ]] || {
+    echo "compose-lag: DELAY must be 0 or a number with a unit: 500ms, 3s, 1min, 1h (got '$delay')" >&2
     exit 2
 }
 containers=$(docker compose ps --quiet replica)

@@ -298,7 +298,7 @@ cmd_env() {
 # Change the apply delay live (ALTER SYSTEM + reload) on one replica, or on all.
 cmd_lag() {
     local delay="${1:?usage: stack.sh lag DELAY [NODE] (e.g. 3s, 500ms, 0)}" node
-    [[ "$delay" =~ ^[0-9]+(ms|s|min)?$ ]] || die "DELAY must look like 0, 500ms, 3s or 1min (got '$delay')"
+    [[ "$delay" =~ ^(0|[0-9]+(ms|s|min|h))$ ]] || die "DELAY must be 0 or a number with a unit: 500ms, 3s, 1min, 1h (got '$delay')"
     for node in ${2:-$(nodes | tail -n +2)}; do
         is_running "$node" || die "$node is not running; run 'make stack' first"
         as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$STACK_DIR/run" -p "$(port_of "$node")" -U postgres -d postgres \

@@ -38,7 +38,7 @@ _SCRIPT_REQUIRES = re.compile(r"\$\{(\w+):?\?")
 
 @dataclass(frozen=True)
 class Mount:
-    kind: str  # "bind", "volume" (named) or "anonymous"
+    kind: str  # "bind", "volume" (named), "anonymous" or "tmpfs"
     source: str
     target: str
 
@@ -89,6 +89,9 @@ def mounts(service: dict[str, Any]) -> list[Mount]:
                 source, target = parts[0], parts[1]
                 kind = "bind" if source.startswith((".", "/", "~")) else "volume"
         found.append(Mount(kind, source, target))
+    tmpfs = service.get("tmpfs") or []
+    for target in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
+        found.append(Mount("tmpfs", "", str(target).split(":")[0]))
     return found
 
 

@@ -117,7 +117,8 @@ def use_undeclared_volume(compose: dict[str, Any]) -> None:
 
 
 def share_a_named_volume_between_replicas(compose: dict[str, Any]) -> None:
-    compose["services"]["replica"]["volumes"][1] = "primary-data:/var/lib/postgresql/data"
+    del compose["services"]["replica"]["tmpfs"]
+    compose["services"]["replica"]["volumes"].append("primary-data:/var/lib/postgresql/data")
 
 
 def pin_the_replica_container_name(compose: dict[str, Any]) -> None:

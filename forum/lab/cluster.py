@@ -25,15 +25,28 @@ class ControlError(Exception):
     """A control that the cluster refused, in words for the page."""
 
 
-def _run_on(alias: str, *statements: sql.Composable) -> None:
-    """Run the statements on every server behind `alias` (a scaled compose service
-    is one alias over several containers)."""
+def _run_on(aliases: list[str], *statements: sql.Composable) -> None:
+    """Run the statements on every server behind every alias (a scaled compose service
+    is one alias over several containers). Every server is tried, even after one fails,
+    and then the failures are reported with what was changed."""
     app = settings.DATABASES[conf.primary()]
-    servers = servers_of(alias)
-    if not servers:
-        raise ControlError(f"{alias}'s host does not resolve.")
-    for server in servers:
-        _run_on_server(alias, server, app, statements)
+    changed: list[str] = []
+    failed: list[str] = []
+    for alias in aliases:
+        servers = servers_of(alias)
+        if not servers:
+            failed.append(f"{alias}: its host does not resolve")
+        for server in servers:
+            name = alias if len(servers) == 1 else f"{alias} ({server})"
+            try:
+                _run_on_server(alias, server, app, statements)
+            except ControlError as error:
+                failed.append(f"{name}: {error}")
+            else:
+                changed.append(name)
+    if failed:
+        done = f"Changed: {', '.join(changed)}." if changed else "Nothing was changed."
+        raise ControlError(f"Could not change {'; '.join(failed)}. {done}")
 
 
 def _run_on_server(
@@ -47,30 +60,28 @@ def _run_on_server(
                 connection.execute(statement)
     except psycopg.errors.InsufficientPrivilege as error:
         raise ControlError(
-            f"{alias} refused: {error.diag.message_primary}. This cluster was set up before "
-            "the lab's grants: recreate it (make stack-reset, then make demo)."
+            f"refused ({error.diag.message_primary}); this cluster was set up before the "
+            "lab's grants: recreate it (make stack-reset, then make demo)"
         ) from error
     except psycopg.Error as error:
         # The server's own words, not the connection details.
-        reason = error.diag.message_primary or type(error).__name__
-        raise ControlError(f"{alias} could not be changed: {reason}.") from error
+        raise ControlError(error.diag.message_primary or type(error).__name__) from error
 
 
 def set_apply_delay(aliases: list[str], seconds: Decimal) -> None:
     """Set recovery_min_apply_delay live (ALTER SYSTEM and a reload, no restart)."""
     delay = f"{int(seconds * 1000)}ms"
-    for alias in aliases:
-        _run_on(
-            alias,
-            sql.SQL("ALTER SYSTEM SET recovery_min_apply_delay = {}").format(sql.Literal(delay)),
-            sql.SQL("SELECT pg_reload_conf()"),
-        )
+    _run_on(
+        aliases,
+        sql.SQL("ALTER SYSTEM SET recovery_min_apply_delay = {}").format(sql.Literal(delay)),
+        sql.SQL("SELECT pg_reload_conf()"),
+    )
 
 
 def set_replay_paused(alias: str, paused: bool) -> None:
     """Pause or resume WAL replay: a paused standby keeps receiving, and falls behind."""
     _run_on(
-        alias,
+        [alias],
         sql.SQL("SELECT pg_wal_replay_pause()" if paused else "SELECT pg_wal_replay_resume()"),
     )
 

@@ -49,6 +49,8 @@ class Compose:
     name: str
     web_port: int
     env: dict[str, str] = field(default_factory=dict)
+    #: The engine's volumes before the project came up: `down -v` must leave no other.
+    volumes_before: set[str] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -171,6 +173,10 @@ def compose() -> Iterator[Compose]:
         env={"REPLICA_LAG": APPLY_DELAY, "FORUM_ROUTING": "causal"},
     )
     project.env["WEB_PORT"] = str(project.web_port)
+    listed = subprocess.run(
+        ["docker", "volume", "ls", "--quiet"], capture_output=True, text=True, check=True
+    )
+    project.volumes_before = set(listed.stdout.split())
     try:
         project.run("up", "--detach", "--wait", "--build", "--pull", "never")
         yield project

@@ -222,6 +222,9 @@ def test_pages_keep_loading_when_a_replica_container_dies(compose):
 
 
 def test_down_leaves_nothing_of_the_project(compose):
+    # A scale-down first: a replica removed then must not leave its data behind.
+    compose.run("up", "--detach", "--wait", "--pull", "never", "--scale", "replica=2")
+    compose.run("up", "--detach", "--wait", "--pull", "never", "--scale", "replica=1")
     compose.run("down", "--volumes")
 
     label = f"label=com.docker.compose.project={compose.name}"
@@ -234,6 +237,10 @@ def test_down_leaves_nothing_of_the_project(compose):
             check=True,
         )
         assert listed.stdout.split() == [], f"a {kind} of the project is left"
+    volumes = subprocess.run(
+        ["docker", "volume", "ls", "--quiet"], capture_output=True, text=True, check=True
+    )
+    assert set(volumes.stdout.split()) <= compose.volumes_before, "an unlabelled volume is left"
 
 
 def wait_for(condition, what: str, timeout: float = 60) -> None:

@@ -134,3 +134,24 @@ def test_a_server_that_takes_over_an_address_shows_its_own_position(client, sock
     assert (first.status_code, first.content.decode()) == (200, "replica")
     assert second.status_code == 200, "trusted the position of the server that had the address"
     assert second.content.decode() == "default"
+
+
+def test_the_cluster_panel_changes_every_server_it_can_and_says_which_it_could_not(
+    client, balanced_alias, settings, stack
+):
+    settings.LAB_CLUSTER_CONTROLS = True
+    stack.stop("replica")  # the first server behind the alias
+    try:
+        response = client.post(
+            "/lab/cluster/delay", {"target": "replica", "seconds": "2"}, follow=True
+        )
+    finally:
+        stack.start("replica")
+
+    page = response.content.decode()
+    assert "Could not change replica (127.0.0.1:55433)" in page
+    assert "Changed: replica (127.0.0.1:55434)." in page
+    wait_until(
+        lambda: fetch("replica_2", "SHOW recovery_min_apply_delay") == "2s",
+        what="the second server to take the delay",
+    )

@@ -93,8 +93,10 @@ def test_it_clears_a_stale_pid_file(mini_stack):
     assert query(PORT, "SELECT 1") == 1
 
 
-def test_it_rejects_a_malformed_delay(mini_stack):
-    result = stack_sh(mini_stack, "lag", "soon")
+@pytest.mark.parametrize("delay", ["soon", "5", "5 s"])
+def test_it_rejects_a_malformed_delay(mini_stack, delay):
+    # A bare number would be milliseconds to PostgreSQL: a unit is required.
+    result = stack_sh(mini_stack, "lag", delay)
 
     assert result.returncode != 0
-    assert "DELAY must look like" in result.stderr
+    assert "DELAY must be 0 or a number with a unit" in result.stderr

@@ -9,7 +9,9 @@
 #   on its Unix socket only: *.sh executed if executable and sourced if not, *.sql run
 #   with psql. Other files are ignored.
 # - Then the real server, in the foreground, as PID 1.
-set -euo pipefail
+# No `set -u`: init scripts are sourced into this shell, and the official image runs
+# them without it, so a script that reads an unset variable works in both.
+set -Eeo pipefail
 
 if [ "${1:0:1}" = "-" ]; then
     set -- postgres "$@"
