@@ -202,12 +202,10 @@ start_pooler() {
         hosts+="${hosts:+,}$dir/servers/$node"
     done
     # Over the sockets the servers trust local logins; clients log in to PgBouncer.
-    # One server connection per standby (pool_size), made in turn: a transaction's
-    # standby is then one of a known few, which lesson 10 and its tests rely on.
     {
         echo "[databases]"
         echo "$APP_DB = host=$STACK_DIR/run port=$STACK_PORT dbname=$APP_DB"
-        [ -z "$hosts" ] || echo "${APP_DB}_replicas = host=$hosts port=5432 dbname=$APP_DB pool_size=$(nodes | tail -n +2 | wc -l)"
+        [ -z "$hosts" ] || echo "${APP_DB}_replicas = host=$hosts port=5432 dbname=$APP_DB"
     } >"$dir/pgbouncer.ini"
     cat >>"$dir/pgbouncer.ini" <<INI
 

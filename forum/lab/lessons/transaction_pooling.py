@@ -27,7 +27,7 @@ SERVER_SIDE_CURSOR = "iterator(), server-side cursor"
 CLIENT_SIDE = "iterator(), DISABLE_SERVER_SIDE_CURSORS"
 CHECK_THEN_READ = "replay check, then a read"
 ONE_TRANSACTION = "check and read in one transaction"
-# Tries at taking one given server: more than the pool holds idle here.
+# Tries at taking given server connections: more than the pool holds idle here.
 MAX_OTHER_CLIENTS = 20
 _counter = itertools.count()
 
@@ -72,18 +72,25 @@ def pooler_missing(alias: str) -> str | None:
 def other_client_on(
     alias: str, same_server: Callable[[psycopg.Connection[Any]], bool]
 ) -> Iterator[bool]:
-    """Another client of the pooler, in a transaction on the server that `same_server`
-    recognises, for as long as the block runs; yields whether it got there.
+    """Another client of the pooler, in a transaction on the server connection that
+    `same_server` recognises, for as long as the block runs; yields whether it got it.
 
-    A try that lands elsewhere ends at once, and its server goes back to the end of the
-    pooler's queue (server_round_robin): the tries walk through the idle servers.
+    A try that lands elsewhere ends at once, and its server connection goes back to
+    the end of the pooler's queue (server_round_robin): the tries walk through the idle
+    connections.
     """
     params = connections[alias].get_connection_params()
     for _ in range(MAX_OTHER_CLIENTS):
         with psycopg.connect(**params, autocommit=True) as client:
             client.execute("BEGIN")
             if same_server(client):
-                yield True
+                try:
+                    yield True
+                finally:
+                    # A WITH HOLD cursor left behind would outlive this run in that
+                    # server session, for the next client to trip over.
+                    client.execute("CLOSE ALL")
+                    client.execute("COMMIT")
                 return
     yield False
 
@@ -135,15 +142,19 @@ def iterate(server_side: bool) -> Outcome:
     )
 
 
-def server_port(cursor: Any) -> str:
-    cursor.execute("SELECT current_setting('port')")
-    port: str = cursor.fetchone()[0]
-    return port
+def server(cursor: Any) -> tuple[int, str]:
+    """The server connection a statement ran on: its backend PID, and its standby's
+    address (none over a Unix socket) and port."""
+    cursor.execute(
+        "SELECT pg_backend_pid(), concat_ws(':', host(inet_server_addr()), current_setting('port'))"
+    )
+    pid, where = cursor.fetchone()
+    return int(pid), str(where)
 
 
 def check_then_read(one_transaction: bool) -> Outcome:
     """The replay check, then the read, with another client taking the check's server
-    between them: do the two statements meet the same standby?"""
+    connection between them (found by its backend PID): where does the read run?"""
     label = ONE_TRANSACTION if one_transaction else CHECK_THEN_READ
     if len(conf.replicas()) < 2:
         return Outcome(
@@ -160,27 +171,31 @@ def check_then_read(one_transaction: bool) -> Outcome:
             if one_transaction:
                 connection.set_autocommit(False)  # what ROUTERS_POOLED_REPLICAS does
             with connection.cursor() as cursor:
-                checked = server_port(cursor)
-                with other_client_on(alias, lambda other: server_port(other.cursor()) == checked):
-                    read = server_port(cursor)
+                checked = server(cursor)
+                with other_client_on(alias, lambda other: server(other.cursor()) == checked):
+                    read = server(cursor)
         except DatabaseError as error:
             return Outcome(label, False, f"the pooler did not answer: {error}")
+    (check_pid, check_standby), (read_pid, read_standby) = checked, read
     trace = (
-        Statement(0.0, f"standby :{checked}", "SELECT", False),
-        Statement(1.0, f"standby :{read}", "SELECT", False),
+        Statement(0.0, f"standby {check_standby}", "SELECT", False),
+        Statement(1.0, f"standby {read_standby}", "SELECT", False),
     )
     if checked == read:
         return Outcome(
             label,
             True,
-            f"both on the standby at port {checked}: the check holds for the read",
+            f"both on server connection {check_pid} (standby {check_standby}): no other "
+            "client can take it in the middle of a transaction",
             trace=trace,
         )
+    elsewhere = "another standby" if check_standby != read_standby else "the same standby"
     return Outcome(
         label,
         False,
-        f"checked the standby at port {checked}, read the one at port {read}: the check "
-        "said nothing about the server that answered the read",
+        f"the check ran on server connection {check_pid} (standby {check_standby}), the "
+        f"read on {read_pid} (standby {read_standby}, {elsewhere}): another client took "
+        "the first in between, so nothing ties the read to what the check saw",
         trace=trace,
     )
 
