@@ -68,6 +68,7 @@ def test_up_brings_every_service_to_healthy(compose):
     assert {(s["Service"], s["Health"]) for s in states} == {
         ("primary", "healthy"),
         ("replica", "healthy"),
+        ("pgbouncer", "healthy"),
         ("web", "healthy"),
     }
     health = compose.wait_for_web()
@@ -102,6 +103,18 @@ def test_a_safe_strategy_lands_on_the_reply(compose, strategy):
 
     assert status == 200
     assert body in page
+
+
+def test_lesson_10_runs_through_the_compose_pgbouncer(compose):
+    visitor = Visitor(compose.url)
+    visitor.request("/lab/transaction-pooling/")  # the CSRF cookie
+
+    status, page, _ = visitor.request("/lab/transaction-pooling/", {})
+
+    assert status == 200
+    assert 'data-strategy="iterator(), server-side cursor" data-correct="no"' in page
+    assert "does not exist" in page
+    assert 'data-strategy="iterator(), DISABLE_SERVER_SIDE_CURSORS" data-correct="yes"' in page
 
 
 @pytest.fixture
