@@ -72,7 +72,12 @@ class TracePicture:
 
     @property
     def lanes(self) -> dict[str, int]:
+        """A lane per node of the cluster; or, for a story told on other servers (a
+        pooler's connections, a mirror's host), a lane per server it names."""
         nodes = [conf.primary(), *conf.replicas()]
+        named = list(dict.fromkeys(statement.alias for statement in self.statements))
+        if not set(named) <= set(nodes):
+            nodes = named
         return {alias: TOP + index * LANE_HEIGHT for index, alias in enumerate(nodes)}
 
     @property

@@ -100,22 +100,27 @@ def through_mirror(on_primary_host: bool) -> Outcome:
 
 def never_committed() -> Outcome:
     """As in a TestCase: write inside a transaction, let the standby replay past it, read."""
+    began = time.monotonic()
     with lab_tag() as name, transaction.atomic(using=conf.primary()):
         Tag.objects.create(name=name)
         position = replicas.primary_lsn()
         replayed = position is not None and replicas.replayed(replica(), position, REPLAY_TIMEOUT)
         found = readable(mirror(on_primary_host=False), name)
         transaction.set_rollback(True, using=conf.primary())
+    trace = read_trace(began, on_primary_host=False)
     # Whatever it finds, this setup cannot show lag: the row is never visible on a standby.
     if not replayed:
-        return Outcome(NEVER_COMMITTED, False, "the standby did not replay in time")
+        return Outcome(NEVER_COMMITTED, False, "the standby did not replay in time", trace=trace)
     if found:
-        return Outcome(NEVER_COMMITTED, False, "found on the standby: unexpected, uncommitted")
+        return Outcome(
+            NEVER_COMMITTED, False, "found on the standby: unexpected, uncommitted", trace=trace
+        )
     return Outcome(
         NEVER_COMMITTED,
         False,
         "the standby replayed past the insert and still has no row: a test's rolled-back "
         "data never reaches a standby, so a TestCase cannot show lag at all",
+        trace=trace,
     )
 
 
