@@ -139,6 +139,7 @@ def iterate(server_side: bool) -> Outcome:
         len(names) == 3,
         f"read all {len(names)} rows: the query ran once and Django fetched every row "
         "in that one transaction, so no cursor outlived it",
+        trace=(Statement(0.0, "server A", "SELECT", False),),
     )
 
 
