@@ -11,11 +11,6 @@ REPLICAS ?= 1
 REPLICA_LAG ?= 2s
 STACK := REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) postgres/stack.sh
 
-# make test's throwaway stack: other ports, two replicas, a small lag.
-WITH_TEST_STACK := set -a && . tests/stack.env && set +a && \
-	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
-	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null
-
 .PHONY: help venv demo stack stack-down stack-reset lag up down test lint format bench drills screenshots
 
 help: ## List the targets
@@ -79,8 +74,12 @@ TEST_ENGINE := DOCKERD_PIDFILE=.docker/dockerd-test.pid
 
 test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
 	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh
-	@export $(TEST_ENGINE) && trap 'scripts/ensure-docker.sh stop' EXIT && $(ENSURE_COMPOSE) && \
-	$(WITH_TEST_STACK) && trap 'postgres/stack.sh reset >/dev/null; scripts/ensure-docker.sh stop' EXIT && \
+	@# The throwaway stack of tests/stack.env (other ports, two replicas, a small lag)
+	@# and any engine started here are removed at the end, whatever fails.
+	@export $(TEST_ENGINE) && set -a && . tests/stack.env && set +a && \
+	trap 'postgres/stack.sh reset >/dev/null; scripts/ensure-docker.sh stop' EXIT && \
+	$(ENSURE_COMPOSE) && \
+	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -176,7 +176,8 @@ find_pgbouncer() {
     if is_root && command -v apt-get >/dev/null; then
         say "pgbouncer not found; installing the Debian package 'pgbouncer'"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null
-        return 0
+        command -v pgbouncer >/dev/null
+        return
     fi
     return 1
 }
@@ -297,7 +298,9 @@ cmd_env() {
 cmd_lag() {
     local delay="${1:?usage: stack.sh lag DELAY [NODE] (e.g. 3s, 500ms, 0)}" node
     [[ "$delay" =~ ^(0|[0-9]+(ms|s|min|h))$ ]] || die "DELAY must be 0 or a number with a unit: 500ms, 3s, 1min, 1h (got '$delay')"
-    for node in ${2:-$(nodes | tail -n +2)}; do
+    # Every replica the stack has, not only the REPLICAS of this call (make demo
+    # REPLICAS=2, then make lag).
+    for node in ${2:-$(ls "$STACK_DIR" 2>/dev/null | grep -E '^replica[0-9]+$' | sort)}; do
         is_running "$node" || die "$node is not running; run 'make stack' first"
         as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$STACK_DIR/run" -p "$(port_of "$node")" -U postgres -d postgres \
             -c "ALTER SYSTEM SET recovery_min_apply_delay = '$delay'" -c "SELECT pg_reload_conf()" >/dev/null

@@ -85,7 +85,7 @@ def check_settings(
                     f"ROUTERS_POOLED_REPLICAS names {alias!r}, which is not a replica alias.",
                     hint="List it in ROUTERS_REPLICAS too, or remove it: only reads are "
                     "kept on one pooled server.",
-                    id="routers.E004",
+                    id="routers.E005",
                 )
             )
     problems += _check_middleware()

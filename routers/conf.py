@@ -21,8 +21,9 @@ PIN_COOKIE = "routers_pin"
 LSN_COOKIE = "routers_lsn"
 # How long a write's LSN is honoured, by the browser and the server (the signature is
 # time-stamped). Nothing deletes it sooner (a response cannot know whether a newer write
-# has replaced it since), and once a probe has seen every replica past it, it costs
-# nothing. A replica an hour behind is long out of rotation (ROUTERS_MAX_LAG_SECONDS).
+# has replaced it since). Once a probe has seen a server past it, a connection known to
+# reach that server checks it for free. A replica an hour behind is long out of
+# rotation (ROUTERS_MAX_LAG_SECONDS).
 LSN_COOKIE_SECONDS = 3600
 
 

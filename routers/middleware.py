@@ -33,7 +33,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 
 from . import conf, replicas
-from .context import RequestState, _state, request_scope
+from .context import RequestState, _state, release_held, request_scope
 from .routers import NotVisibleYet
 from .streaming import stream_in_state
 
@@ -193,7 +193,8 @@ class RoutingMiddleware:
             remember_write(state, response)  # type: ignore[arg-type]
         finally:
             _state.reset(token)
-        stream_in_state(state, response)  # type: ignore[arg-type]
+        if not stream_in_state(state, response):  # type: ignore[arg-type]
+            release_held(state)  # a streamed body ends them when it closes
         return answer_for_primary_down(request, state, response)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -204,7 +205,8 @@ class RoutingMiddleware:
             await sync_to_async(remember_write)(state, response)
         finally:
             _state.reset(token)
-        stream_in_state(state, response)
+        if not stream_in_state(state, response):
+            await sync_to_async(release_held)(state)
         return await sync_to_async(answer_for_primary_down)(request, state, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:

@@ -7,6 +7,7 @@ a different server, so the routers remember replay positions per server
 (`replicas.server_of`), and `/healthz` describes each server on its own.
 """
 
+import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -34,21 +35,24 @@ def servers_of(alias: str) -> list[Server]:
     A host that does not resolve is left out; none at all is an empty list.
     """
     settings = connections[alias].settings_dict
-    hosts = str(settings.get("HOST") or "localhost").split(",")
+    hosts = str(settings.get("HOST") or "").split(",")
     ports = str(settings.get("PORT") or "5432").split(",")
     if len(ports) == 1:  # libpq: one port for every host
         ports *= len(hosts)
     found: list[Server] = []
     for host, port in zip(hosts, ports, strict=False):
-        if host.startswith("/"):
+        if not host or host.startswith("/"):  # a Unix socket (libpq's default directory)
             found.append(Server(host, None, port))
             continue
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError:
             continue
-        for address in dict.fromkeys(str(info[4][0]) for info in infos):
-            found.append(Server(host, address, port))
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        # "localhost" names ::1 and 127.0.0.1: one machine, so one server.
+        if all(ipaddress.ip_address(address).is_loopback for address in addresses):
+            addresses = addresses[:1]
+        found += [Server(host, address, port) for address in addresses]
     return found
 
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 
 from django.http import HttpResponseBase, StreamingHttpResponse
 
-from .context import RequestState, _state
+from .context import RequestState, _state, release_held
 
 logger = logging.getLogger("routers")
 
@@ -61,15 +61,17 @@ async def _in_state_async(
         _note_late_write(state, wrote_before)
 
 
-def stream_in_state(state: RequestState, response: HttpResponseBase) -> None:
-    """Iterate and close a streamed body in `state`. Other responses are left alone.
+def stream_in_state(state: RequestState, response: HttpResponseBase) -> bool:
+    """Iterate and close a streamed body in `state`; whether it did. Other responses are
+    left alone.
 
     A FileResponse reads a file, not the database: it keeps its wsgi.file_wrapper.
+    The request's held transactions (`context.release_held`) end when the body closes.
     """
     if not isinstance(response, StreamingHttpResponse):
-        return
+        return False
     if getattr(response, "file_to_stream", None) is not None:
-        return
+        return False
     content = response.streaming_content
     if isinstance(content, AsyncIterator):
         response.streaming_content = _in_state_async(state, content)
@@ -85,5 +87,7 @@ def stream_in_state(state: RequestState, response: HttpResponseBase) -> None:
             close()
         finally:
             _state.reset(token)
+            release_held(state)
 
     response.close = close_in_state  # type: ignore[method-assign]
+    return True

@@ -9,9 +9,8 @@
 # started in the background; its PID goes to $DOCKERD_PIDFILE (.docker/dockerd.pid),
 # and `stop` stops exactly that PID. `make test` uses a file of its own, so it never
 # stops an engine that `make up` started. Compose v2 is not packaged for bookworm: when `docker compose` is
-# missing, Debian trixie's docker-compose and docker-buildx packages (they need only
-# a newer libc than bookworm's, which bookworm has) are unpacked into the CLI plugin
-# folder.
+# missing, Debian trixie's docker-compose and docker-buildx packages are unpacked into
+# the CLI plugin folder (bookworm has no compose v2; trixie's builds need only libc).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,9 +24,14 @@ stop_engine() {
     [ -f "$PIDFILE" ] || return 0
     local pid
     pid=$(cat "$PIDFILE")
-    if kill "$pid" 2>/dev/null; then
+    # Only that dockerd: after a reboot the PID may belong to something else.
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] && kill "$pid"; then
         # dockerd stops its containers first: give it their stop timeouts.
         for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        if kill -0 "$pid" 2>/dev/null; then
+            say "dockerd (PID $pid) is still stopping; $PIDFILE kept"
+            return 0
+        fi
     fi
     rm -f "$PIDFILE"
 }

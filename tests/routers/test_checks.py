@@ -119,7 +119,7 @@ def test_it_reports_the_primary_listed_as_a_replica(settings):
 def test_it_reports_a_pooled_alias_that_is_not_a_replica(settings):
     settings.ROUTERS_POOLED_REPLICAS = ["replica", "default"]
 
-    assert ids(check_settings(None)) == ["routers.E004"]
+    assert ids(check_settings(None)) == ["routers.E005"]
 
 
 def test_it_warns_about_repeatable_read_requests_on_a_replica(settings, monkeypatch):

@@ -98,3 +98,16 @@ def test_told_the_alias_is_pooled_it_checks_and_reads_on_one_server(
 
     assert missed == 0
     assert "replica" in served  # not by sending every read to the primary
+
+
+def test_a_request_ends_its_pooled_transaction_and_keeps_the_connection(
+    client, pooled_replica, tag_name, settings
+):
+    settings.ROUTERS_POOLED_REPLICAS = ["replica"]
+    client.post(f"/create/{tag_name}")
+
+    client.get(f"/tag/{tag_name}")
+
+    replica = connections["replica"]
+    assert replica.connection is not None  # kept, not closed by Django afterwards
+    assert replica.get_autocommit() is True

@@ -104,7 +104,7 @@ def holds_cursor(client: psycopg.Connection[Any]) -> bool:
 def iterate(server_side: bool) -> Outcome:
     """Iterate three tags one row per fetch while another client takes the cursor's server."""
     label = SERVER_SIDE_CURSOR if server_side else CLIENT_SIDE
-    name = f"lab_pooled_{'cursors' if server_side else 'plain'}"
+    name = f"lab_pooled_{'cursors' if server_side else 'plain'}_{next(_counter)}"
     with pooled_alias(name, "primary", DISABLE_SERVER_SIDE_CURSORS=not server_side) as alias:
         missing = pooler_missing(alias)
         if missing:
@@ -163,7 +163,7 @@ def check_then_read(one_transaction: bool) -> Outcome:
             False,
             "needs two standbys behind the pooler: make stack-down, then make demo REPLICAS=2",
         )
-    with pooled_alias("lab_pooled_replicas", "replicas") as alias:
+    with pooled_alias(f"lab_pooled_replicas_{next(_counter)}", "replicas") as alias:
         missing = pooler_missing(alias)
         if missing:
             return Outcome(label, False, missing)
@@ -173,10 +173,18 @@ def check_then_read(one_transaction: bool) -> Outcome:
                 connection.set_autocommit(False)  # what ROUTERS_POOLED_REPLICAS does
             with connection.cursor() as cursor:
                 checked = server(cursor)
-                with other_client_on(alias, lambda other: server(other.cursor()) == checked):
+                with other_client_on(
+                    alias, lambda other: server(other.cursor()) == checked
+                ) as took_it:
                     read = server(cursor)
-        except DatabaseError as error:
+        except (DatabaseError, psycopg.Error) as error:
             return Outcome(label, False, f"the pooler did not answer: {error}")
+    if not one_transaction and not took_it:
+        return Outcome(
+            label,
+            False,
+            "no other client got the check's server connection: is the pooler in transaction mode?",
+        )
     (check_pid, check_standby), (read_pid, read_standby) = checked, read
     trace = (
         Statement(0.0, f"standby {check_standby}", "SELECT", False),
