@@ -61,11 +61,11 @@ class Visitor:
         except OSError as error:  # refused, reset, timed out: the server failed us
             return 0, str(error), ""
 
-    def log_in(self, username: str) -> None:
+    def log_in(self, username: str, password: str = PASSWORD) -> None:
         self.request("/login/")
-        status, _, _ = self.request("/login/", {"username": username, "password": PASSWORD})
+        status, _, _ = self.request("/login/", {"username": username, "password": password})
         if status != 302:
-            raise SystemExit(f"drills: could not log {username} in ({status})")
+            raise SystemExit(f"could not log {username} in ({status})")
 
 
 def primary_dsn() -> str:

@@ -7,20 +7,20 @@ the images first (scripts/ensure-docker.sh, scripts/ensure-images.sh); without a
 the suite is skipped, except under CI=true, where it fails.
 """
 
-import http.cookiejar
 import json
 import os
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from bench import load
+from tests.browser.conftest import page  # noqa: F401  (the browser fixture, for compose too)
+from tests.conftest import wait_until
 
 REPO = Path(__file__).resolve().parent.parent.parent
 APPLY_DELAY = "2s"
@@ -98,60 +98,33 @@ class Compose:
         """Until every replica container has replayed what the primary has written."""
         target = self.psql(self.primary(), "SELECT pg_current_wal_lsn()")
         sql = f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"
-        deadline = time.monotonic() + timeout
         for replica in self.containers("replica"):
-            while self.psql(replica, sql) != "t":
-                if time.monotonic() > deadline:
-                    pytest.fail(f"replica {replica[:12]} did not replay {target} in {timeout}s")
-                time.sleep(0.2)
+            wait_until(
+                lambda replica=replica: self.psql(replica, sql) == "t",
+                timeout=timeout,
+                interval=0.2,
+                what=f"replica {replica[:12]} to replay {target}",
+            )
 
     def wait_for_web(self, timeout: float = 120) -> dict[str, object]:
         """Until /healthz answers 200 through the published port; its JSON."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
-                    found: dict[str, object] = json.load(response)
-                    return found
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"/healthz did not answer 200 within {timeout}s")
-                time.sleep(0.5)
+        found: dict[str, object] = wait_until(
+            self.health, timeout=timeout, interval=0.5, what="/healthz to answer 200"
+        )
+        return found
 
-
-class Visitor:
-    """A browser without JavaScript: cookies, no automatic redirects."""
-
-    class _NoRedirects(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
+    def health(self) -> dict[str, object] | None:
+        """/healthz's JSON, or None unless it answers 200."""
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
+                found: dict[str, object] = json.load(response)
+                return found
+        except OSError:
             return None
 
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.cookies), self._NoRedirects()
-        )
 
-    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """(status, body, Location) of one request; a POST when `form` is given."""
-        data = None
-        if form is not None:
-            token = next((c.value for c in self.cookies if c.name == "csrftoken"), "")
-            data = urllib.parse.urlencode({**form, "csrfmiddlewaretoken": token}).encode()
-        request = urllib.request.Request(self.base + path, data=data)
-        if form is not None:
-            request.add_header("Referer", self.base + path)
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, response.read().decode(), ""
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(), error.headers.get("Location", "")
-
-    def log_in(self, username: str, password: str) -> None:
-        self.request("/login/")
-        status, _, _ = self.request("/login/", {"username": username, "password": password})
-        assert status == 302, f"could not log {username} in ({status})"
+class Visitor(load.Visitor):
+    """The bench's browser without JavaScript, which can also pick a routing strategy."""
 
     def use_strategy(self, name: str) -> None:
         self.request("/")  # the CSRF cookie

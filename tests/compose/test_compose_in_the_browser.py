@@ -1,34 +1,12 @@
 """The README's walkthrough, in headless Chromium, against the forum compose serves."""
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.test_lag_in_the_browser import reply, use_strategy
 from tests.compose.conftest import DEMO_MEMBER
 
 pytestmark = [pytest.mark.compose, pytest.mark.browser]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
-
-
-def use_strategy(page: Page, name: str) -> None:
-    page.select_option("#strategy", name)
-    page.click(".strategy-switch button")
-    expect(page.locator("[data-strategy]")).to_have_attribute("data-strategy", name)
-
-
-def reply(page: Page, thread_url: str, text: str) -> None:
-    page.goto(thread_url)
-    page.fill("form.reply textarea", text)
-    page.click("form.reply button[type=submit]")
 
 
 def test_naive_meets_the_404_and_causal_lands_on_the_post(compose, page):

@@ -8,12 +8,12 @@ import json
 import os
 import re
 import subprocess
-import time
 import uuid
 
 import pytest
 
 from tests.compose.conftest import APPLY_DELAY, DEMO_MEMBER, REPO, Compose, Visitor
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.compose
 
@@ -185,12 +185,14 @@ def test_a_primary_restart_keeps_the_data_and_the_replicas_reconnect(compose):
 
     assert compose.psql(compose.primary(), count) == before
     replicas = len(compose.containers("replica"))
-    wait_for(
+    wait_until(
         lambda: (
             compose.psql(compose.primary(), "SELECT count(*) FROM pg_stat_replication")
             == str(replicas)
         ),
-        "the replicas to reconnect",
+        timeout=60,
+        interval=0.5,
+        what="the replicas to reconnect",
     )
     compose.wait_for_web()
     body, status, page, _ = reply(visitor, a_thread(visitor))
@@ -201,9 +203,11 @@ def test_web_waits_for_the_primary_instead_of_exiting(compose):
     compose.run("stop", "primary")
     try:
         compose.run("restart", "web")
-        wait_for(
+        wait_until(
             lambda: "the primary is not ready" in compose.run("logs", "--since", "1m", "web"),
-            "web to say it waits for the primary",
+            timeout=60,
+            interval=0.5,
+            what="web to say it waits for the primary",
         )
         (web,) = compose.containers("web")  # still running, not exited
     finally:
@@ -254,11 +258,3 @@ def test_down_leaves_nothing_of_the_project(compose):
         ["docker", "volume", "ls", "--quiet"], capture_output=True, text=True, check=True
     )
     assert set(volumes.stdout.split()) <= compose.volumes_before, "an unlabelled volume is left"
-
-
-def wait_for(condition, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)

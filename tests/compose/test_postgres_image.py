@@ -2,10 +2,11 @@
 contract docker-compose.yml relies on: init scripts run once, each kind its own way."""
 
 import subprocess
-import time
 import uuid
 
 import pytest
+
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.compose
 
@@ -37,10 +38,12 @@ def test_init_scripts_run_once_each_kind_its_own_way(compose, init_dir):
     try:
         # Over TCP: the server that runs the init scripts listens on its socket only.
         ready = ["docker", "exec", name, "pg_isready", "--quiet", "-h", "127.0.0.1"]
-        deadline = time.monotonic() + 60
-        while subprocess.run(ready, capture_output=True, check=False).returncode != 0:
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.5)
+        wait_until(
+            lambda: subprocess.run(ready, capture_output=True, check=False).returncode == 0,
+            timeout=60,
+            interval=0.5,
+            what="the server to come up",
+        )
         logs = subprocess.run(
             ["docker", "logs", name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, check=True,
