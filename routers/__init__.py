@@ -12,6 +12,7 @@ settings, and routers/README.md for the strategies and their guarantees).
 """
 
 from .context import (
+    ClusterState,
     RequestState,
     current_state,
     in_request_context,
@@ -32,6 +33,7 @@ from .routers import (
 
 __all__ = [
     "CausalRouter",
+    "ClusterState",
     "NaiveRouter",
     "PrimaryRouter",
     "RequestState",

@@ -52,12 +52,14 @@ def check_settings(
 ) -> list[checks.CheckMessage]:
     """Aliases and strategy names exist; the middleware is there when a router needs it."""
     problems: list[checks.CheckMessage] = []
-    for alias in [conf.primary(), *conf.replicas()]:
+    named = [*conf.primaries(), *conf.all_replicas(), *conf.app_primaries().values()]
+    for alias in dict.fromkeys(named):
         if alias not in settings.DATABASES:
             problems.append(
                 checks.Error(
                     f"Routing names the database alias {alias!r}, which DATABASES lacks.",
-                    hint="Fix ROUTERS_PRIMARY / ROUTERS_REPLICAS or add the alias.",
+                    hint="Fix ROUTERS_PRIMARY / ROUTERS_REPLICAS / ROUTERS_CLUSTERS / "
+                    "ROUTERS_APP_PRIMARIES or add the alias.",
                     id="routers.E001",
                 )
             )
@@ -69,17 +71,19 @@ def check_settings(
                 id="routers.E002",
             )
         )
-    if conf.primary() in conf.replicas():
-        problems.append(
-            checks.Error(
-                f"The primary {conf.primary()!r} is listed in ROUTERS_REPLICAS.",
-                hint="A replica alias never migrates, so `migrate` would create no table "
-                "on the primary. List only the standbys.",
-                id="routers.E003",
+    for primary in conf.primaries():
+        if primary in conf.all_replicas():
+            problems.append(
+                checks.Error(
+                    f"The primary {primary!r} is also listed as a replica.",
+                    hint="A replica alias never migrates, so `migrate` would create no table "
+                    "on the primary. List only the standbys.",
+                    id="routers.E003",
+                )
             )
-        )
+    problems += _check_clusters()
     for alias in conf.pooled_replicas():
-        if alias not in conf.replicas():
+        if alias not in conf.all_replicas():
             problems.append(
                 checks.Error(
                     f"ROUTERS_POOLED_REPLICAS names {alias!r}, which is not a replica alias.",
@@ -90,14 +94,75 @@ def check_settings(
             )
     problems += _check_middleware()
     problems += _check_isolation()
-    if not conf.replicas():
+    for primary, standbys in conf.clusters().items():
+        if not standbys:
+            problems.append(
+                checks.Warning(
+                    f"No replica is configured for {primary!r}: every read of its models "
+                    "goes to the primary.",
+                    hint="Add replica aliases to DATABASES (or ROUTERS_REPLICAS, or "
+                    "ROUTERS_CLUSTERS).",
+                    id="routers.W002",
+                )
+            )
+    return problems
+
+
+def _check_clusters() -> list[checks.CheckMessage]:
+    """With several primaries: every replica belongs to exactly one, every app to one."""
+    problems: list[checks.CheckMessage] = []
+    seen: dict[str, str] = {}
+    for primary, standbys in conf.clusters().items():
+        for alias in standbys:
+            if alias in seen:
+                problems.append(
+                    checks.Error(
+                        f"Replica alias {alias!r} is listed under {seen[alias]!r} and "
+                        f"under {primary!r}.",
+                        hint="A standby replays one primary's WAL: list it under that one.",
+                        id="routers.E006",
+                    )
+                )
+            seen.setdefault(alias, primary)
+    for name, alias in [
+        ("ROUTERS_PRIMARY", conf.primary()),
+        *(
+            (f"ROUTERS_APP_PRIMARIES[{app!r}]", alias)
+            for app, alias in conf.app_primaries().items()
+        ),
+    ]:
+        if alias not in conf.primaries():
+            problems.append(
+                checks.Error(
+                    f"{name} is {alias!r}, which is not a primary of ROUTERS_CLUSTERS.",
+                    hint="Use one of its keys: " + ", ".join(map(repr, conf.primaries())) + ".",
+                    id="routers.E007",
+                )
+            )
+    if getattr(settings, "ROUTERS_CLUSTERS", None) is None:
+        return problems
+    if getattr(settings, "ROUTERS_REPLICAS", None) is not None:
         problems.append(
-            checks.Warning(
-                "No replica is configured: every read goes to the primary.",
-                hint="Add replica aliases to DATABASES (or ROUTERS_REPLICAS).",
-                id="routers.W002",
+            checks.Error(
+                "ROUTERS_REPLICAS is set beside ROUTERS_CLUSTERS, which replaces it: its "
+                "aliases belong to no primary.",
+                hint="List every replica under its primary in ROUTERS_CLUSTERS, and remove "
+                "ROUTERS_REPLICAS.",
+                id="routers.E008",
             )
         )
+    for alias in settings.DATABASES:
+        if conf.primary_of(alias) is None:
+            problems.append(
+                checks.Warning(
+                    f"Database alias {alias!r} belongs to no primary of ROUTERS_CLUSTERS: "
+                    "the routers never read from it, and `migrate --database "
+                    f"{alias}` would create every app's tables on it.",
+                    hint="List it in ROUTERS_CLUSTERS, as a primary or under its primary; "
+                    "or silence routers.W007 if the routers are not meant to manage it.",
+                    id="routers.W007",
+                )
+            )
     return problems
 
 
@@ -134,7 +199,7 @@ def _check_middleware() -> list[checks.CheckMessage]:
 def _check_isolation() -> list[checks.CheckMessage]:
     """Replica aliases' isolation levels: SERIALIZABLE fails, REPEATABLE READ needs care."""
     problems: list[checks.CheckMessage] = []
-    for alias in conf.replicas():
+    for alias in conf.all_replicas():
         config: dict[str, Any] = settings.DATABASES.get(alias, {})
         options: dict[str, Any] = config.get("OPTIONS") or {}
         level = options.get("isolation_level")
@@ -185,7 +250,7 @@ def check_replica_roles(
     Runs with `manage.py check --database replica` (it needs a connection).
     """
     problems: list[checks.CheckMessage] = []
-    for alias in set(databases or ()) & set(conf.replicas()):
+    for alias in set(databases or ()) & set(conf.all_replicas()):
         try:
             with connections[alias].cursor() as cursor:
                 cursor.execute(_CAN_WRITE_SQL)

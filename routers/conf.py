@@ -4,6 +4,8 @@ Every setting has a default, so a project needs none of them to start:
 
     ROUTERS_PRIMARY = "default"        # the alias that takes writes
     ROUTERS_REPLICAS = [...]           # default: every other alias in DATABASES
+    ROUTERS_CLUSTERS = {...}           # several primaries: primary alias -> its replicas
+    ROUTERS_APP_PRIMARIES = {}         # app label -> primary alias (default ROUTERS_PRIMARY)
     ROUTERS_STRATEGY = "causal"        # used by SelectableRouter: primary|naive|sticky|causal
     ROUTERS_STICKY_SECONDS = 5         # sticky: how long a client stays on the primary
     ROUTERS_CAUSAL_WAIT_MS = 50        # causal: how long to wait for a replica just behind
@@ -17,6 +19,7 @@ from django.conf import settings
 
 STRATEGIES = ("primary", "naive", "sticky", "causal")
 
+# The default primary's cookie names; another primary's add "_<alias>" (see cookie_name).
 PIN_COOKIE = "routers_pin"
 LSN_COOKIE = "routers_lsn"
 # How long a write's LSN is honoured, by the browser and the server (the signature is
@@ -28,15 +31,66 @@ LSN_COOKIE_SECONDS = 3600
 
 
 def primary() -> str:
+    """The default primary: it takes the writes of every app ROUTERS_APP_PRIMARIES
+    does not name."""
     alias: str = getattr(settings, "ROUTERS_PRIMARY", "default")
     return alias
 
 
-def replicas() -> list[str]:
-    configured: list[str] | None = getattr(settings, "ROUTERS_REPLICAS", None)
+def clusters() -> dict[str, list[str]]:
+    """Each primary alias, with the aliases of its replicas.
+
+    ROUTERS_CLUSTERS when set; otherwise one cluster, ROUTERS_PRIMARY with
+    ROUTERS_REPLICAS (default: every other alias in DATABASES).
+    """
+    configured: dict[str, list[str]] | None = getattr(settings, "ROUTERS_CLUSTERS", None)
     if configured is not None:
-        return list(configured)
-    return [alias for alias in settings.DATABASES if alias != primary()]
+        return {alias: list(standbys) for alias, standbys in configured.items()}
+    listed: list[str] | None = getattr(settings, "ROUTERS_REPLICAS", None)
+    if listed is None:
+        listed = [alias for alias in settings.DATABASES if alias != primary()]
+    return {primary(): list(listed)}
+
+
+def primaries() -> list[str]:
+    return list(clusters())
+
+
+def replicas(primary_alias: str | None = None) -> list[str]:
+    """The replicas of `primary_alias` (default: of ROUTERS_PRIMARY)."""
+    return clusters().get(primary_alias or primary(), [])
+
+
+def all_replicas() -> list[str]:
+    """Every replica alias, of every primary."""
+    return [alias for standbys in clusters().values() for alias in standbys]
+
+
+def primary_of(alias: str) -> str | None:
+    """The primary whose cluster `alias` belongs to (itself, for a primary); None when
+    the routers do not manage it."""
+    for primary_alias, standbys in clusters().items():
+        if alias == primary_alias or alias in standbys:
+            return primary_alias
+    return None
+
+
+def app_primaries() -> dict[str, str]:
+    mapping: dict[str, str] = getattr(settings, "ROUTERS_APP_PRIMARIES", {})
+    return dict(mapping)
+
+
+def primary_for(app_label: str | None) -> str:
+    """The primary that holds `app_label`'s tables: ROUTERS_APP_PRIMARIES, else the
+    default primary."""
+    return app_primaries().get(app_label or "", primary())
+
+
+def cookie_name(base: str, primary_alias: str) -> str:
+    """The cookie that carries `base` (PIN_COOKIE, LSN_COOKIE) for one primary: one cookie
+    each, so a response sets only the ones for the primaries its request wrote, and
+    never carries another primary's older value back to the client."""
+    return base if primary_alias == primary() else f"{base}_{primary_alias}"
 
 
 def strategy() -> str:

@@ -20,31 +20,48 @@ from typing import Any, ParamSpec, TypeVar
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import DatabaseError, connections
 
+from . import conf
+
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 @dataclass
-class RequestState:
-    """What the routers know about the request being served."""
+class ClusterState:
+    """What the routers know about one primary, and its replicas, in this request."""
 
-    #: The strategy for this request (None: the ROUTERS_STRATEGY setting).
-    strategy: str | None = None
-    #: sticky: the client wrote recently, so it reads from the primary.
+    #: sticky: the client wrote on this primary recently, so it reads from it.
     pinned: bool = False
-    #: causal: the primary's WAL position after the client's last write.
+    #: causal: the primary's WAL position after the client's last write on it.
     min_lsn: int | None = None
     #: causal: when that write committed (time.time()), if the cookie says.
     wrote_at: float | None = None
-    #: The HTTP method may write (POST, PUT, PATCH, DELETE): the request's reads,
-    #: typically validation that guards its write, go to the primary.
-    intends_to_write: bool = False
-    #: The alias chosen, once, to serve this request's reads.
+    #: The alias chosen, once, to serve this request's reads of this cluster.
     read_alias: str | None = None
-    #: Something was written on the primary during this request.
+    #: Something was written on this primary during this request.
     wrote: bool = False
-    #: With the primary down, a read found no node with the client's own write.
+    #: A write was routed to this primary (db_for_write) during this request.
+    writes_routed: bool = False
+
+
+@dataclass
+class RequestState:
+    """What the routers know about the request being served.
+
+    What depends on a primary (a pin, a write position, the replica chosen, a write
+    made) is kept per primary, in `clusters`: a write to one database says nothing
+    about where another one's reads may go.
+    """
+
+    #: The strategy for this request (None: the ROUTERS_STRATEGY setting).
+    strategy: str | None = None
+    #: Per primary alias; `cluster()` reads and adds entries.
+    clusters: dict[str, ClusterState] = field(default_factory=dict)
+    #: The HTTP method may write (POST, PUT, PATCH, DELETE): the request's reads,
+    #: typically validation that guards its write, go to the primaries.
+    intends_to_write: bool = False
+    #: With a primary down, a read found no node with the client's own write.
     not_visible: bool = False
     #: The request has been served again after its replica failed (once at most).
     retried: bool = False
@@ -53,9 +70,20 @@ class RequestState:
     held: set[str] = field(default_factory=set)
     #: Statements executed per alias (probes excluded): the page's honest footer.
     queries: Counter[str] = field(default_factory=Counter)
-    #: Held while read_alias is chosen (worker threads of one request share the state);
-    #: re-entrant, since choosing may fall back to a replica, which records its choice.
+    #: Held while a read alias is chosen (worker threads of one request share the
+    #: state); re-entrant, since choosing may fall back to a replica, which records it.
     choosing: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def cluster(self, primary: str | None = None) -> ClusterState:
+        """The state kept for `primary` (default: ROUTERS_PRIMARY)."""
+        # setdefault is one step under the GIL: worker threads sharing the state
+        # get the same entry.
+        return self.clusters.setdefault(primary or conf.primary(), ClusterState())
+
+    @property
+    def wrote(self) -> bool:
+        """Something was written, on any primary, during this request."""
+        return any(cluster.wrote for cluster in self.clusters.values())
 
 
 _state: ContextVar[RequestState | None] = ContextVar("routers_state", default=None)
@@ -68,8 +96,9 @@ def current_state() -> RequestState | None:
     return _state.get()
 
 
-def mark_write() -> None:
-    """Record that the current request wrote on the primary.
+def mark_write(using: str | None = None) -> None:
+    """Record that the current request wrote on the primary `using` (default:
+    ROUTERS_PRIMARY).
 
     The routers notice every statement run through Django's connections. Call this
     for a write they cannot see, made before the response leaves: another service
@@ -77,7 +106,7 @@ def mark_write() -> None:
     """
     state = _state.get()
     if state is not None:
-        state.wrote = True
+        state.cluster(using).wrote = True
 
 
 @contextmanager
@@ -100,8 +129,10 @@ def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
     finally:
         _state.reset(token)
         release_held(state)
-        if outer is not None and state.wrote:
-            outer.wrote = True
+        if outer is not None:
+            for primary, cluster in state.clusters.items():
+                if cluster.wrote:
+                    outer.cluster(primary).wrote = True
 
 
 def release_held(state: RequestState) -> None:

@@ -9,9 +9,10 @@ Put it above every middleware that touches the database (sessions, auth):
         ...
     ]
 
-On the way in it reads the client's signed cookies (sticky's pin, causal's LSN);
-a missing, forged, expired or garbled cookie is simply ignored. On the way out, if
-the request wrote on the primary, it sets both cookies, whichever router is in use:
+On the way in it reads the client's signed cookies (sticky's pin, causal's LSN), one
+pair per primary; a missing, forged, expired or garbled cookie is simply ignored. On
+the way out, for each primary the request wrote on, it sets that primary's two
+cookies, whichever router is in use:
 a client that switches strategy (SelectableRouter), or a router that wraps one of
 ours, keeps its writes. It never deletes a cookie: a slow response cannot know
 whether the client has since been given a newer cookie by another request. A
@@ -50,17 +51,24 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 def state_from_cookies(request: HttpRequest) -> RequestState:
     """A fresh request state, from the client's cookies (bad ones are ignored)."""
     state = RequestState(intends_to_write=request.method not in _SAFE_METHODS)
-    pin = request.get_signed_cookie(
-        conf.PIN_COOKIE, default=None, salt=conf.PIN_COOKIE, max_age=conf.sticky_seconds()
-    )
-    state.pinned = pin == "1"
-    # The signature's timestamp bounds it on the server too, not only in the browser.
-    lsn = request.get_signed_cookie(
-        conf.LSN_COOKIE, default=None, salt=conf.LSN_COOKIE, max_age=conf.LSN_COOKIE_SECONDS
-    )
-    if lsn is not None and (match := _LSN_TEXT.fullmatch(lsn)):
-        state.min_lsn = replicas.parse_lsn(match["lsn"])
-        state.wrote_at = int(match["ms"]) / 1000 if match["ms"] else None
+    for primary in conf.primaries():
+        pin_cookie = conf.cookie_name(conf.PIN_COOKIE, primary)
+        lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, primary)
+        # The signature's timestamp bounds each on the server too, not only in the browser.
+        pin = request.get_signed_cookie(
+            pin_cookie, default=None, salt=pin_cookie, max_age=conf.sticky_seconds()
+        )
+        lsn = request.get_signed_cookie(
+            lsn_cookie, default=None, salt=lsn_cookie, max_age=conf.LSN_COOKIE_SECONDS
+        )
+        match = _LSN_TEXT.fullmatch(lsn) if lsn is not None else None
+        if pin != "1" and match is None:
+            continue
+        cluster = state.cluster(primary)
+        cluster.pinned = pin == "1"
+        if match is not None:
+            cluster.min_lsn = replicas.parse_lsn(match["lsn"])
+            cluster.wrote_at = int(match["ms"]) / 1000 if match["ms"] else None
     return state
 
 
@@ -79,16 +87,20 @@ def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int)
 
 
 def remember_write(state: RequestState, response: HttpResponseBase) -> None:
-    """Set the cookies that carry this request's writes to the client's next requests."""
-    if not state.wrote:
-        return
-    _set_cookie(response, conf.PIN_COOKIE, "1", max_age=conf.sticky_seconds())
-    # Once per writing request, after its transactions have committed. If the primary
-    # has just gone away there is no position to record.
-    position = replicas.primary_lsn()
-    if position is not None:
-        value = f"{replicas.format_lsn(position)}@{int(time.time() * 1000)}"
-        _set_cookie(response, conf.LSN_COOKIE, value, conf.LSN_COOKIE_SECONDS)
+    """Set the cookies that carry this request's writes to the client's next requests:
+    for each primary it wrote on, that primary's pin and position."""
+    for primary, cluster in list(state.clusters.items()):
+        if not cluster.wrote:
+            continue
+        pin_cookie = conf.cookie_name(conf.PIN_COOKIE, primary)
+        _set_cookie(response, pin_cookie, "1", max_age=conf.sticky_seconds())
+        # Once per writing request, after its transactions have committed. If the
+        # primary has just gone away there is no position to record.
+        position = replicas.primary_lsn(primary)
+        if position is not None:
+            value = f"{replicas.format_lsn(position)}@{int(time.time() * 1000)}"
+            lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, primary)
+            _set_cookie(response, lsn_cookie, value, conf.LSN_COOKIE_SECONDS)
 
 
 def _render_stale_ok(template: str, context: dict[str, Any], request: HttpRequest) -> str:
@@ -125,20 +137,27 @@ def not_visible_response(request: HttpRequest) -> HttpResponse:
 
 
 def primary_unreachable() -> bool:
-    """After a connection-class database error: was it the primary that failed?
+    """After a connection-class database error: was it a primary that failed?
 
-    This thread's connection to it was lost, or a probe finds it down now. A connection
-    that failed to open is found down by the probe unless the primary came back in
-    between: a write in flight then meets a new connection that failed too, so a
-    request that wrote counts as having lost the primary.
+    This thread's connection to one was lost, or a probe finds one down now. A
+    connection that failed to open is found down by the probe unless the primary came
+    back in between: a write in flight then meets a new connection that failed too, so
+    a request that routed a write to a primary without a connection to it counts as
+    having lost that primary.
     """
-    raw = connections[conf.primary()].connection
-    if raw is not None and raw.closed:
-        return True
     state = _state.get()
-    if raw is None and state is not None and state.intends_to_write:
-        return True
-    return not replicas.probe(conf.primary()).up
+    for primary in conf.primaries():
+        raw = connections[primary].connection
+        if raw is not None and raw.closed:
+            return True
+        if (
+            raw is None
+            and state is not None
+            and state.intends_to_write
+            and state.cluster(primary).writes_routed
+        ):
+            return True
+    return not all(replicas.probe(primary).up for primary in conf.primaries())
 
 
 def answer_for_primary_down(
@@ -155,7 +174,9 @@ def answer_for_primary_down(
         return response
     if state.not_visible:
         return not_visible_response(request)
-    if request.method in _SAFE_METHODS or replicas.probe(conf.primary()).up:
+    if request.method in _SAFE_METHODS or all(
+        replicas.probe(primary).up for primary in conf.primaries()
+    ):
         return response
     return read_only_response(request)
 
@@ -242,11 +263,12 @@ class RoutingMiddleware:
         ):
             return None
         logger.warning("serving %s again after a database error: %s", request.path, exception)
-        primary = conf.primary()
-        replicas.close_connection(primary)  # the second run connects afresh
-        replicas.probe(primary)  # and knows whether it is up
-        if state.read_alias not in (None, primary):
-            replicas.discard(state.read_alias)
-        state.read_alias = None
+        for primary, cluster in state.clusters.items():
+            if cluster.read_alias not in (None, primary):
+                replicas.discard(cluster.read_alias)
+            cluster.read_alias = None
+        for primary in conf.primaries():
+            replicas.close_connection(primary)  # the second run connects afresh
+            replicas.probe(primary)  # and knows whether it is up
         state.retried = True
         return self.get_response(request)  # type: ignore[return-value]

@@ -32,7 +32,7 @@ class WritesOnPrimaryQuerySet(QuerySet[_M]):
         # _db: the alias the queryset is bound to; _hints: the routing hints it carries
         # (the related instance). Both private to Django, and missing from its stubs.
         bound: str | None = self._db  # type: ignore[attr-defined]
-        if bound is None or bound not in conf.replicas():
+        if bound is None or bound not in conf.all_replicas():
             return self
         hints: dict[str, Any] = self._hints  # type: ignore[attr-defined]
         return self.using(router.db_for_write(self.model, **hints))

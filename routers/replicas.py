@@ -172,13 +172,18 @@ def lag_between(primary_lsn: int | None, replica_lsn: int | None) -> int | None:
     return max(0, primary_lsn - replica_lsn)
 
 
+def _primary_of(replica: str) -> str:
+    return conf.primary_of(replica) or conf.primary()
+
+
 def lag_bytes(alias: str) -> int | None:
     """Bytes of WAL the replica has not replayed yet, or None when unknown."""
-    return lag_between(health(conf.primary()).lsn, health(alias).lsn)
+    return lag_between(health(_primary_of(alias)).lsn, health(alias).lsn)
 
 
-def usable_replicas() -> list[str]:
-    """Replicas that answer and are within both bounds: ROUTERS_MAX_LAG_BYTES of WAL
+def usable_replicas(primary: str | None = None) -> list[str]:
+    """Replicas of `primary` (default: ROUTERS_PRIMARY) that answer and are within both
+    bounds: ROUTERS_MAX_LAG_BYTES of WAL
     and ROUTERS_MAX_LAG_SECONDS of time (see `lag_seconds`).
 
     A byte bound alone does not bound staleness: a replica paused, or holding back one
@@ -187,7 +192,7 @@ def usable_replicas() -> list[str]:
     reads beat no reads.
     """
     usable = []
-    for alias in conf.replicas():
+    for alias in conf.replicas(primary):
         if not health(alias).up:
             continue
         lag = lag_bytes(alias)
@@ -200,10 +205,11 @@ def usable_replicas() -> list[str]:
     return usable
 
 
-def replica_with(lsn: int, wait_seconds: float) -> str | None:
-    """A usable replica that has replayed `lsn` (the first one tried may take up to
-    `wait_seconds`); None if none has. The first one tried varies, to spread the load."""
-    candidates = usable_replicas()
+def replica_with(primary: str, lsn: int, wait_seconds: float) -> str | None:
+    """A usable replica of `primary` that has replayed `lsn` (the first one tried may take
+    up to `wait_seconds`); None if none has. The first one tried varies, to spread the
+    load."""
+    candidates = usable_replicas(primary)
     start = random.randrange(len(candidates)) if candidates else 0
     for alias in candidates[start:] + candidates[:start]:
         if connects(alias) and replayed(alias, lsn, wait_seconds):
@@ -311,13 +317,14 @@ def outside_transaction(alias: str) -> Iterator[bool]:
             raw.autocommit = False
 
 
-def primary_lsn() -> int | None:
-    """The primary's WAL position now, past every committed transaction; None if down.
+def primary_lsn(primary: str | None = None) -> int | None:
+    """The WAL position of `primary` (default: ROUTERS_PRIMARY) now, past every committed
+    transaction; None if down.
 
     The insert position, not the write position (pg_current_wal_lsn): with
     synchronous_commit = off a commit is visible before its WAL is written out.
     """
-    primary = conf.primary()
+    primary = primary or conf.primary()
     sql = "SELECT pg_current_wal_insert_lsn()::text"
     had_connection = connections[primary].connection is not None
     row = fetch_row(primary, sql)
@@ -332,8 +339,8 @@ def primary_lsn() -> int | None:
     return _remember(NodeHealth(primary, True, parse_lsn(row[0]), time.monotonic())).lsn
 
 
-def ahead_of_primary(lsn: int) -> bool:
-    """Is `lsn` past the primary's insert position, so no position of this primary at all?
+def ahead_of_primary(primary: str, lsn: int) -> bool:
+    """Is `lsn` past `primary`'s insert position, so no position of this primary at all?
 
     A genuine cookie from a cluster since restored from a backup or replaced would
     otherwise send its client's reads to the primary until it expires. The cached
@@ -341,10 +348,10 @@ def ahead_of_primary(lsn: int) -> bool:
     else the primary is asked (and the answer cached). A primary that is down has no
     say: False.
     """
-    known = health(conf.primary())
+    known = health(primary)
     if not known.up or (known.lsn is not None and known.lsn >= lsn):
         return False
-    position = primary_lsn()
+    position = primary_lsn(primary)
     return position is not None and lsn > position
 
 
@@ -380,8 +387,8 @@ SELECT CASE WHEN to_regprocedure('pg_get_wal_records_info(pg_lsn,pg_lsn)') IS NU
 """
 
 
-def pending_commit_age(replica_lsn: int) -> float | None:
-    """Seconds since the primary committed the oldest transaction not applied at `replica_lsn`.
+def pending_commit_age(primary: str, replica_lsn: int) -> float | None:
+    """Seconds since `primary` committed the oldest transaction not applied at `replica_lsn`.
 
     How far behind a replica is in time, as a person means it: 0 when nothing committed
     is waiting, and after a quiet spell only the age of what is waiting, not the time
@@ -389,7 +396,6 @@ def pending_commit_age(replica_lsn: int) -> float | None:
     is down, lacks pg_walinspect or the grant to use it, or the request has a
     transaction open on it (a failed query would doom that transaction).
     """
-    primary = conf.primary()
     connection = connections[primary]
     if connection.in_atomic_block:
         return None
@@ -427,14 +433,14 @@ REPLICA_ESTIMATE_SQL = (
 )
 
 
-def seconds_behind(replay_lsn: int | None, primary_lsn: int | None) -> float | None:
+def seconds_behind(primary: str, replay_lsn: int | None, primary_lsn: int | None) -> float | None:
     """Seconds a replica at `replay_lsn` is behind a primary at `primary_lsn`: 0 when it
     has everything, else `pending_commit_age`; None when that cannot be measured."""
     if replay_lsn is None or primary_lsn is None:
         return None
     if replay_lsn >= primary_lsn:
         return 0.0
-    return pending_commit_age(replay_lsn)
+    return pending_commit_age(primary, replay_lsn)
 
 
 def lag_seconds(alias: str) -> float | None:
@@ -442,7 +448,8 @@ def lag_seconds(alias: str) -> float | None:
     ROUTERS_HEALTH_TTL: `seconds_behind`, or the replica's own estimate when the
     primary cannot say. None when the replica or the primary is down."""
     with _lock:
-        replica, primary = _cache.get(alias), _cache.get(conf.primary())
+        primary_alias = _primary_of(alias)
+        replica, primary = _cache.get(alias), _cache.get(primary_alias)
         known = _ages.get(alias)
     if replica is None or primary is None or not replica.up or not primary.up:
         return None
@@ -450,7 +457,7 @@ def lag_seconds(alias: str) -> float | None:
         return 0.0
     if known is not None and time.monotonic() - known[0] < conf.health_ttl():
         return known[1]
-    seconds = seconds_behind(replica.lsn, primary.lsn)
+    seconds = seconds_behind(primary_alias, replica.lsn, primary.lsn)
     if seconds is None:
         with outside_transaction(alias) as can_ask:
             row = fetch_row(alias, f"SELECT {REPLICA_ESTIMATE_SQL}") if can_ask else None

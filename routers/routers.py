@@ -9,7 +9,9 @@
 |                  | the client's last write                        | has caught up            |
 
 Every router but NaiveRouter also applies the safeguards in `SafeRouter.db_for_read`.
-Writes always go to the primary.
+Writes always go to the primary. With several primaries (ROUTERS_CLUSTERS), each model
+goes to its app's primary (ROUTERS_APP_PRIMARIES) and reads to that primary's replicas,
+and every decision above is made per primary.
 """
 
 import itertools
@@ -23,7 +25,7 @@ from django.db import connections, router
 from django.db.models import Model
 
 from . import conf, replicas
-from .context import RequestState, current_state, primary_forced
+from .context import ClusterState, RequestState, current_state, primary_forced
 from .querysets import WritesOnPrimaryQuerySet
 
 
@@ -34,8 +36,9 @@ class NotVisibleYet(Exception):
     the write was saved and will show shortly, instead of a 404 or a stale page.
     """
 
-    def __init__(self, lsn: int) -> None:
-        super().__init__(f"no replica has replayed {replicas.format_lsn(lsn)} yet")
+    def __init__(self, primary: str, lsn: int) -> None:
+        super().__init__(f"no replica of {primary!r} has replayed {replicas.format_lsn(lsn)} yet")
+        self.primary = primary
         self.lsn = lsn
 
 
@@ -79,28 +82,39 @@ def keeps_writes_on_primary(model: type[Model]) -> bool:
     return issubclass(queryset_class, WritesOnPrimaryQuerySet)
 
 
+def primary_for(model: type[Model] | None) -> str:
+    """The primary that holds `model`'s table (None: the default primary)."""
+    return conf.primary_for(model._meta.app_label if model is not None else None)
+
+
 class BaseRouter:
     """Writes, migrations and relations, the same for every strategy."""
 
     strategy = ""
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
-        return conf.primary()
+        primary = primary_for(model)
+        state = current_state()
+        if state is not None:
+            state.cluster(primary).writes_routed = True
+        return primary
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
-        # The replicas hold the primary's rows, so objects from any of them may relate.
-        cluster = {conf.primary(), *conf.replicas()}
-        if obj1._state.db in cluster and obj2._state.db in cluster:
+        # The replicas hold their primary's rows, so objects from one cluster may relate.
+        cluster = conf.primary_of(obj1._state.db or "")
+        if cluster is not None and cluster == conf.primary_of(obj2._state.db or ""):
             return True
         return None
 
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool | None:
-        # A standby is read-only: its schema arrives through replication.
-        if db in conf.replicas():
-            return False
-        return None
+        primary = conf.primary_of(db)
+        if primary is None:
+            return None  # an alias the routers do not manage
+        # A standby is read-only: its schema arrives through replication. And each
+        # app's tables live on its own primary only.
+        return db == primary and conf.primary_for(app_label) == db
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         raise NotImplementedError
@@ -112,7 +126,7 @@ class PrimaryRouter(BaseRouter):
     strategy = "primary"
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        return conf.primary()
+        return primary_for(model)
 
 
 class NaiveRouter(BaseRouter):
@@ -126,22 +140,24 @@ class NaiveRouter(BaseRouter):
     strategy = "naive"
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        aliases = conf.replicas() or [conf.primary()]
+        primary = primary_for(model)
+        aliases = conf.replicas(primary) or [primary]
         return aliases[_next_turn() % len(aliases)]
 
 
 class SafeRouter(BaseRouter):
     """The safeguards every strategy but naive applies before its own choice.
 
-    Reads go to the primary inside `use_primary()`, inside an open atomic() block on
-    the primary, after this request wrote, in a request whose method writes (its
-    reads are mostly validation guarding the write: a uniqueness check read from a
-    lagging replica passes, then the insert fails), and for `generic_models()`.
-    Otherwise `choose_read_alias` decides, once per request.
+    Reads go to the model's primary inside `use_primary()`, inside an open atomic()
+    block on that primary, after this request wrote on it, in a request whose method
+    writes (its reads are mostly validation guarding the write: a uniqueness check
+    read from a lagging replica passes, then the insert fails), and for
+    `generic_models()`. Otherwise `choose_read_alias` decides, once per request and
+    primary.
     """
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        primary = conf.primary()
+        primary = primary_for(model)
         state = current_state()
         # in_atomic_block is a plain attribute: transaction.get_autocommit() would
         # connect to the primary in a request that reads only replicas. (atomic() sets
@@ -149,28 +165,32 @@ class SafeRouter(BaseRouter):
         # on the primary, and so must its reads.
         if connections[primary].in_atomic_block:
             return primary
+        cluster = state.cluster(primary) if state is not None else ClusterState()
         if (
             primary_forced()
-            or (state is not None and (state.wrote or state.intends_to_write))
+            or cluster.wrote
+            or (state is not None and state.intends_to_write)
             or model in generic_models()
         ):
-            return self._primary_or_fallback()
+            return self._primary_or_fallback(primary)
         if state is None:
-            return self.choose_read_alias(RequestState())
-        if state.read_alias is None:  # the lock only for the first read, not every read
+            return self.choose_read_alias(primary, RequestState())
+        if cluster.read_alias is None:  # the lock only for the first read, not every read
             with state.choosing:
-                if state.read_alias is None:
-                    state.read_alias = self.choose_read_alias(state)
-        return state.read_alias
+                if cluster.read_alias is None:
+                    cluster.read_alias = self.choose_read_alias(primary, state)
+        return cluster.read_alias
 
-    def choose_read_alias(self, state: RequestState) -> str:
-        """Where this request's ordinary reads go; called once per request."""
+    def choose_read_alias(self, primary: str, state: RequestState) -> str:
+        """Where this request's ordinary reads of `primary`'s models go; called once per
+        request and primary."""
         raise NotImplementedError
 
     @staticmethod
-    def pick_replica() -> str | None:
-        """A healthy replica that is not too far behind, round-robin; None if none is."""
-        candidates = replicas.usable_replicas()
+    def pick_replica(primary: str) -> str | None:
+        """A healthy replica of `primary` that is not too far behind, round-robin; None
+        if none is."""
+        candidates = replicas.usable_replicas(primary)
         start = _next_turn()
         for offset in range(len(candidates)):
             alias = candidates[(start + offset) % len(candidates)]
@@ -178,60 +198,64 @@ class SafeRouter(BaseRouter):
                 return alias
         return None
 
-    def _primary_or_fallback(self) -> str:
-        """The primary; while it is down, a replica, so that reads go on.
+    def _primary_or_fallback(self, primary: str) -> str:
+        """`primary`; while it is down, one of its replicas, so that reads go on.
 
         Stale beats an error page, but not for the client's own writes: a client with
         a write position (every write sets it) is served by a replica only once that
         replica has replayed it, or gets NotVisibleYet. Within a request, the fallback
-        is the request's replica, so a page never mixes two replicas.
+        is the request's replica, so a page never mixes two.
         """
         # The cached health spares a dead primary a connection attempt per request;
         # connects() catches one that died since it was cached.
-        primary = conf.primary()
         if replicas.health(primary).up and replicas.connects(primary):
             return primary
         state = current_state()
         if state is None:
-            return self.pick_replica() or primary
+            return self.pick_replica(primary) or primary
+        cluster = state.cluster(primary)
         # The client's own write must be there, unless this request is itself a write
         # (its reads are validation; the write will meet the read-only page).
-        lsn = None if state.intends_to_write else state.min_lsn
+        lsn = None if state.intends_to_write else cluster.min_lsn
         wait = conf.causal_wait_seconds()
         with state.choosing:
-            chosen = state.read_alias if state.read_alias != primary else None
+            chosen = cluster.read_alias if cluster.read_alias != primary else None
             if chosen is not None:
                 # Never a second replica in one request: its reads only move forward.
                 replayed = lsn is None or replicas.replayed(chosen, lsn, wait)
                 fallback = chosen if replayed else None
             elif lsn is not None:
-                fallback = replicas.replica_with(lsn, wait)
+                fallback = replicas.replica_with(primary, lsn, wait)
             else:
-                fallback = self.pick_replica()
-            if fallback is None and lsn is not None and (chosen or replicas.usable_replicas()):
+                fallback = self.pick_replica(primary)
+            if (
+                fallback is None
+                and lsn is not None
+                and (chosen or replicas.usable_replicas(primary))
+            ):
                 state.not_visible = True
-                raise NotVisibleYet(lsn)
+                raise NotVisibleYet(primary, lsn)
             if fallback is None:
                 return primary  # no node at all: the error that follows is the truth
-            if state.read_alias in (None, primary):
-                state.read_alias = fallback
+            if cluster.read_alias in (None, primary):
+                cluster.read_alias = fallback
         return fallback
 
 
 class StickyRouter(SafeRouter):
     """Reads on a replica, except for a client that wrote in the last N seconds.
 
-    The middleware pins a client to the primary with a signed cookie after a request
-    that wrote (ROUTERS_STICKY_SECONDS). Simple and robust; the cost is that a
+    The middleware pins a client to a primary with a signed cookie after a request
+    that wrote on it (ROUTERS_STICKY_SECONDS). Simple and robust; the cost is that a
     writer's reads all go to the primary for those seconds, caught up or not.
     """
 
     strategy = "sticky"
 
-    def choose_read_alias(self, state: RequestState) -> str:
-        if state.pinned:
-            return self._primary_or_fallback()
-        return self.pick_replica() or self._primary_or_fallback()
+    def choose_read_alias(self, primary: str, state: RequestState) -> str:
+        if state.cluster(primary).pinned:
+            return self._primary_or_fallback(primary)
+        return self.pick_replica(primary) or self._primary_or_fallback(primary)
 
 
 class CausalRouter(SafeRouter):
@@ -245,20 +269,21 @@ class CausalRouter(SafeRouter):
 
     strategy = "causal"
 
-    def choose_read_alias(self, state: RequestState) -> str:
-        replica = self.pick_replica()
+    def choose_read_alias(self, primary: str, state: RequestState) -> str:
+        replica = self.pick_replica(primary)
         if replica is None:
-            return self._primary_or_fallback()
-        if state.min_lsn is not None and replicas.ahead_of_primary(state.min_lsn):
-            state.min_lsn = None  # a position from another cluster: it means nothing here
-        if state.min_lsn is None:
+            return self._primary_or_fallback(primary)
+        cluster = state.cluster(primary)
+        if cluster.min_lsn is not None and replicas.ahead_of_primary(primary, cluster.min_lsn):
+            cluster.min_lsn = None  # a position from another cluster: it means nothing here
+        if cluster.min_lsn is None:
             return replica
-        if replicas.replayed(replica, state.min_lsn, self.wait_budget(replica, state)):
+        if replicas.replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster)):
             return replica
-        return self._primary_or_fallback()
+        return self._primary_or_fallback(primary)
 
     @staticmethod
-    def wait_budget(replica: str, state: RequestState) -> float:
+    def wait_budget(replica: str, cluster: ClusterState) -> float:
         """How long to wait for `replica` to replay the client's write: up to
         ROUTERS_CAUSAL_WAIT_MS, or not at all when it cannot plausibly get there in time.
 
@@ -269,9 +294,9 @@ class CausalRouter(SafeRouter):
         write's time (an older cookie), wait.
         """
         wait = conf.causal_wait_seconds()
-        if state.wrote_at is None:
+        if cluster.wrote_at is None:
             return wait
-        age = time.time() - state.wrote_at
+        age = time.time() - cluster.wrote_at
         if replica in conf.pooled_replicas():
             # The alias's cached figures may be another server's: ask the one this
             # request holds (the first statement of its transaction, see hold_server).

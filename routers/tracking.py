@@ -282,13 +282,16 @@ def statement_text(query: object, context: Any = None) -> str | None:
 
 
 def note_statement(alias: str, query: object, context: Any = None) -> None:
-    """Mark the current request as having written if `query`, run on `alias`, may write."""
+    """Mark the current request as having written on `alias` if it is a primary and
+    `query`, run on it, may write."""
     state = current_state()
-    if state is None or state.wrote or is_probing() or alias != conf.primary():
+    if state is None or is_probing() or alias not in conf.primaries():
+        return
+    if state.cluster(alias).wrote:
         return
     text = statement_text(query, context)
     if text is None or is_write(text):
-        mark_write()
+        mark_write(alias)
 
 
 class RecordingCursor:

@@ -2,7 +2,7 @@
 
     path("healthz", routers.views.healthz)
 
-Answers 200 while the primary is up and 503 otherwise, always as JSON. Positions and
+Answers 200 while every primary is up and 503 otherwise, always as JSON. Positions and
 lags are measured on every call: this is what monitoring and the lab look at.
 `in_rotation` is the routers' own view, from their probes (at most ROUTERS_HEALTH_TTL
 old). A replica alias that reaches several servers (see `routers.servers`) also lists
@@ -27,18 +27,27 @@ SELECT pg_last_wal_replay_lsn()::text,
 
 
 def describe_nodes() -> dict[str, Any]:
-    """Probe every node now and describe it."""
-    primary_alias = conf.primary()
+    """Probe every node now and describe it: ROUTERS_PRIMARY's cluster, and under
+    `clusters` each other primary's (ROUTERS_CLUSTERS)."""
+    nodes = describe_cluster(conf.primary())
+    others = [primary for primary in conf.primaries() if primary != conf.primary()]
+    if others:
+        nodes["clusters"] = [describe_cluster(primary) for primary in others]
+    return nodes
+
+
+def describe_cluster(primary_alias: str) -> dict[str, Any]:
+    """One primary and its replicas, probed now."""
     row = replicas.fetch_row(primary_alias, "SELECT pg_current_wal_lsn()::text")
     primary_lsn = replicas.parse_lsn(row[0]) if row else None
     nodes: dict[str, Any] = {
         "primary": {"alias": primary_alias, "up": row is not None, "lsn": row[0] if row else None},
         "replicas": [],
     }
-    in_rotation = replicas.usable_replicas()
-    for alias in conf.replicas():
+    in_rotation = replicas.usable_replicas(primary_alias)
+    for alias in conf.replicas(primary_alias):
         row = replicas.fetch_row(alias, _REPLICA_SQL)
-        node: dict[str, Any] = {"alias": alias, **describe_replica(row, primary_lsn)}
+        node: dict[str, Any] = {"alias": alias, **describe_replica(primary_alias, row, primary_lsn)}
         if row is not None:
             # Within ROUTERS_MAX_LAG_BYTES and ROUTERS_MAX_LAG_SECONDS: sticky and causal
             # read from it (as last measured, up to ROUTERS_HEALTH_TTL ago).
@@ -46,19 +55,24 @@ def describe_nodes() -> dict[str, Any]:
         servers = sorted(servers_of(alias), key=str)  # DNS round-robin reorders them
         if len(servers) > 1:
             node["servers"] = [
-                {"server": str(server), **describe_replica(server_row(alias, server), primary_lsn)}
+                {
+                    "server": str(server),
+                    **describe_replica(primary_alias, server_row(alias, server), primary_lsn),
+                }
                 for server in servers
             ]
         nodes["replicas"].append(node)
     return nodes
 
 
-def describe_replica(row: tuple[Any, ...] | None, primary_lsn: int | None) -> dict[str, Any]:
+def describe_replica(
+    primary: str, row: tuple[Any, ...] | None, primary_lsn: int | None
+) -> dict[str, Any]:
     """What `_REPLICA_SQL`'s row says of a replica; None means it did not answer."""
     if row is None:
         return {"up": False}
     replay_lsn = replicas.parse_lsn(row[0]) if row[0] else None
-    seconds = replicas.seconds_behind(replay_lsn, primary_lsn)
+    seconds = replicas.seconds_behind(primary, replay_lsn, primary_lsn)
     if seconds is None and primary_lsn is not None and row[1] is not None:
         seconds = round(row[1], 3)  # the replica's own upper bound
     return {
@@ -83,7 +97,7 @@ def server_row(alias: str, server: Server) -> tuple[Any, ...] | None:
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     nodes = describe_nodes()
-    up = nodes["primary"]["up"]
+    up = all(cluster["primary"]["up"] for cluster in [nodes, *nodes.get("clusters", [])])
     return JsonResponse(
         {"status": "ok" if up else "primary down", **nodes}, status=200 if up else 503
     )

@@ -55,7 +55,7 @@ def strategy(settings):
 @pytest.fixture(autouse=True)
 def primary_at(monkeypatch):
     """The primary's position, as the middleware reads it after a write (no database)."""
-    monkeypatch.setattr(replicas, "primary_lsn", lambda: 0x16_B374D848)
+    monkeypatch.setattr(replicas, "primary_lsn", lambda primary=None: 0x16_B374D848)
 
 
 def test_it_reads_a_genuine_pin_cookie():
@@ -63,7 +63,7 @@ def test_it_reads_a_genuine_pin_cookie():
         "/", HTTP_COOKIE=f"{conf.PIN_COOKIE}={cookie_value(conf.PIN_COOKIE, '1')}"
     )
 
-    assert seen_state(request).pinned
+    assert seen_state(request).cluster().pinned
 
 
 def test_it_ignores_an_lsn_cookie_older_than_its_lifetime(monkeypatch):
@@ -75,7 +75,7 @@ def test_it_ignores_an_lsn_cookie_older_than_its_lifetime(monkeypatch):
     request = factory.get("/")
     request.COOKIES[conf.LSN_COOKIE] = old
 
-    assert seen_state(request).min_lsn is None
+    assert seen_state(request).cluster().min_lsn is None
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_it_ignores_a_forged_or_garbled_pin_cookie(value):
     request = factory.get("/")
     request.COOKIES[conf.PIN_COOKIE] = value
 
-    assert not seen_state(request).pinned
+    assert not seen_state(request).cluster().pinned
 
 
 def test_it_ignores_an_expired_pin_cookie(settings):
@@ -100,14 +100,14 @@ def test_it_ignores_an_expired_pin_cookie(settings):
     request.COOKIES[conf.PIN_COOKIE] = cookie_value(conf.PIN_COOKIE, "1")
     settings.ROUTERS_STICKY_SECONDS = -1
 
-    assert not seen_state(request).pinned
+    assert not seen_state(request).cluster().pinned
 
 
 def test_it_reads_a_genuine_lsn_cookie():
     request = factory.get("/")
     request.COOKIES[conf.LSN_COOKIE] = cookie_value(conf.LSN_COOKIE, "16/B374D848")
 
-    assert seen_state(request).min_lsn == 0x16_B374D848
+    assert seen_state(request).cluster().min_lsn == 0x16_B374D848
 
 
 @pytest.mark.parametrize(
@@ -124,11 +124,11 @@ def test_it_ignores_a_forged_or_garbled_lsn_cookie(value):
     request = factory.get("/")
     request.COOKIES[conf.LSN_COOKIE] = value
 
-    assert seen_state(request).min_lsn is None
+    assert seen_state(request).cluster().min_lsn is None
 
 
 def writing_view(request):
-    current_state().wrote = True
+    current_state().cluster().wrote = True
     return HttpResponse("saved")
 
 
@@ -175,8 +175,8 @@ def test_it_stores_the_primarys_lsn_and_the_time_after_a_write(strategy):
     request = factory.get("/")
     request.COOKIES[conf.LSN_COOKIE] = response.cookies[conf.LSN_COOKIE].value
     state = seen_state(request)
-    assert state.min_lsn == 0x16_B374D848
-    assert before - 0.001 <= state.wrote_at <= time.time()
+    assert state.cluster().min_lsn == 0x16_B374D848
+    assert before - 0.001 <= state.cluster().wrote_at <= time.time()
 
 
 def test_it_notices_writes_a_db_write_view_declares(strategy):
@@ -220,7 +220,7 @@ def test_it_keeps_state_apart_between_threads():
     barrier = threading.Barrier(2)
 
     def view(request):
-        current_state().wrote = request.path == "/writer"
+        current_state().cluster().wrote = request.path == "/writer"
         barrier.wait(timeout=5)  # both requests are in flight at once
         seen[request.path] = current_state().wrote
         return HttpResponse()
@@ -240,7 +240,7 @@ def test_it_keeps_state_apart_between_threads():
 
 def test_it_keeps_state_apart_between_asyncio_tasks():
     async def view(request):
-        current_state().wrote = request.path == "/writer"
+        current_state().cluster().wrote = request.path == "/writer"
         await asyncio.sleep(0)  # let the other task run in between
         return HttpResponse(str(current_state().wrote))
 
@@ -259,7 +259,7 @@ def test_it_keeps_state_apart_between_asyncio_tasks():
 
 def test_it_sets_no_lsn_cookie_when_the_primary_vanished_mid_request(strategy, monkeypatch):
     strategy("causal")
-    monkeypatch.setattr(replicas, "primary_lsn", lambda: None)
+    monkeypatch.setattr(replicas, "primary_lsn", lambda primary=None: None)
 
     response = run(factory.post("/"), writing_view)
 

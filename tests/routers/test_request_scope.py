@@ -16,7 +16,7 @@ def test_it_joins_the_open_scope_when_nested():
 def test_it_hands_an_inner_scopes_write_to_the_outer_one():
     with request_scope() as outer:
         with request_scope(RequestState(strategy="sticky")) as inner:
-            inner.wrote = True
+            inner.cluster().wrote = True
         assert current_state() is outer
         assert outer.wrote
 

@@ -130,7 +130,8 @@ def this_project() -> Outcome:
     with lab_tag() as name:
         Tag.objects.using(conf.primary()).create(name=name)
         position = replicas.primary_lsn()
-        state = RequestState(strategy="causal", min_lsn=position)
+        state = RequestState(strategy="causal")
+        state.cluster().min_lsn = position
         with traced() as statements, request_scope(state):
             found_now = Tag.objects.filter(name=name).exists()
             served_by = read_alias(Tag)
