@@ -20,6 +20,8 @@ REPLICAS="${REPLICAS:-1}"
 REPLICA_LAG="${REPLICA_LAG:-2s}"
 POOLER_PORT="${POOLER_PORT:-$((STACK_PORT + 9))}"
 export APP_DB="${APP_DB:-forum}"
+# The second database on the same primary (lessons 6 and 7), replicated with the forum's.
+export ANALYTICS_DB="${ANALYTICS_DB:-${APP_DB}_analytics}"
 export APP_USER="${APP_USER:-forum}" APP_PASSWORD="${APP_PASSWORD:-forum}"
 export READER_USER="${READER_USER:-forum_reader}" READER_PASSWORD="${READER_PASSWORD:-forum_reader}"
 export REPLICATION_USER="${REPLICATION_USER:-replicator}" REPLICATION_PASSWORD="${REPLICATION_PASSWORD:-replicator}"
@@ -157,6 +159,14 @@ init_primary() {
     stop_node primary
 }
 
+# The app databases and their grants (init.sh databases): idempotent, run on every up,
+# so a primary initialised before a database was added gets it now.
+ensure_databases() {
+    as_pg env PATH="$PG_BIN:$PATH" PGDATA="$(data_of primary)" PGHOST="$STACK_DIR/run" PGPORT="$STACK_PORT" \
+        PGUSER=postgres "$STACK_DIR/scripts/primary/init.sh" databases ||
+        die "primary: creating the app databases failed"
+}
+
 init_replica() {
     local node="$1"
     as_pg env PATH="$PG_BIN:$PATH" PGDATA="$(data_of "$node")" PRIMARY_HOST=127.0.0.1 PRIMARY_PORT="$STACK_PORT" \
@@ -246,6 +256,7 @@ stop_pooler() {
 cmd_up() {
     init_primary
     start_node primary
+    ensure_databases
     local node
     for node in $(nodes | tail -n +2); do
         init_replica "$node"
@@ -284,12 +295,15 @@ cmd_status() {
 }
 
 cmd_env() {
-    local urls="" node
+    local urls="" analytics_urls="" node
     for node in $(nodes | tail -n +2); do
         urls+="${urls:+,}postgres://$READER_USER:$READER_PASSWORD@127.0.0.1:$(port_of "$node")/$APP_DB"
+        analytics_urls+="${analytics_urls:+,}postgres://$READER_USER:$READER_PASSWORD@127.0.0.1:$(port_of "$node")/$ANALYTICS_DB"
     done
     echo "DATABASE_URL=postgres://$APP_USER:$APP_PASSWORD@127.0.0.1:$STACK_PORT/$APP_DB"
     echo "REPLICA_URLS=$urls"
+    echo "ANALYTICS_DATABASE_URL=postgres://$APP_USER:$APP_PASSWORD@127.0.0.1:$STACK_PORT/$ANALYTICS_DB"
+    echo "ANALYTICS_REPLICA_URLS=$analytics_urls"
     echo "POOLED_DATABASE_URL=postgres://$APP_USER:$APP_PASSWORD@127.0.0.1:$POOLER_PORT/$APP_DB"
     echo "POOLED_REPLICAS_URL=postgres://$READER_USER:$READER_PASSWORD@127.0.0.1:$POOLER_PORT/${APP_DB}_replicas"
 }

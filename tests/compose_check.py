@@ -30,6 +30,8 @@ POSTGRES_IMAGE_ENV = {
     "POSTGRES_HOST_AUTH_METHOD",
 }
 INIT_DIR = "/docker-entrypoint-initdb.d"
+# Database URLs web may set besides DATABASE_URL and REPLICA_URLS: checked when set.
+OPTIONAL_URLS = ("ANALYTICS_DATABASE_URL", "ANALYTICS_REPLICA_URLS")
 
 _VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}|\$(\w+)")
 _SCRIPT_READS = re.compile(r"\$\{?([A-Za-z_]\w*)")
@@ -293,9 +295,10 @@ def _web(web: dict[str, Any], services: dict[str, Any]) -> list[str]:
     found = []
     env = environment(web)
     depends_on = web.get("depends_on") or {}
-    for variable in ("DATABASE_URL", "REPLICA_URLS"):
+    for variable in ("DATABASE_URL", "REPLICA_URLS", *OPTIONAL_URLS):
         if variable not in env:
-            found.append(f"service 'web' does not set {variable}")
+            if variable not in OPTIONAL_URLS:
+                found.append(f"service 'web' does not set {variable}")
             continue
         for url in interpolate(env[variable]).split(","):
             found += _database_url(variable, url.strip(), services, depends_on)

@@ -1,19 +1,76 @@
 #!/usr/bin/env bash
-# Initialise a fresh primary: roles, the app database, grants, pg_hba and WAL settings.
+# Initialise a fresh primary: roles, the app databases, grants, pg_hba and WAL settings.
 #
 # Runs once, as the database superuser, against a running server whose data directory
 # is $PGDATA. The postgres Docker image runs it from /docker-entrypoint-initdb.d; the
 # local stack (postgres/stack.sh) runs the very same file after initdb.
+#
+#   init.sh              everything, on a fresh primary
+#   init.sh databases    only the app databases (APP_DB, ANALYTICS_DB) and their grants:
+#                        idempotent, so postgres/stack.sh runs it on every start, and a
+#                        primary made before a database was added gets that database
 set -euo pipefail
 
 : "${PGDATA:?PGDATA must point at the primary data directory}"
 APP_DB="${APP_DB:-forum}"
+# The second application database (lessons 6 and 7), on the same cluster: streaming
+# replication copies it to every standby with the forum's.
+ANALYTICS_DB="${ANALYTICS_DB:-${APP_DB}_analytics}"
 APP_USER="${APP_USER:-forum}"
 APP_PASSWORD="${APP_PASSWORD:-forum}"
 READER_USER="${READER_USER:-forum_reader}"
 READER_PASSWORD="${READER_PASSWORD:-forum_reader}"
 REPLICATION_USER="${REPLICATION_USER:-replicator}"
 REPLICATION_PASSWORD="${REPLICATION_PASSWORD:-replicator}"
+
+psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --dbname postgres)
+
+# One application database: created if missing, owned by the app role (which creates
+# the tables), readable by the reader role, tables created later included.
+app_database() {
+    local db="$1" exists
+    exists="$("${psql[@]}" --tuples-only --no-align -v db="$db" <<'SQL'
+SELECT 1 FROM pg_database WHERE datname = :'db';
+SQL
+)"
+    if [ -z "$exists" ]; then
+        "${psql[@]}" -v db="$db" -v app_user="$APP_USER" <<'SQL'
+CREATE DATABASE :"db" OWNER :"app_user";
+SQL
+        echo "primary: created database $db"
+    fi
+    "${psql[@]}" --dbname "$db" -v app_user="$APP_USER" -v reader_user="$READER_USER" <<'SQL'
+-- Quiet when run again: "extension already exists, skipping".
+SET client_min_messages = warning;
+GRANT USAGE ON SCHEMA public TO :"reader_user";
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader_user";
+-- Tables the app creates later (migrations run as the app role) are readable too.
+ALTER DEFAULT PRIVILEGES FOR ROLE :"app_user" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_user";
+-- /healthz and the routers read how long ago the primary committed what a standby has
+-- not applied yet, from the WAL itself (pg_walinspect, PostgreSQL 15+). Function
+-- privileges live in each database's catalog: grant it where the app connects.
+CREATE EXTENSION IF NOT EXISTS pg_walinspect;
+GRANT EXECUTE ON FUNCTION pg_get_wal_records_info(pg_lsn, pg_lsn) TO :"app_user";
+SQL
+}
+
+app_databases() {
+    app_database "$APP_DB"
+    app_database "$ANALYTICS_DB"
+    # The lab's own controls, on the forum's connection only.
+    "${psql[@]}" --dbname "$APP_DB" -v app_user="$APP_USER" <<'SQL'
+-- The lab changes the replicas' apply delay (ALTER SYSTEM, then a reload).
+GRANT EXECUTE ON FUNCTION pg_reload_conf() TO :"app_user";
+-- The lab's cluster panel pauses and resumes replay on a standby (demo only).
+GRANT EXECUTE ON FUNCTION pg_wal_replay_pause() TO :"app_user";
+GRANT EXECUTE ON FUNCTION pg_wal_replay_resume() TO :"app_user";
+SQL
+}
+
+if [ "${1:-}" = databases ]; then
+    app_databases
+    exit 0
+fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -32,10 +89,8 @@ host    all             all                   all     scram-sha-256
 HBA
 fi
 
-psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --dbname postgres)
-
 "${psql[@]}" \
-    -v app_db="$APP_DB" -v app_user="$APP_USER" -v app_password="$APP_PASSWORD" \
+    -v app_user="$APP_USER" -v app_password="$APP_PASSWORD" \
     -v reader_user="$READER_USER" -v reader_password="$READER_PASSWORD" \
     -v replication_user="$REPLICATION_USER" -v replication_password="$REPLICATION_PASSWORD" <<'SQL'
 SET password_encryption = 'scram-sha-256';
@@ -44,25 +99,10 @@ CREATE ROLE :"reader_user" LOGIN PASSWORD :'reader_password';
 -- A write sent to a replica alias must fail loudly, even against the primary.
 ALTER ROLE :"reader_user" SET default_transaction_read_only = on;
 CREATE ROLE :"replication_user" LOGIN REPLICATION PASSWORD :'replication_password';
-CREATE DATABASE :"app_db" OWNER :"app_user";
 -- /healthz and the lab read replication state (pg_stat_replication, lag functions).
 GRANT pg_monitor TO :"app_user";
 -- The lab changes the replicas' apply delay live (ALTER SYSTEM + reload, PostgreSQL 15+).
 GRANT ALTER SYSTEM ON PARAMETER recovery_min_apply_delay TO :"app_user";
 SQL
 
-"${psql[@]}" --dbname "$APP_DB" -v app_user="$APP_USER" -v reader_user="$READER_USER" <<'SQL'
-GRANT USAGE ON SCHEMA public TO :"reader_user";
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader_user";
--- Tables the app creates later (migrations run as the app role) are readable too.
-ALTER DEFAULT PRIVILEGES FOR ROLE :"app_user" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_user";
--- Function privileges live in each database's catalog: grant it where the app connects.
-GRANT EXECUTE ON FUNCTION pg_reload_conf() TO :"app_user";
--- /healthz and the lab read how long ago the primary committed what a standby has
--- not applied yet, from the WAL itself (pg_walinspect, PostgreSQL 15+).
-CREATE EXTENSION IF NOT EXISTS pg_walinspect;
-GRANT EXECUTE ON FUNCTION pg_get_wal_records_info(pg_lsn, pg_lsn) TO :"app_user";
--- The lab's cluster panel pauses and resumes replay on a standby (demo only).
-GRANT EXECUTE ON FUNCTION pg_wal_replay_pause() TO :"app_user";
-GRANT EXECUTE ON FUNCTION pg_wal_replay_resume() TO :"app_user";
-SQL
+app_databases
