@@ -32,7 +32,7 @@ demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-local-demo-only-secret}"; \
 	export LAB_CLUSTER_CONTROLS="$${LAB_CLUSTER_CONTROLS:-true}"; \
 	$(PY) manage.py collectstatic --noinput -v0 && \
-	$(PY) manage.py migrate --noinput -v0 && $(PY) manage.py seed_forum && \
+	$(PY) manage.py migrate_primaries --noinput -v0 && $(PY) manage.py seed_forum && \
 	echo "Serving http://127.0.0.1:8000 (Ctrl-C stops it)" && \
 	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi
 
@@ -96,7 +96,7 @@ bench: $(STAMP) ## Measure routing overhead and replica share (see bench/README.
 	@set -a && . bench/stack.env && set +a && \
 	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
 	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
-	$(PY) manage.py migrate --noinput -v0 && $(PY) bench/run.py && \
+	$(PY) manage.py migrate_primaries --noinput -v0 && $(PY) bench/run.py && \
 	$(PY) -m pip install --quiet -e '.[dev,bench]' && $(PY) bench/concurrent_http.py
 
 drills: $(STAMP) ## Break the cluster under load and count what visitors saw (see bench/README.md)

@@ -114,7 +114,7 @@ def gunicorn(log_name: str, **env: str) -> Iterator[str]:
 def prepare(writers: int) -> list[int]:
     """Migrate, seed, make `writers` members (writer0...) and return some thread ids."""
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=REPO, check=True)
+    subprocess.run([*manage, "migrate_primaries", "--noinput", "-v0"], cwd=REPO, check=True)
     subprocess.run([*manage, "seed_forum"], cwd=REPO, check=True, capture_output=True)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=REPO, check=True)
     script = (

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # forum first: its templates override the routers' (routers/read_only.html).
     "forum",
+    "analytics",
     "routers",
 ]
 
@@ -126,8 +127,10 @@ def database(url: str) -> dict[str, object]:
     return config
 
 
-def replica_alias(index: int) -> str:
-    return "replica" if index == 0 else f"replica_{index + 1}"
+def replica_alias(index: int, primary: str = "") -> str:
+    """replica, replica_2, ...; with a primary's name in front for another primary's."""
+    name = "replica" if index == 0 else f"replica_{index + 1}"
+    return f"{primary}_{name}" if primary else name
 
 
 DATABASES = {
@@ -139,6 +142,20 @@ for index, url in enumerate(
     env_list("REPLICA_URLS", "postgres://forum_reader:forum_reader@127.0.0.1:54321/forum")
 ):
     DATABASES[replica_alias(index)] = database(url)
+
+# A second replicated database, on the same primary server (so physical replication
+# copies it to every standby): the forum's activity log, written by the outbox relay
+# (forum/outbox.py) and read by the activity page. Lessons 6 and 7 run on it.
+DATABASES["analytics"] = database(
+    env_str("ANALYTICS_DATABASE_URL", "postgres://forum:forum@127.0.0.1:54320/forum_analytics")
+)
+for index, url in enumerate(
+    env_list(
+        "ANALYTICS_REPLICA_URLS",
+        "postgres://forum_reader:forum_reader@127.0.0.1:54321/forum_analytics",
+    )
+):
+    DATABASES[replica_alias(index, "analytics")] = database(url)
 
 # Lesson 10 (forum/lab): the stack's PgBouncer, in transaction mode, in front of the
 # primary and of every standby. Not aliases of DATABASES: the lab opens them when run.
@@ -159,7 +176,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Routing (the routers package) -------------------------------------------------
 DATABASE_ROUTERS = ["routers.SelectableRouter"]
 ROUTERS_PRIMARY = "default"
-ROUTERS_REPLICAS = [alias for alias in DATABASES if alias != "default"]
+# Each primary with its replicas; the analytics app's models live on "analytics".
+ROUTERS_CLUSTERS = {
+    primary: [alias for alias in DATABASES if alias.startswith(f"{prefix}replica")]
+    for primary, prefix in (("default", ""), ("analytics", "analytics_"))
+}
+ROUTERS_APP_PRIMARIES = {"analytics": "analytics"}
 # The strategy a visitor gets until they pick another one in the lab.
 ROUTERS_STRATEGY = env_str("FORUM_ROUTING", "causal")
 ROUTERS_STICKY_SECONDS = env_int("ROUTERS_STICKY_SECONDS", 5)

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 waited=0
-until python manage.py migrate --noinput; do
+until python manage.py migrate_primaries --noinput; do
     if [ "$waited" -ge 120 ]; then
         echo "web: the primary did not accept the migration within 120 s; giving up" >&2
         exit 1  # the restart policy tries again

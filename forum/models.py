@@ -123,3 +123,32 @@ class Post(models.Model):
     def can_change(self, user: User | AnonymousUser) -> bool:
         """Only the author, or staff, may edit or delete a post."""
         return bool(user.is_authenticated and (user.pk == self.author_id or user.is_staff))
+
+
+class OutboxEvent(models.Model):
+    """An activity event on its way to the analytics database (lesson 7).
+
+    Written in the same transaction as the change it describes, so both commit or
+    neither does; forum/outbox.py copies it to analytics.Event and marks it relayed.
+    """
+
+    kind = models.CharField(max_length=16)
+    username = models.CharField(max_length=150, blank=True)
+    thread_id = models.BigIntegerField(null=True, blank=True)
+    post_id = models.BigIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=TITLE_MAX, blank=True)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+    relayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=models.Q(relayed_at__isnull=True),
+                name="forum_outbox_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk}"

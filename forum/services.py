@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from routers import replica_aware_get_or_create
 
+from . import outbox
 from .models import Board, Post, Reaction, Tag, Thread
 
 MAX_TAGS = 5
@@ -25,7 +26,9 @@ def parse_tags(text: str) -> list[str]:
 @transaction.atomic
 def thread_create(*, board: Board, author: AbstractBaseUser, title: str, body: str) -> Thread:
     thread = Thread.objects.create(board=board, author=author, title=title)
-    Post.objects.create(thread=thread, author=author, body=body)
+    post = Post.objects.create(thread=thread, author=author, body=body)
+    outbox.record("thread", author=author, thread=thread, post=post)
+    outbox.relay_on_commit()
     return thread
 
 
@@ -43,6 +46,8 @@ def thread_tag(*, thread: Thread, names: list[str]) -> None:
 def post_create(*, thread: Thread, author: AbstractBaseUser, body: str) -> Post:
     post = Post.objects.create(thread=thread, author=author, body=body)
     Thread.objects.filter(pk=thread.pk).update(last_posted_at=post.created_at)
+    outbox.record("post", author=author, thread=thread, post=post)
+    outbox.relay_on_commit()
     return post
 
 

@@ -22,7 +22,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connections, transaction
 
-from routers import replicas
+from routers import conf, replicas
 
 REPO = Path(__file__).resolve().parent.parent
 # Alias in DATABASES -> node name in postgres/stack.sh.
@@ -38,11 +38,14 @@ def django_db_setup(django_db_blocker: Any) -> None:
     reach it through replication. So the test stack is throwaway and its database
     is the test database.
     """
-    name = settings.DATABASES["default"]["NAME"]
-    if not str(name).endswith("_test"):
-        pytest.exit(f"Refusing to run against database {name!r}: run the tests with `make test`.")
+    for primary in conf.primaries():
+        name = settings.DATABASES[primary]["NAME"]
+        if "_test" not in str(name):
+            pytest.exit(
+                f"Refusing to run against database {name!r}: run the tests with `make test`."
+            )
     with django_db_blocker.unblock():
-        call_command("migrate", interactive=False, verbosity=0)
+        call_command("migrate_primaries", interactive=False, verbosity=0)
         # A clean slate, also when pytest runs again on a warm stack.
         delete_rows()
         # Tests that read a replica need the tables (and the slate) there too.
@@ -130,7 +133,8 @@ def served_by(response: Any) -> set[str]:
 
 
 def replica_aliases() -> list[str]:
-    return list(settings.ROUTERS_REPLICAS)
+    """The default primary's replicas (the analytics ones reach the same servers)."""
+    return conf.replicas()
 
 
 def fetch(alias: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
@@ -167,13 +171,14 @@ def delete_rows() -> None:
     recovery_min_apply_delay, every read of the table on that replica would block
     for the whole delay.
     """
-    connection = connections["default"]
-    tables = set(connection.introspection.django_table_names(only_existing=True)) - KEPT_TABLES
-    # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: order does not matter
-    # inside one transaction.
-    with transaction.atomic(using="default"), connection.cursor() as cursor:
-        for table in sorted(tables):
-            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+    for primary in conf.primaries():
+        connection = connections[primary]
+        tables = set(connection.introspection.django_table_names(only_existing=True))
+        # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: order does not matter
+        # inside one transaction.
+        with transaction.atomic(using=primary), connection.cursor() as cursor:
+            for table in sorted(tables - KEPT_TABLES):
+                cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
 
 
 @pytest.fixture(scope="session")

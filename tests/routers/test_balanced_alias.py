@@ -38,7 +38,7 @@ def balanced_alias(stack, settings):
         connections[alias].settings_dict["HOST"] = ",".join(h for h, _ in pairs)
         connections[alias].settings_dict["PORT"] = ",".join(str(p) for _, p in pairs)
 
-    settings.ROUTERS_REPLICAS = [alias]
+    settings.ROUTERS_CLUSTERS = {**settings.ROUTERS_CLUSTERS, "default": [alias]}
     reach((0, 1))
     yield reach
     connections[alias].close()
@@ -113,7 +113,7 @@ def socket_alias(stack, settings):
 
     stack.set_lag("0", "replica")
     stack.set_lag("30s", "replica_2")
-    settings.ROUTERS_REPLICAS = ["replica"]
+    settings.ROUTERS_CLUSTERS = {**settings.ROUTERS_CLUSTERS, "default": ["replica"]}
     replica.settings_dict.update(HOST=str(here), PORT="5432")
     point_at("replica")
     yield point_at

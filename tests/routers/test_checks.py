@@ -12,12 +12,17 @@ def ids(messages):
     return [message.id for message in messages]
 
 
+def set_replicas(settings, aliases):
+    """The default primary's replicas, the analytics cluster as configured."""
+    settings.ROUTERS_CLUSTERS = {**settings.ROUTERS_CLUSTERS, "default": aliases}
+
+
 def test_it_accepts_the_projects_own_settings():
     assert check_settings(None) == []
 
 
 def test_it_reports_an_alias_missing_from_databases(settings):
-    settings.ROUTERS_REPLICAS = ["replica", "replica_9"]
+    set_replicas(settings, ["replica", "replica_2", "replica_9"])
 
     assert ids(check_settings(None)) == ["routers.E001"]
 
@@ -37,6 +42,8 @@ def test_it_warns_when_a_cookie_router_lacks_its_middleware(settings):
 
 
 def test_it_warns_when_there_is_no_replica(settings):
+    del settings.ROUTERS_CLUSTERS
+    del settings.ROUTERS_APP_PRIMARIES
     settings.ROUTERS_REPLICAS = []
 
     assert ids(check_settings(None)) == ["routers.W002"]
@@ -52,7 +59,7 @@ def test_it_finds_the_replica_aliases_read_only():
 @pytest.mark.django_db(databases=["default"])
 def test_it_warns_about_a_replica_alias_that_can_write(settings):
     # "default" connects to the primary as the app role, which can write.
-    settings.ROUTERS_REPLICAS = ["default"]
+    set_replicas(settings, ["default"])
 
     assert ids(check_replica_roles(None, databases=["default"])) == ["routers.W004"]
 
@@ -64,7 +71,7 @@ def extra_alias(settings, monkeypatch, live_db):
     def add(based_on, **changes):
         config = {**connections.settings[based_on], **changes}
         monkeypatch.setitem(connections.settings, "probe_alias", config)
-        settings.ROUTERS_REPLICAS = ["probe_alias"]
+        set_replicas(settings, ["probe_alias"])
         return "probe_alias"
 
     yield add
@@ -111,7 +118,7 @@ def test_it_warns_when_the_middleware_sits_below_sessions(settings):
 
 
 def test_it_reports_the_primary_listed_as_a_replica(settings):
-    settings.ROUTERS_REPLICAS = ["default", "replica"]
+    set_replicas(settings, ["default", "replica", "replica_2"])
 
     assert ids(check_settings(None)) == ["routers.E003"]
 
@@ -135,3 +142,35 @@ def test_it_reports_serializable_on_a_replica(settings, monkeypatch):
     monkeypatch.setitem(replica, "OPTIONS", {"isolation_level": IsolationLevel.SERIALIZABLE})
 
     assert ids(check_settings(None)) == ["routers.E004"]
+
+
+def test_it_accepts_the_single_primary_settings(settings):
+    del settings.ROUTERS_CLUSTERS
+    del settings.ROUTERS_APP_PRIMARIES
+    settings.ROUTERS_REPLICAS = ["replica", "replica_2"]
+
+    assert check_settings(None) == []
+
+
+def test_it_reports_a_replica_under_two_primaries(settings):
+    settings.ROUTERS_CLUSTERS = {**settings.ROUTERS_CLUSTERS, "analytics": ["replica"]}
+
+    assert "routers.E006" in ids(check_settings(None))
+
+
+def test_it_reports_an_app_sent_to_an_alias_that_is_no_primary(settings):
+    settings.ROUTERS_APP_PRIMARIES = {"analytics": "analytics_replica"}
+
+    assert ids(check_settings(None)) == ["routers.E007"]
+
+
+def test_it_reports_replicas_listed_outside_the_clusters(settings):
+    settings.ROUTERS_REPLICAS = ["replica"]
+
+    assert ids(check_settings(None)) == ["routers.E008"]
+
+
+def test_it_warns_about_an_alias_that_belongs_to_no_primary(settings):
+    settings.ROUTERS_CLUSTERS = {**settings.ROUTERS_CLUSTERS, "analytics": []}
+
+    assert sorted(set(ids(check_settings(None)))) == ["routers.W002", "routers.W007"]

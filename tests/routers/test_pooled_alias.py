@@ -49,7 +49,7 @@ def pooled_replica(stack, settings):
 
     replica.close()
     replica.settings_dict.update({key: pooled[key] for key in ("HOST", "PORT", "NAME")})
-    settings.ROUTERS_REPLICAS = ["replica"]
+    settings.ROUTERS_CLUSTERS = {**settings.ROUTERS_CLUSTERS, "default": ["replica"]}
     yield set_delay
     replica.close()
     replica.settings_dict.clear()
