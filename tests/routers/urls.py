@@ -15,8 +15,10 @@ from django.conf import settings
 from django.db import DataError, connections, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import include, path
+from django.utils import timezone
 from psycopg import sql
 
+from analytics.models import Event
 from forum.models import Tag
 from routers import conf, in_request_context, read_alias, request_scope, use_primary
 
@@ -266,7 +268,27 @@ def show_tag_while_the_pooler_is_busy(request: HttpRequest, name: str) -> HttpRe
         other.close()
 
 
+def create_event(request: HttpRequest, name: str) -> HttpResponse:
+    Event.objects.create(kind="lab", title=name, occurred_at=timezone.now())
+    return HttpResponse("recorded")
+
+
+def show_event(request: HttpRequest, name: str) -> HttpResponse:
+    found = Event.objects.filter(title=name).exists()
+    return HttpResponse(read_alias(Event), status=200 if found else 404)
+
+
+def show_both(request: HttpRequest, name: str) -> HttpResponse:
+    """The aliases that read a tag and an event, one query each."""
+    Tag.objects.filter(name=name).exists()
+    Event.objects.filter(title=name).exists()
+    return HttpResponse(f"{read_alias(Tag)} {read_alias(Event)}")
+
+
 urlpatterns = [
+    path("event/create/<str:name>", create_event),
+    path("event/<str:name>", show_event),
+    path("both/<str:name>", show_both),
     path("tag-contended/<str:name>", show_tag_while_the_pooler_is_busy),
     path("write-while-restarting/<str:name>", write_while_primary_restarts),
     path("lose-replica/<str:name>", read_then_lose_replica),
