@@ -4,10 +4,12 @@ One module per lesson; see base.py for what a lesson is made of.
 """
 
 from . import (
+    atomic_on_the_wrong_alias,
     dead_or_lagging_replica,
     generic_relation_writes,
     get_or_create,
     mirror_hides_lag,
+    no_cross_database_atomicity,
     post_redirect_lag,
     raw_sql_bypasses_routers,
     reads_inside_atomic,
@@ -25,6 +27,8 @@ LESSONS: list[Lesson] = [
         get_or_create,
         generic_relation_writes,
         raw_sql_bypasses_routers,
+        atomic_on_the_wrong_alias,
+        no_cross_database_atomicity,
         dead_or_lagging_replica,
         replica_per_query,
         transaction_pooling,
