@@ -10,6 +10,8 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from analytics.models import Event
+
 from .models import Board, Post, Reaction, Thread
 
 THREADS_PER_PAGE = 25
@@ -125,3 +127,12 @@ def user_posts(*, username: str, page: str | int | None) -> UserPage:
         .order_by("-created_at", "-id")
     )
     return UserPage(member=member, posts=Paginator(posts, POSTS_PER_PAGE).get_page(page))
+
+
+ACTIVITY_PAGE_SIZE = 30
+
+
+def recent_activity(*, page: str | int | None) -> Page[Event]:
+    """The activity log, newest first: a second database, read from its own replicas."""
+    events = Event.objects.exclude(kind="lab")
+    return Paginator(events, ACTIVITY_PAGE_SIZE).get_page(page)

@@ -16,4 +16,5 @@ urlpatterns = [
     path("p/<int:pk>/delete/", views.post_delete, name="post-delete"),
     path("react/<str:target_type>/<int:pk>/", views.react, name="react"),
     path("u/<str:username>/", views.user_page, name="user"),
+    path("activity/", views.activity, name="activity"),
 ]

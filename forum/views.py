@@ -141,6 +141,11 @@ def user_page(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "forum/user.html", {"member": page.member, "posts": page.posts})
 
 
+def activity(request: HttpRequest) -> HttpResponse:
+    events = selectors.recent_activity(page=request.GET.get("page"))
+    return render(request, "forum/activity.html", {"events": events})
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """The 404 page. It names replication lag when the request read from a replica.
 
@@ -149,6 +154,6 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """
     state = current_state()
     read_from_replica = state is not None and any(
-        alias != conf.primary() for alias in state.queries
+        alias in conf.all_replicas() for alias in state.queries
     )
     return render(request, "404.html", {"read_from_replica": read_from_replica}, status=404)

@@ -1,0 +1,98 @@
+"""The activity page: events from the analytics database, filled through the outbox.
+
+A reply writes its post and an outbox row in one transaction on the forum's primary;
+the relay copies the row to analytics after the commit, in the same request. The
+replicas of both databases hold every commit back for 3 s.
+"""
+
+import io
+import logging
+import socket
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+
+from analytics.models import Event
+from forum.models import OutboxEvent, Post
+from routers import replicas
+from tests.factories import PostFactory, ThreadFactory, UserFactory
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
+
+
+@pytest.fixture
+def thread(client, lagging_replicas):
+    thread = ThreadFactory(title="Outbox or on_commit?")
+    PostFactory(thread=thread, body="Opening post")
+    client.force_login(UserFactory(username="relayer"))
+    lagging_replicas.wait_for_replay()
+    return thread
+
+
+def test_a_reply_records_one_event_and_the_activity_page_shows_it_at_once(
+    client, settings, thread
+):
+    settings.ROUTERS_STRATEGY = "causal"
+
+    written = client.post(f"/t/{thread.pk}/reply", {"body": "Relayed in the request"})
+    page = client.get("/activity/")
+
+    post = Post.objects.using("default").get(body="Relayed in the request")
+    event = Event.objects.using("analytics").get(post_id=post.pk)
+    assert (event.kind, event.username, event.title) == ("post", "relayer", thread.title)
+    assert OutboxEvent.objects.using("default").get(pk=event.source_id).relayed_at is not None
+    # The relay wrote on analytics: its cookies carry that write, and the page (whose
+    # replicas are 3 s behind) reads analytics from its primary.
+    assert "routers_lsn_analytics" in written.cookies
+    assert f'href="/p/{post.pk}/"' in page.content.decode()
+    assert 'data-alias="analytics"' in page.content.decode()
+
+
+def test_the_activity_page_misses_the_reply_under_naive(client, settings, thread):
+    settings.ROUTERS_STRATEGY = "naive"
+
+    client.post(f"/t/{thread.pk}/reply", {"body": "Not there yet"})
+    page = client.get("/activity/").content.decode()
+
+    post = Post.objects.using("default").get(body="Not there yet")
+    assert f'href="/p/{post.pk}/"' not in page
+
+
+@pytest.fixture
+def analytics_down():
+    """The analytics primary alias pointed at a port nothing listens on; call the
+    fixture's value to bring it back."""
+    analytics = connections["analytics"]
+    real_port = analytics.settings_dict["PORT"]
+
+    def point_at(port: str) -> None:
+        analytics.close()
+        analytics.settings_dict["PORT"] = port
+        replicas.forget()
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        point_at(str(probe.getsockname()[1]))
+    yield lambda: point_at(real_port)
+    point_at(real_port)
+
+
+def test_a_reply_saves_while_analytics_is_down_and_its_event_follows_later(
+    client, thread, analytics_down, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="forum.outbox"):
+        response = client.post(f"/t/{thread.pk}/reply", {"body": "Analytics was down"})
+
+    post = Post.objects.using("default").get(body="Analytics was down")
+    assert response.status_code == 302
+    assert OutboxEvent.objects.filter(post_id=post.pk, relayed_at=None).exists()
+    assert "stay in the outbox" in caplog.text
+
+    analytics_down()  # back up
+    output = io.StringIO()
+    call_command("relay_outbox", stdout=output)
+
+    assert output.getvalue().strip() == "relayed 1 event"
+    assert Event.objects.using("analytics").filter(post_id=post.pk).count() == 1
+    assert not OutboxEvent.objects.filter(post_id=post.pk, relayed_at=None).exists()
