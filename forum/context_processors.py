@@ -32,11 +32,15 @@ class RoutingFooter:
         return STRATEGIES
 
     @property
-    def queries(self) -> list[tuple[str, int]]:
-        """(alias, statements executed there) for this request, busiest first."""
+    def queries(self) -> list[tuple[str, int, bool]]:
+        """(alias, statements executed there, is it a primary) for this request, busiest
+        first."""
         if self.state is None:
             return []
-        return self.state.queries.most_common()
+        primaries = conf.primaries()
+        return [
+            (alias, count, alias in primaries) for alias, count in self.state.queries.most_common()
+        ]
 
     @property
     def replica_lag(self) -> list[tuple[str, int | None, float | None]]:

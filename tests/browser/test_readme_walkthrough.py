@@ -57,6 +57,14 @@ def steps_3_and_4(page: Page, thread_url: str) -> None:
     expect(page.locator(".post", has_text="Here at once")).to_be_visible()
 
 
+def step_5(page: Page) -> None:
+    page.click("header >> text=Activity")
+    expect(page.locator("h1")).to_have_text("Activity")
+    expect(page.locator(".thread-row", has_text="grace replied").first).to_be_visible()
+    footer = page.locator("#routing-footer [data-alias^=analytics]")
+    expect(footer).to_have_count(1)
+
+
 def test_it_works_at_human_speed(demo, gunicorn_url, page, stack):
     log_in(page, gunicorn_url)
     expect(page.locator(".account .me")).to_have_text("grace")
@@ -65,6 +73,7 @@ def test_it_works_at_human_speed(demo, gunicorn_url, page, stack):
     use_strategy(page, "naive")
     expect(page.locator(".account .me")).to_have_text("grace")
     steps_3_and_4(page, demo)
+    step_5(page)
 
 
 def test_it_works_at_machine_speed(demo, gunicorn_url, page, stack):
@@ -81,3 +90,4 @@ def test_it_works_at_machine_speed(demo, gunicorn_url, page, stack):
     use_strategy(page, "naive")
     expect(page.locator(".account .me")).to_have_text("grace")
     steps_3_and_4(page, demo)
+    step_5(page)

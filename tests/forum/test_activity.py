@@ -30,9 +30,7 @@ def thread(client, lagging_replicas):
     return thread
 
 
-def test_a_reply_records_one_event_and_the_activity_page_shows_it_at_once(
-    client, settings, thread
-):
+def test_a_reply_records_one_event_and_the_activity_page_shows_it_at_once(client, settings, thread):
     settings.ROUTERS_STRATEGY = "causal"
 
     written = client.post(f"/t/{thread.pk}/reply", {"body": "Relayed in the request"})

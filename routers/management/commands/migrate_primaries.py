@@ -28,6 +28,6 @@ class Command(BaseCommand):
                 database=primary,
                 interactive=options["interactive"],
                 verbosity=options["verbosity"],
-                stdout=self.stdout._out,
-                stderr=self.stderr._out,
+                stdout=self.stdout,
+                stderr=self.stderr,
             )
