@@ -71,12 +71,13 @@ class Lesson:
         """The lesson's doc, rendered: one source for the repository and the lab page.
 
         Its title is left out (the page has its own). Raw HTML in the markdown is
-        escaped, not passed through, and markdown-it refuses javascript: links.
+        escaped, not passed through, and markdown-it refuses javascript: links. A code
+        block can be focused, so a keyboard can scroll one wider than a phone.
         """
         text = (settings.BASE_DIR / self.doc).read_text(encoding="utf-8")
         if text.startswith("# "):
             text = text.split("\n", 1)[1]
-        return _markdown.render(text)
+        return _markdown.render(text).replace("<pre>", '<pre tabindex="0">')
 
     @property
     def test(self) -> str:
