@@ -7,7 +7,8 @@ Copy this folder into your project, then in settings.py:
     MIDDLEWARE.insert(1, "routers.middleware.RoutingMiddleware")  # above sessions/auth
 
 The primary is the "default" alias and every other alias is a replica, unless
-ROUTERS_PRIMARY / ROUTERS_REPLICAS say otherwise (see routers/conf.py for all
+ROUTERS_PRIMARY / ROUTERS_REPLICAS say otherwise; several primaries, each with its
+replicas, are ROUTERS_CLUSTERS and ROUTERS_APP_PRIMARIES (see routers/conf.py for all
 settings, and routers/README.md for the strategies and their guarantees).
 """
 
