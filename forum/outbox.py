@@ -4,22 +4,25 @@ The forum and its activity log are two databases, and no transaction spans two
 databases: a crash between their two commits would keep one write and lose the other
 (lesson 7). So a change and its event are written together, to the forum's database,
 in one transaction (`record`); `relay` copies pending events to analytics.Event and
-marks them relayed. A relay that dies after its analytics commit and before it marked
+marks them relayed. A relay that dies after an analytics commit and before it marked
 the rows sends the same rows again on its next run, and the unique `source_id` keeps
 one of each. Events arrive late (after the forum's commit, by one relay), never twice,
 never lost.
 
-The forum relays after each commit that recorded an event (`relay_on_commit`); what a
-failed relay left behind goes with the next one, or with `manage.py relay_outbox`.
+A request relays its own events once its change commits (`record` arranges it), so the
+author finds them on the activity page at once; `manage.py relay_outbox`, run from
+cron, relays what a failed relay left behind (analytics was down, say).
 """
 
 import logging
+from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, router, transaction
 from django.utils import timezone
 
 from analytics.models import Event
+from routers import mark_write, replicas
 
 from .models import OutboxEvent, Post, Thread
 
@@ -28,51 +31,57 @@ BATCH = 100
 
 
 def record(kind: str, *, author: AbstractBaseUser, thread: Thread, post: Post) -> OutboxEvent:
-    """An event for the change being made: call it inside that change's transaction."""
-    return OutboxEvent.objects.create(
+    """An event for the change being made: call it inside that change's transaction.
+    Once the transaction commits, the event is relayed (`relay_own`)."""
+    event = OutboxEvent.objects.create(
         kind=kind,
         username=author.get_username(),
         thread_id=thread.pk,
         post_id=post.pk,
         title=thread.title,
     )
+    forum = router.db_for_write(OutboxEvent)
+    transaction.on_commit(lambda: relay_own([event.pk]), using=forum)
+    return event
 
 
-def relay(batch: int = BATCH) -> int:
-    """Copy up to `batch` pending events to analytics and mark them relayed; how many.
+def _copy(row: OutboxEvent) -> Event:
+    return Event(
+        source_id=row.pk,
+        kind=row.kind,
+        username=row.username,
+        thread_id=row.thread_id,
+        post_id=row.post_id,
+        title=row.title,
+        occurred_at=row.occurred_at,
+    )
 
-    The rows are locked for the copy (FOR UPDATE SKIP LOCKED), so relays running at
-    once share the work instead of waiting on each other.
+
+def relay(ids: Sequence[int] | None = None, batch: int = BATCH) -> int:
+    """Copy pending events to analytics and mark them relayed; how many this run copied.
+
+    Without `ids`: up to `batch` of the oldest pending events, skipping those another
+    relay holds (FOR UPDATE SKIP LOCKED), so relays running at once share the work.
+    With `ids`: those events, after any relay that holds them; one already relayed is
+    left alone. Each copy is a statement of its own, committed at once on analytics
+    (ON CONFLICT DO NOTHING on `source_id`); the forum's rows are marked after all of
+    them, so a relay stopped half-way has copied some and marked none.
     """
     forum = router.db_for_write(OutboxEvent)
     with transaction.atomic(using=forum):
-        pending = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
-            .filter(relayed_at__isnull=True)
-            .order_by("id")[:batch]
+        pending = OutboxEvent.objects.select_for_update(skip_locked=ids is None).filter(
+            relayed_at__isnull=True
         )
-        if not pending:
-            return 0
-        # Committed on analytics at once: the forum's rows are marked after it.
-        Event.objects.bulk_create(
-            [
-                Event(
-                    source_id=row.pk,
-                    kind=row.kind,
-                    username=row.username,
-                    thread_id=row.thread_id,
-                    post_id=row.post_id,
-                    title=row.title,
-                    occurred_at=row.occurred_at,
-                )
-                for row in pending
-            ],
-            ignore_conflicts=True,
-        )
-        OutboxEvent.objects.filter(pk__in=[row.pk for row in pending]).update(
+        if ids is None:
+            rows = list(pending.order_by("id")[:batch])
+        else:
+            rows = list(pending.filter(pk__in=ids).order_by("id"))
+        for row in rows:
+            Event.objects.bulk_create([_copy(row)], ignore_conflicts=True)
+        OutboxEvent.objects.filter(pk__in=[row.pk for row in rows]).update(
             relayed_at=timezone.now()
         )
-    return len(pending)
+    return len(rows)
 
 
 def relay_all() -> int:
@@ -83,14 +92,20 @@ def relay_all() -> int:
     return total
 
 
-def relay_quietly() -> None:
-    """relay_all, for after a commit: a failure leaves the events pending, for later."""
+def relay_own(ids: Sequence[int]) -> None:
+    """Relay this request's events after its commit; a failure leaves them pending.
+
+    Relayed by this run or by another that held them, they are on analytics now: the
+    request counts as having written there, so the author's next page reads analytics
+    where those events are (read-your-writes holds per primary).
+    """
+    analytics = router.db_for_write(Event)
+    if not replicas.health(analytics).up:  # known down: no connection attempt per request
+        logger.warning("analytics is down: activity events stay in the outbox for now")
+        return
     try:
-        relay_all()
+        relay(ids)
     except DatabaseError as error:
         logger.warning("activity events stay in the outbox for now: %s", error)
-
-
-def relay_on_commit() -> None:
-    """Relay once the forum's current transaction commits (at once outside one)."""
-    transaction.on_commit(relay_quietly, using=router.db_for_write(OutboxEvent))
+        return
+    mark_write(analytics)

@@ -28,7 +28,6 @@ def thread_create(*, board: Board, author: AbstractBaseUser, title: str, body: s
     thread = Thread.objects.create(board=board, author=author, title=title)
     post = Post.objects.create(thread=thread, author=author, body=body)
     outbox.record("thread", author=author, thread=thread, post=post)
-    outbox.relay_on_commit()
     return thread
 
 
@@ -47,7 +46,6 @@ def post_create(*, thread: Thread, author: AbstractBaseUser, body: str) -> Post:
     post = Post.objects.create(thread=thread, author=author, body=body)
     Thread.objects.filter(pk=thread.pk).update(last_posted_at=post.created_at)
     outbox.record("post", author=author, thread=thread, post=post)
-    outbox.relay_on_commit()
     return post
 
 

@@ -48,13 +48,16 @@ def thread_create(request: HttpRequest, slug: str) -> HttpResponse:
     board = get_object_or_404(Board, slug=slug)
     form = ThreadForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        thread = services.thread_create(
-            board=board,
-            author=request.user,
-            title=form.cleaned_data["title"],
-            body=form.cleaned_data["body"],
-        )
-        services.thread_tag(thread=thread, names=form.cleaned_data["tags"])
+        # One transaction: a thread saved without its tags (the primary lost in
+        # between) would answer "not saved" for a thread that was.
+        with transaction.atomic():
+            thread = services.thread_create(
+                board=board,
+                author=request.user,
+                title=form.cleaned_data["title"],
+                body=form.cleaned_data["body"],
+            )
+            services.thread_tag(thread=thread, names=form.cleaned_data["tags"])
         return redirect(thread)
     return render(request, "forum/thread_form.html", {"board": board, "form": form})
 

@@ -1,9 +1,11 @@
 """System checks for a misconfigured routing setup (`manage.py check`)."""
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.apps import AppConfig
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connections
@@ -11,6 +13,9 @@ from django.utils.module_loading import import_string
 from psycopg import IsolationLevel
 
 from . import conf
+
+# What http.cookies accepts in a cookie's name (its _LegalChars).
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
 from .middleware import RoutingMiddleware
 from .routers import SafeRouter, SelectableRouter
 
@@ -51,6 +56,8 @@ def check_settings(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Aliases and strategy names exist; the middleware is there when a router needs it."""
+    if shape := _check_cluster_shape():
+        return shape  # the checks below read the settings through conf, which needs it
     problems: list[checks.CheckMessage] = []
     named = [*conf.primaries(), *conf.all_replicas(), *conf.app_primaries().values()]
     for alias in dict.fromkeys(named):
@@ -108,6 +115,25 @@ def check_settings(
     return problems
 
 
+def _check_cluster_shape() -> list[checks.CheckMessage]:
+    clusters = getattr(settings, "ROUTERS_CLUSTERS", {})
+    app_primaries = getattr(settings, "ROUTERS_APP_PRIMARIES", {})
+    if (
+        isinstance(clusters, dict)
+        and all(isinstance(v, list | tuple) for v in clusters.values())
+        and isinstance(app_primaries, dict)
+    ):
+        return []
+    return [
+        checks.Error(
+            "ROUTERS_CLUSTERS must map each primary alias to a list of replica aliases, "
+            "and ROUTERS_APP_PRIMARIES each app label to a primary alias.",
+            hint='ROUTERS_CLUSTERS = {"default": ["replica"], "analytics": []}',
+            id="routers.E009",
+        )
+    ]
+
+
 def _check_clusters() -> list[checks.CheckMessage]:
     """With several primaries: every replica belongs to exactly one, every app to one."""
     problems: list[checks.CheckMessage] = []
@@ -137,6 +163,26 @@ def _check_clusters() -> list[checks.CheckMessage]:
                     f"{name} is {alias!r}, which is not a primary of ROUTERS_CLUSTERS.",
                     hint="Use one of its keys: " + ", ".join(map(repr, conf.primaries())) + ".",
                     id="routers.E007",
+                )
+            )
+    for app in conf.app_primaries():
+        if app not in django_apps.app_configs:
+            problems.append(
+                checks.Error(
+                    f"ROUTERS_APP_PRIMARIES names the app label {app!r}, which no installed "
+                    "app has: its models would go to ROUTERS_PRIMARY.",
+                    hint="Use the app's label (AppConfig.label), as in `app_label` of its models.",
+                    id="routers.E010",
+                )
+            )
+    for primary in conf.primaries():
+        if not _COOKIE_NAME.fullmatch(primary):
+            problems.append(
+                checks.Error(
+                    f"The primary alias {primary!r} cannot be part of a cookie name, and "
+                    "each primary's write is remembered in cookies named after it.",
+                    hint="Use letters, digits and _ in primary aliases.",
+                    id="routers.E011",
                 )
             )
     if getattr(settings, "ROUTERS_CLUSTERS", None) is None:

@@ -15,7 +15,8 @@ from django.db import connections
 
 from analytics.models import Event
 from forum.models import OutboxEvent, Post
-from routers import replicas
+from forum.outbox import relay, relay_own
+from routers import RequestState, replicas, request_scope
 from tests.factories import PostFactory, ThreadFactory, UserFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
@@ -94,3 +95,14 @@ def test_a_reply_saves_while_analytics_is_down_and_its_event_follows_later(
     assert output.getvalue().strip() == "relayed 1 event"
     assert Event.objects.using("analytics").filter(post_id=post.pk).count() == 1
     assert not OutboxEvent.objects.filter(post_id=post.pk, relayed_at=None).exists()
+
+
+def test_a_reply_whose_event_another_relay_took_still_reads_analytics_where_it_is():
+    row = OutboxEvent.objects.create(kind="post", title="taken by the cron relay")
+    relay()  # another relay got there first
+
+    with request_scope(RequestState()) as state:
+        relay_own([row.pk])
+
+    assert state.cluster("analytics").wrote  # so the response carries analytics' position
+    assert Event.objects.using("analytics").filter(source_id=row.pk).count() == 1

@@ -174,3 +174,29 @@ def test_it_warns_about_an_alias_that_belongs_to_no_primary(settings):
     settings.ROUTERS_CLUSTERS = {**settings.ROUTERS_CLUSTERS, "analytics": []}
 
     assert sorted(set(ids(check_settings(None)))) == ["routers.W002", "routers.W007"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"ROUTERS_CLUSTERS": {"default": None}}, {"ROUTERS_APP_PRIMARIES": ["analytics"]}],
+)
+def test_it_reports_clusters_of_the_wrong_shape_instead_of_crashing(settings, changes):
+    for name, value in changes.items():
+        setattr(settings, name, value)
+
+    assert ids(check_settings(None)) == ["routers.E009"]
+
+
+def test_it_reports_an_app_label_no_installed_app_has(settings):
+    settings.ROUTERS_APP_PRIMARIES = {"analytcs": "analytics"}
+
+    assert ids(check_settings(None)) == ["routers.E010"]
+
+
+def test_it_reports_a_primary_alias_no_cookie_name_can_hold(settings):
+    settings.ROUTERS_CLUSTERS = {"default": ["replica", "replica_2"], "analytics eu": []}
+    settings.ROUTERS_APP_PRIMARIES = {}
+
+    found = ids(check_settings(None))
+
+    assert "routers.E011" in found

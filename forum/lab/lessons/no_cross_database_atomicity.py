@@ -8,9 +8,9 @@ Each setup writes a forum row (a tag, on "default") and its activity event (on
 - `transaction.on_commit`: the event is written after the forum's commit, and the
   process dies in between (here, an earlier callback fails: the ones after it never run,
   as after a crash);
-- the outbox (forum/outbox.py): the event is a forum row, committed with the tag; the
-  relay copying it to analytics is killed (SIGKILL) after its analytics commit and
-  before it marked the row relayed, then run again.
+- the outbox (forum/outbox.py): the events are forum rows, committed with the tag; the
+  relay copying them to analytics is killed (SIGKILL) after its first analytics commit,
+  before it marked any row relayed, then run again.
 """
 
 import os
@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from analytics.models import Event
 from forum.models import OutboxEvent, Tag
-from forum.outbox import relay_all
+from forum.outbox import relay
 
 from ..trace import Statement, traced
 from .base import Lesson, Outcome, lab_tag
@@ -36,7 +37,8 @@ from .base import Lesson, Outcome, lab_tag
 NESTED = "atomic() around atomic(using=…)"
 ON_COMMIT = "transaction.on_commit"
 OUTBOX = "outbox + relay, killed half-way"
-# The relay's connections, so the lab can find (and end) them on the server.
+# The relay's connections, so the lab can find (and end) them on the server; one
+# name per run.
 RELAY_APPLICATION = "forum-outbox-relay-lab"
 RELAY_TIMEOUT = 30.0
 
@@ -61,14 +63,18 @@ def kept(name: str) -> tuple[bool, int]:
     return tag, Event.objects.using("analytics").filter(title=name).count()
 
 
-def judged(setup: str, name: str, trace: tuple[Statement, ...], cost: str) -> Outcome:
-    tag, events = kept(name)
-    if tag and events == 1:
-        return Outcome(setup, True, f"the tag and exactly one event; {cost}", trace=trace)
-    if not tag and events == 0:
+def judged(
+    setup: str, name: str, trace: tuple[Statement, ...], cost: str, events: int = 1
+) -> Outcome:
+    """Right when the tag and each of its `events` are on their databases once, or none."""
+    tag, found = kept(name)
+    if tag and found == events:
+        each = "its event" if events == 1 else f"each of its {events} events"
+        return Outcome(setup, True, f"the tag and {each}, once; {cost}", trace=trace)
+    if not tag and found == 0:
         return Outcome(setup, True, f"neither the tag nor the event; {cost}", trace=trace)
     if tag:
-        state = "the tag without its event" if not events else f"the tag and {events} events"
+        state = "the tag without its event" if not found else f"the tag and {found} events"
     else:
         state = "an event for a tag that was never committed"
     return Outcome(setup, False, f"{state}; {cost}", trace=trace)
@@ -106,65 +112,79 @@ def on_commit(name: str) -> Outcome:
         return judged(ON_COMMIT, name, tuple(statements), cost)
 
 
-def relay_process() -> subprocess.Popen[bytes]:
-    """`manage.py relay_outbox`, in a process of its own, as a deployment would run it."""
-    env = {**os.environ, "PGAPPNAME": RELAY_APPLICATION}
+def relay_process(ids: list[int], application: str) -> subprocess.Popen[bytes]:
+    """`manage.py relay_outbox` for these rows, in a process of its own, as a deployment
+    would run it; its connections carry `application` as their name."""
     return subprocess.Popen(
-        [sys.executable, "manage.py", "relay_outbox"],
+        [sys.executable, "manage.py", "relay_outbox", *map(str, ids)],
         cwd=settings.BASE_DIR,
-        env=env,
+        env={**os.environ, "PGAPPNAME": application},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
 
-def primary_connection() -> psycopg.Connection:
-    return psycopg.connect(**connections["default"].get_connection_params())
+def copied(source_id: int) -> bool:
+    return Event.objects.using("analytics").filter(source_id=source_id).exists()
 
 
-def relay_killed_half_way(name: str) -> bool:
-    """Run the relay with the outbox table locked against its UPDATE: it copies the
-    pending rows to analytics, commits there, and waits to mark them. Kill it then.
-    Whether it was caught half-way (the event in analytics, the row still pending)."""
-    with primary_connection() as lock:
-        lock.execute("LOCK TABLE forum_outboxevent IN SHARE MODE")
-        relay = relay_process()
+def relay_killed_half_way(first: int, second: int) -> bool:
+    """Run the relay for two outbox rows and kill it (SIGKILL) once it has copied the
+    first to analytics, before it marks either. Whether it was caught so.
+
+    The second copy is held back by an uncommitted insert of the same `source_id` in
+    another session (PostgreSQL makes a conflicting insert wait for it), so the relay
+    stops right there; nothing else waits on the lab.
+    """
+    application = f"{RELAY_APPLICATION}-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**connections["analytics"].get_connection_params()) as hold:
+        hold.execute(
+            "INSERT INTO analytics_event (source_id, kind, username, title, occurred_at,"
+            " recorded_at) VALUES (%s, 'lab', '', '', now(), now())",
+            [second],
+        )
+        relay = relay_process([first, second], application)
         deadline = time.monotonic() + RELAY_TIMEOUT
         try:
-            while not Event.objects.using("analytics").filter(title=name).exists():
-                if relay.poll() is not None or time.monotonic() > deadline:
-                    return False
+            while not copied(first) and relay.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
             relay.send_signal(signal.SIGKILL)
             relay.wait()
-            # The killed process's server session still waits for the lock: end it, so
-            # its open transaction (the UPDATE it never committed) is rolled back.
-            lock.execute(
+            end_sessions(application)
+        hold.rollback()
+    pending = OutboxEvent.objects.using("default").filter(pk__in=[first, second], relayed_at=None)
+    return copied(first) and not copied(second) and pending.count() == 2
+
+
+def end_sessions(application: str) -> None:
+    """End the killed relay's server sessions: the one waiting on the held insert would
+    otherwise run it (and commit it) once the lab lets go."""
+    for alias in ("default", "analytics"):
+        with connections[alias].cursor() as cursor:
+            cursor.execute(
                 "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
                 " WHERE application_name = %s",
-                [RELAY_APPLICATION],
+                [application],
             )
-        lock.rollback()
-    return OutboxEvent.objects.using("default").filter(title=name, relayed_at=None).exists()
 
 
 def outbox(name: str) -> Outcome:
     with lab_rows(name), traced() as statements:
         with transaction.atomic(using="default"):
             Tag.objects.create(name=name)
-            OutboxEvent.objects.create(kind="lab", title=name)
-        half_way = relay_killed_half_way(name)
-        relay_all()  # the relay's next run sends the same row again
+            ids = [OutboxEvent.objects.create(kind="lab", title=name).pk for _ in range(2)]
+        half_way = relay_killed_half_way(*ids)
+        relay(ids)  # the relay's next run sends the first row again
         relayed = (
-            not OutboxEvent.objects.using("default").filter(title=name, relayed_at=None).exists()
+            not OutboxEvent.objects.using("default").filter(pk__in=ids, relayed_at=None).exists()
         )
-        # The story: the tag and its outbox row, then the second run's copy and mark.
+        # The story: the tag and its outbox rows, then the second run's copies and mark.
         trace = tuple(s for s in statements if s.verb in ("INSERT", "UPDATE"))
         if not half_way or not relayed:
             return Outcome(OUTBOX, False, "the relay could not be caught half-way", trace=trace)
-        cost = "the relay sent it twice and analytics kept one; the event lands a relay later"
-        return judged(OUTBOX, name, trace, cost)
+        cost = "the relay sent the first event twice and analytics kept one"
+        return judged(OUTBOX, name, trace, cost, events=2)
 
 
 def run() -> list[Outcome]:

@@ -2,14 +2,19 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
-from forum.outbox import relay_all
+from forum.outbox import relay, relay_all
 
 
 class Command(BaseCommand):
     help = "Relay pending activity events from the forum's outbox to the analytics database."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "ids", nargs="*", type=int, help="only these outbox rows (lesson 7 relays its own)"
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        relayed = relay_all()
+        relayed = relay(options["ids"]) if options["ids"] else relay_all()
         self.stdout.write(f"relayed {relayed} event{'s' if relayed != 1 else ''}")
