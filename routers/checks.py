@@ -14,12 +14,12 @@ from psycopg import IsolationLevel
 
 from . import conf
 
-# What http.cookies accepts in a cookie's name (its _LegalChars).
-_COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
 from .middleware import RoutingMiddleware
 from .routers import SafeRouter, SelectableRouter
 
 _MIDDLEWARE = "routers.middleware.RoutingMiddleware"
+# What http.cookies accepts in a cookie's name (its _LegalChars).
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
 # Middleware that reads or writes the database: the routing scope must already be open.
 # Named, not imported: a project may not install sessions or auth.
 _DATABASE_MIDDLEWARE = frozenset(
