@@ -13,7 +13,6 @@ from django.utils.module_loading import import_string
 from psycopg import IsolationLevel
 
 from . import conf
-
 from .middleware import RoutingMiddleware
 from .routers import SafeRouter, SelectableRouter
 
