@@ -112,7 +112,8 @@ class Stack:
 
 def wait_for_replay(*aliases: str) -> None:
     """Wait until these replicas (default: all) have replayed all the primary wrote."""
-    target = replicas.parse_lsn(fetch("default", "SELECT pg_current_wal_lsn()::text"))
+    # The insert position: past every position a causal cookie may carry.
+    target = replicas.parse_lsn(fetch("default", "SELECT pg_current_wal_insert_lsn()::text"))
     for alias in aliases or replica_aliases():
         wait_until(
             lambda alias=alias: (
