@@ -29,6 +29,7 @@ demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http
 	$(STACK) up; \
 	if [ -z "$$was_up" ]; then trap '$(STACK) down' EXIT; fi; \
 	$(STACK) lag $(REPLICA_LAG); \
+	eval "$$($(STACK) env | sed 's/^/export /')"; \
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-local-demo-only-secret}"; \
 	export LAB_CLUSTER_CONTROLS="$${LAB_CLUSTER_CONTROLS:-true}"; \
 	$(PY) manage.py collectstatic --noinput -v0 && \

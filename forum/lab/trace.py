@@ -7,7 +7,7 @@ its story, not its setup; the routers' own probes are left out too.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,30 +31,62 @@ class Statement:
 
 
 @contextmanager
-def traced() -> Iterator[list[Statement]]:
-    """Collect the statements run on this thread, on every alias, while inside."""
+def traced(transactions: bool = False) -> Iterator[list[Statement]]:
+    """Collect the statements run on this thread, on every alias, while inside.
+
+    `transactions`: also each COMMIT and ROLLBACK, those of atomic blocks and the one
+    PostgreSQL makes of a statement run in autocommit, for a story about which write
+    was kept.
+    """
     statements: list[Statement] = []
     began = time.monotonic()
+
+    def note(alias: str, verb: str, failed: bool = False) -> None:
+        at_ms = round((time.monotonic() - began) * 1000, 1)
+        statements.append(Statement(at_ms, alias, verb, failed))
 
     def record(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
         if is_probing():
             return execute(sql, params, many, context)
         words = sql.split(None, 1) if isinstance(sql, str) else []
-        at_ms = round((time.monotonic() - began) * 1000, 1)
-        alias = context["connection"].alias
+        connection = context["connection"]
         verb = words[0].upper() if words else "SQL"
         try:
             result = execute(sql, params, many, context)
         except Exception:
-            statements.append(Statement(at_ms, alias, verb, failed=True))
+            note(connection.alias, verb, failed=True)
             raise
-        statements.append(Statement(at_ms, alias, verb, failed=False))
+        note(connection.alias, verb)
+        if transactions and connection.get_autocommit():
+            note(connection.alias, "COMMIT")
         return result
 
     with ExitStack() as stack:
         for alias in connections:
             stack.enter_context(connections[alias].execute_wrapper(record))
+            if transactions:
+                stack.enter_context(_ending_noted(alias, note))
         yield statements
+
+
+@contextmanager
+def _ending_noted(alias: str, note: Callable[[str, str], None]) -> Iterator[None]:
+    """Note each COMMIT and ROLLBACK Django sends on `alias` (atomic blocks end so)."""
+    connection = connections[alias]
+
+    def noting(verb: str, end: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            end()
+            note(alias, verb)
+
+        return run
+
+    connection.commit = noting("COMMIT", connection.commit)  # type: ignore[method-assign]
+    connection.rollback = noting("ROLLBACK", connection.rollback)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del connection.commit, connection.rollback
 
 
 @dataclass(frozen=True)
@@ -69,12 +101,16 @@ class TracePicture:
     """Where every statement goes in the SVG: one lane per node, one column per statement."""
 
     statements: tuple[Statement, ...]
+    #: The lanes to draw, when the story's are not the cluster's nodes (a statement
+    #: that never ran on one is part of the story too).
+    nodes: tuple[str, ...] = ()
 
     @property
     def lanes(self) -> dict[str, int]:
         """A lane per node of the cluster; or, for a story told on other servers (a
-        pooler's connections, a mirror's host), a lane per server it names."""
-        nodes = [conf.primary(), *conf.replicas()]
+        pooler's connections, a mirror's host, two databases), a lane per server it
+        names."""
+        nodes = list(self.nodes) or [conf.primary(), *conf.replicas()]
         named = list(dict.fromkeys(statement.alias for statement in self.statements))
         if not set(named) <= set(nodes):
             nodes = named

@@ -13,7 +13,12 @@ def test_atomic_alone_rolls_back_the_tag_and_keeps_the_event():
 
     assert outcome.correct is False
     assert "the tag was rolled back, the event was committed" in outcome.summary
-    assert [s.alias for s in outcome.trace] == ["default", "analytics"]
+    assert [(s.verb, s.alias) for s in outcome.trace] == [
+        ("INSERT", "default"),
+        ("INSERT", "analytics"),
+        ("COMMIT", "analytics"),  # in autocommit: no block wraps it
+        ("ROLLBACK", "default"),
+    ]
 
 
 def test_a_block_on_analytics_alone_keeps_the_tag():
@@ -28,3 +33,4 @@ def test_a_block_on_each_database_rolls_both_back():
 
     assert outcome.correct is True
     assert outcome.summary.startswith("both writes rolled back")
+    assert [s.verb for s in outcome.trace].count("ROLLBACK") == 2

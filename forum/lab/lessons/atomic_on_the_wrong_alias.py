@@ -15,7 +15,7 @@ from analytics.models import Event
 from forum.models import Tag
 
 from ..trace import traced
-from .base import Lesson, Outcome, lab_tag
+from .base import TWO_DATABASES, Lesson, Outcome, lab_tag
 
 DEFAULT_ONLY = "atomic()"
 ANALYTICS_ONLY = 'atomic(using="analytics")'
@@ -47,17 +47,23 @@ def change(name: str, wrapped: list[str | None]) -> None:
 
 
 def run_one(setup: str, wrapped: list[str | None]) -> Outcome:
-    with lab_tag() as name, lab_event(name), traced() as statements:
-        with suppress(ChangeFailed):
+    with lab_tag() as name, lab_event(name):
+        with traced(transactions=True) as statements, suppress(ChangeFailed):
             change(name, wrapped)
         tag_kept = Tag.objects.using("default").filter(name=name).exists()
         event_kept = Event.objects.using("analytics").filter(title=name).exists()
-    trace = tuple(statements[:2])  # the two inserts; the checks are not the story
+    trace = tuple(statements)
     if tag_kept == event_kept:
-        return Outcome(setup, True, "both writes rolled back: nothing half-done", trace=trace)
+        return Outcome(
+            setup,
+            True,
+            "both writes rolled back: nothing half-done",
+            trace=trace,
+            lanes=TWO_DATABASES,
+        )
     kept, lost = ("the event", "the tag") if event_kept else ("the tag", "the event")
     summary = f"half-done: {lost} was rolled back, {kept} was committed by itself"
-    return Outcome(setup, False, summary, trace=trace)
+    return Outcome(setup, False, summary, trace=trace, lanes=TWO_DATABASES)
 
 
 def run() -> list[Outcome]:

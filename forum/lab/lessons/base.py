@@ -37,6 +37,8 @@ class Outcome:
     timeline: Timeline | None = None
     #: Every statement of the scenario's story, and the node that ran it.
     trace: tuple[Statement, ...] = field(default=())
+    #: The trace's lanes, when they are not the cluster's nodes.
+    lanes: tuple[str, ...] = field(default=())
 
     @property
     def picture(self) -> Picture | None:
@@ -44,7 +46,7 @@ class Outcome:
 
     @property
     def trace_picture(self) -> TracePicture:
-        return TracePicture(self.trace)
+        return TracePicture(self.trace, self.lanes)
 
 
 _markdown = MarkdownIt("commonmark", {"html": False})
@@ -83,6 +85,9 @@ class Lesson:
     def test(self) -> str:
         return f"tests/lessons/test_{self.number:02d}_{self.slug.replace('-', '_')}.py"
 
+
+# Lessons 6 and 7 draw both databases, whether a statement ran on each or not.
+TWO_DATABASES = ("default", "analytics")
 
 # When a write's request returned, and the primary's position then.
 Committed = tuple[float, int | None]

@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from django.conf import settings
@@ -32,7 +32,7 @@ from forum.models import OutboxEvent, Tag
 from forum.outbox import relay
 
 from ..trace import Statement, traced
-from .base import Lesson, Outcome, lab_tag
+from .base import TWO_DATABASES, Lesson, Outcome, lab_tag
 
 NESTED = "atomic() around atomic(using=…)"
 ON_COMMIT = "transaction.on_commit"
@@ -70,26 +70,31 @@ def judged(
     tag, found = kept(name)
     if tag and found == events:
         each = "its event" if events == 1 else f"each of its {events} events"
-        return Outcome(setup, True, f"the tag and {each}, once; {cost}", trace=trace)
+        return Outcome(
+            setup, True, f"the tag and {each}, once; {cost}", trace=trace, lanes=TWO_DATABASES
+        )
     if not tag and found == 0:
-        return Outcome(setup, True, f"neither the tag nor the event; {cost}", trace=trace)
+        return Outcome(
+            setup, True, f"neither the tag nor the event; {cost}", trace=trace, lanes=TWO_DATABASES
+        )
     if tag:
         state = "the tag without its event" if not found else f"the tag and {found} events"
     else:
         state = "an event for a tag that was never committed"
-    return Outcome(setup, False, f"{state}; {cost}", trace=trace)
+    return Outcome(setup, False, f"{state}; {cost}", trace=trace, lanes=TWO_DATABASES)
 
 
 def nested(name: str) -> Outcome:
-    with lab_rows(name), traced() as statements:
-        try:
-            with transaction.atomic(using="default"):
-                Tag.objects.create(name=name)
-                with transaction.atomic(using="analytics"):
-                    Event.objects.create(kind="lab", title=name, occurred_at=timezone.now())
-                raise Crash  # analytics has committed; default has not
-        except Crash:
-            pass
+    with lab_rows(name):
+        with (
+            traced(transactions=True) as statements,
+            suppress(Crash),
+            transaction.atomic(using="default"),
+        ):
+            Tag.objects.create(name=name)
+            with transaction.atomic(using="analytics"):
+                Event.objects.create(kind="lab", title=name, occurred_at=timezone.now())
+            raise Crash  # analytics has committed; default has not
         return judged(NESTED, name, tuple(statements), "the inner block committed first")
 
 
@@ -100,14 +105,15 @@ def on_commit(name: str) -> Outcome:
     def crash() -> None:
         raise Crash
 
-    with lab_rows(name), traced() as statements:
-        try:
-            with transaction.atomic(using="default"):
-                Tag.objects.create(name=name)
-                transaction.on_commit(crash, using="default")
-                transaction.on_commit(record_event, using="default")
-        except Crash:
-            pass
+    with lab_rows(name):
+        with (
+            traced(transactions=True) as statements,
+            suppress(Crash),
+            transaction.atomic(using="default"),
+        ):
+            Tag.objects.create(name=name)
+            transaction.on_commit(crash, using="default")
+            transaction.on_commit(record_event, using="default")
         cost = "never an event without its tag, but nothing retries a callback that never ran"
         return judged(ON_COMMIT, name, tuple(statements), cost)
 
@@ -170,19 +176,27 @@ def end_sessions(application: str) -> None:
 
 
 def outbox(name: str) -> Outcome:
-    with lab_rows(name), traced() as statements:
-        with transaction.atomic(using="default"):
+    with lab_rows(name):
+        with traced(transactions=True) as written, transaction.atomic(using="default"):
             Tag.objects.create(name=name)
             ids = [OutboxEvent.objects.create(kind="lab", title=name).pk for _ in range(2)]
         half_way = relay_killed_half_way(*ids)
-        relay(ids)  # the relay's next run sends the first row again
+        with traced(transactions=True) as relayed_again:
+            relay(ids)  # the relay's next run sends the first row again
         relayed = (
             not OutboxEvent.objects.using("default").filter(pk__in=ids, relayed_at=None).exists()
         )
-        # The story: the tag and its outbox rows, then the second run's copies and mark.
-        trace = tuple(s for s in statements if s.verb in ("INSERT", "UPDATE"))
+        # The story: the tag and its outbox rows, then the second run (the killed one
+        # ran in a process of its own).
+        trace = (*written, *relayed_again)
         if not half_way or not relayed:
-            return Outcome(OUTBOX, False, "the relay could not be caught half-way", trace=trace)
+            return Outcome(
+                OUTBOX,
+                False,
+                "the relay could not be caught half-way",
+                trace=trace,
+                lanes=TWO_DATABASES,
+            )
         cost = "the relay sent the first event twice and analytics kept one"
         return judged(OUTBOX, name, trace, cost, events=2)
 
