@@ -10,24 +10,32 @@ one of each. Events arrive late (after the forum's commit, by one relay), never 
 never lost.
 
 A request relays its own events once its change commits (`record` arranges it), so the
-author finds them on the activity page at once; `manage.py relay_outbox`, run from
-cron, relays what a failed relay left behind (analytics was down, say).
+author finds them on the activity page at once, and then one batch of events that
+earlier relays left behind (analytics was down, say). `manage.py relay_outbox` relays
+every pending event, for a site that gets no writes for a while after an outage.
 """
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, router, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from analytics.models import Event
-from routers import mark_write, replicas
+from routers import conf, mark_write, replicas
 
 from .models import OutboxEvent, Post, Thread
 
 logger = logging.getLogger(__name__)
 BATCH = 100
+# The primaries of the two sides, named without asking a router (which would take the
+# question for a write).
+FORUM = conf.primary_for(OutboxEvent._meta.app_label)
+ANALYTICS = conf.primary_for(Event._meta.app_label)
+# A pending event older than this was not relayed by its own request: it is left over.
+LEFTOVER_AGE = timedelta(seconds=10)
 
 
 def record(kind: str, *, author: AbstractBaseUser, thread: Thread, post: Post) -> OutboxEvent:
@@ -40,8 +48,9 @@ def record(kind: str, *, author: AbstractBaseUser, thread: Thread, post: Post) -
         post_id=post.pk,
         title=thread.title,
     )
-    forum = router.db_for_write(OutboxEvent)
-    transaction.on_commit(lambda: relay_own([event.pk]), using=forum)
+    # robust: the change has committed whatever the relay meets, so nothing may turn
+    # it into an error page (or skip the callbacks after this one).
+    transaction.on_commit(lambda: relay_own([event.pk]), using=FORUM, robust=True)
     return event
 
 
@@ -57,22 +66,26 @@ def _copy(row: OutboxEvent) -> Event:
     )
 
 
-def relay(ids: Sequence[int] | None = None, batch: int = BATCH) -> int:
+def relay(
+    ids: Sequence[int] | None = None, batch: int = BATCH, older_than: timedelta | None = None
+) -> int:
     """Copy pending events to analytics and mark them relayed; how many this run copied.
 
-    Without `ids`: up to `batch` of the oldest pending events, skipping those another
-    relay holds (FOR UPDATE SKIP LOCKED), so relays running at once share the work.
-    With `ids`: those events, after any relay that holds them; one already relayed is
-    left alone. Each copy is a statement of its own, committed at once on analytics
-    (ON CONFLICT DO NOTHING on `source_id`); the forum's rows are marked after all of
-    them, so a relay stopped half-way has copied some and marked none.
+    Without `ids`: up to `batch` of the oldest pending events (`older_than` so old, if
+    given), skipping those another relay holds (FOR UPDATE SKIP LOCKED), so relays
+    running at once share the work. With `ids`: those events, after any relay that
+    holds them; one already relayed is left alone. Each copy is a statement of its own,
+    committed at once on analytics (ON CONFLICT DO NOTHING on `source_id`); the forum's
+    rows are marked after all of them, so a relay stopped half-way has copied some and
+    marked none.
     """
-    forum = router.db_for_write(OutboxEvent)
-    with transaction.atomic(using=forum):
+    with transaction.atomic(using=FORUM):
         pending = OutboxEvent.objects.select_for_update(skip_locked=ids is None).filter(
             relayed_at__isnull=True
         )
         if ids is None:
+            if older_than is not None:
+                pending = pending.filter(occurred_at__lt=timezone.now() - older_than)
             rows = list(pending.order_by("id")[:batch])
         else:
             rows = list(pending.filter(pk__in=ids).order_by("id"))
@@ -99,13 +112,14 @@ def relay_own(ids: Sequence[int]) -> None:
     request counts as having written there, so the author's next page reads analytics
     where those events are (read-your-writes holds per primary).
     """
-    analytics = router.db_for_write(Event)
-    if not replicas.health(analytics).up:  # known down: no connection attempt per request
+    if not replicas.health(ANALYTICS).up:  # known down: no connection attempt per request
         logger.warning("analytics is down: activity events stay in the outbox for now")
         return
     try:
         relay(ids)
+        mark_write(ANALYTICS)
+        # One batch of what earlier relays left behind (analytics was down): events
+        # too old to be some other request's own, about to be relayed.
+        relay(older_than=LEFTOVER_AGE)
     except DatabaseError as error:
         logger.warning("activity events stay in the outbox for now: %s", error)
-        return
-    mark_write(analytics)

@@ -93,8 +93,8 @@ def check_settings(
             problems.append(
                 checks.Error(
                     f"ROUTERS_POOLED_REPLICAS names {alias!r}, which is not a replica alias.",
-                    hint="List it in ROUTERS_REPLICAS too, or remove it: only reads are "
-                    "kept on one pooled server.",
+                    hint="List it among the replicas (ROUTERS_REPLICAS, or ROUTERS_CLUSTERS), "
+                    "or remove it: only reads are kept on one pooled server.",
                     id="routers.E005",
                 )
             )
@@ -115,12 +115,18 @@ def check_settings(
 
 
 def _check_cluster_shape() -> list[checks.CheckMessage]:
-    clusters = getattr(settings, "ROUTERS_CLUSTERS", {})
+    clusters = getattr(settings, "ROUTERS_CLUSTERS", None) or {}
     app_primaries = getattr(settings, "ROUTERS_APP_PRIMARIES", {})
     if (
         isinstance(clusters, dict)
-        and all(isinstance(v, list | tuple) for v in clusters.values())
+        and all(
+            isinstance(primary, str)
+            and isinstance(standbys, list | tuple)
+            and all(isinstance(alias, str) for alias in standbys)
+            for primary, standbys in clusters.items()
+        )
         and isinstance(app_primaries, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in app_primaries.items())
     ):
         return []
     return [
@@ -175,7 +181,8 @@ def _check_clusters() -> list[checks.CheckMessage]:
                 )
             )
     for primary in conf.primaries():
-        if not _COOKIE_NAME.fullmatch(primary):
+        # ROUTERS_PRIMARY's cookies do not carry its alias.
+        if primary != conf.primary() and not _COOKIE_NAME.fullmatch(primary):
             problems.append(
                 checks.Error(
                     f"The primary alias {primary!r} cannot be part of a cookie name, and "

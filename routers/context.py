@@ -41,7 +41,7 @@ class ClusterState:
     read_alias: str | None = None
     #: Something was written on this primary during this request.
     wrote: bool = False
-    #: A write was routed to this primary (db_for_write) during this request.
+    #: db_for_write chose this primary during this request: an error may be its.
     writes_routed: bool = False
 
 
@@ -83,7 +83,7 @@ class RequestState:
     @property
     def wrote(self) -> bool:
         """Something was written, on any primary, during this request."""
-        return any(cluster.wrote for cluster in self.clusters.values())
+        return any(cluster.wrote for cluster in list(self.clusters.values()))
 
 
 _state: ContextVar[RequestState | None] = ContextVar("routers_state", default=None)
@@ -104,6 +104,8 @@ def mark_write(using: str | None = None) -> None:
     for a write they cannot see, made before the response leaves: another service
     writing to the same primary, or a connection opened outside Django.
     """
+    if using is not None and using not in conf.primaries():
+        raise ValueError(f"mark_write(using={using!r}): not a primary the routers know")
     state = _state.get()
     if state is not None:
         state.cluster(using).wrote = True
@@ -130,7 +132,7 @@ def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
         _state.reset(token)
         release_held(state)
         if outer is not None:
-            for primary, cluster in state.clusters.items():
+            for primary, cluster in list(state.clusters.items()):
                 if cluster.wrote:
                     outer.cluster(primary).wrote = True
 

@@ -146,18 +146,31 @@ def primary_unreachable() -> bool:
     having lost that primary.
     """
     state = _state.get()
-    for primary in conf.primaries():
+    suspects = primaries_used(state)
+    for primary in suspects:
         raw = connections[primary].connection
         if raw is not None and raw.closed:
             return True
-        if (
-            raw is None
-            and state is not None
-            and state.intends_to_write
-            and state.cluster(primary).writes_routed
-        ):
-            return True
-    return not all(replicas.probe(primary).up for primary in conf.primaries())
+        if raw is None and state is not None and state.intends_to_write:
+            return True  # a write was routed to it, and its connection failed to open
+    return not all(replicas.probe(primary).up for primary in suspects)
+
+
+def primaries_used(state: RequestState | None) -> list[str]:
+    """The primaries an error of this request may have come from: ROUTERS_PRIMARY (the
+    sessions' and every unlisted app's), and each other one it holds a connection to or
+    routed a write to. Another primary being down says nothing about this request."""
+    return [
+        primary
+        for primary in conf.primaries()
+        if primary == conf.primary()
+        or connections[primary].connection is not None
+        or (
+            state is not None
+            and primary in state.clusters
+            and state.clusters[primary].writes_routed
+        )
+    ]
 
 
 def answer_for_primary_down(
@@ -175,7 +188,7 @@ def answer_for_primary_down(
     if state.not_visible:
         return not_visible_response(request)
     if request.method in _SAFE_METHODS or all(
-        replicas.probe(primary).up for primary in conf.primaries()
+        replicas.probe(primary).up for primary in primaries_used(state)
     ):
         return response
     return read_only_response(request)
@@ -263,11 +276,11 @@ class RoutingMiddleware:
         ):
             return None
         logger.warning("serving %s again after a database error: %s", request.path, exception)
-        for primary, cluster in state.clusters.items():
+        for primary, cluster in list(state.clusters.items()):
             if cluster.read_alias not in (None, primary):
                 replicas.discard(cluster.read_alias)
             cluster.read_alias = None
-        for primary in conf.primaries():
+        for primary in primaries_used(state):
             replicas.close_connection(primary)  # the second run connects afresh
             replicas.probe(primary)  # and knows whether it is up
         state.retried = True

@@ -82,7 +82,7 @@ def keeps_writes_on_primary(model: type[Model]) -> bool:
     return issubclass(queryset_class, WritesOnPrimaryQuerySet)
 
 
-def primary_for(model: type[Model] | None) -> str:
+def model_primary(model: type[Model] | None) -> str:
     """The primary that holds `model`'s table (None: the default primary)."""
     return conf.primary_for(model._meta.app_label if model is not None else None)
 
@@ -93,7 +93,7 @@ class BaseRouter:
     strategy = ""
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
-        primary = primary_for(model)
+        primary = model_primary(model)
         state = current_state()
         if state is not None:
             state.cluster(primary).writes_routed = True
@@ -113,8 +113,11 @@ class BaseRouter:
         if primary is None:
             return None  # an alias the routers do not manage
         # A standby is read-only: its schema arrives through replication. And each
-        # app's tables live on its own primary only.
-        return db == primary and conf.primary_for(app_label) == db
+        # app's tables live on its own primary only. Otherwise no opinion (None), so a
+        # router listed after this one still has its say.
+        if db != primary or conf.primary_for(app_label) != db:
+            return False
+        return None
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         raise NotImplementedError
@@ -126,7 +129,7 @@ class PrimaryRouter(BaseRouter):
     strategy = "primary"
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        return primary_for(model)
+        return model_primary(model)
 
 
 class NaiveRouter(BaseRouter):
@@ -140,7 +143,7 @@ class NaiveRouter(BaseRouter):
     strategy = "naive"
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        primary = primary_for(model)
+        primary = model_primary(model)
         aliases = conf.replicas(primary) or [primary]
         return aliases[_next_turn() % len(aliases)]
 
@@ -157,7 +160,7 @@ class SafeRouter(BaseRouter):
     """
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        primary = primary_for(model)
+        primary = model_primary(model)
         state = current_state()
         # in_atomic_block is a plain attribute: transaction.get_autocommit() would
         # connect to the primary in a request that reads only replicas. (atomic() sets
@@ -275,7 +278,8 @@ class CausalRouter(SafeRouter):
             return self._primary_or_fallback(primary)
         cluster = state.cluster(primary)
         if cluster.min_lsn is not None and replicas.ahead_of_primary(primary, cluster.min_lsn):
-            cluster.min_lsn = None  # a position from another cluster: it means nothing here
+            # A position from another PostgreSQL cluster: it means nothing here.
+            cluster.min_lsn = None
         if cluster.min_lsn is None:
             return replica
         if replicas.replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster)):

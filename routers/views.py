@@ -2,7 +2,8 @@
 
     path("healthz", routers.views.healthz)
 
-Answers 200 while every primary is up and 503 otherwise, always as JSON. Positions and
+Answers 200 while ROUTERS_PRIMARY is up ("ok", or "degraded" while another primary is
+down) and 503 otherwise, always as JSON. Positions and
 lags are measured on every call: this is what monitoring and the lab look at.
 `in_rotation` is the routers' own view, from their probes (at most ROUTERS_HEALTH_TTL
 old). A replica alias that reaches several servers (see `routers.servers`) also lists
@@ -97,7 +98,12 @@ def server_row(alias: str, server: Server) -> tuple[Any, ...] | None:
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     nodes = describe_nodes()
-    up = all(cluster["primary"]["up"] for cluster in [nodes, *nodes.get("clusters", [])])
+    if not nodes["primary"]["up"]:
+        status = "primary down"
+    elif not all(cluster["primary"]["up"] for cluster in nodes.get("clusters", [])):
+        status = "degraded"  # the default primary serves; another primary's apps wait
+    else:
+        status = "ok"
     return JsonResponse(
-        {"status": "ok" if up else "primary down", **nodes}, status=200 if up else 503
+        {"status": status, **nodes}, status=503 if status == "primary down" else 200
     )

@@ -76,17 +76,22 @@ def _ending_noted(alias: str, note: Callable[[str, str], None]) -> Iterator[None
 
     def noting(verb: str, end: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
-            end()
+            try:
+                end()
+            except Exception:
+                note(alias, verb, True)  # a COMMIT that failed: lesson 7's case
+                raise
             note(alias, verb)
 
         return run
 
-    connection.commit = noting("COMMIT", connection.commit)  # type: ignore[method-assign]
-    connection.rollback = noting("ROLLBACK", connection.rollback)  # type: ignore[method-assign]
+    commit, rollback = connection.commit, connection.rollback
+    connection.commit = noting("COMMIT", commit)  # type: ignore[method-assign]
+    connection.rollback = noting("ROLLBACK", rollback)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        del connection.commit, connection.rollback
+        connection.commit, connection.rollback = commit, rollback  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,12 @@ def test_it_warns_about_an_alias_that_belongs_to_no_primary(settings):
 
 @pytest.mark.parametrize(
     "changes",
-    [{"ROUTERS_CLUSTERS": {"default": None}}, {"ROUTERS_APP_PRIMARIES": ["analytics"]}],
+    [
+        {"ROUTERS_CLUSTERS": {"default": None}},
+        {"ROUTERS_CLUSTERS": {"default": [["replica"]]}},
+        {"ROUTERS_APP_PRIMARIES": ["analytics"]},
+        {"ROUTERS_APP_PRIMARIES": {"analytics": ["analytics"]}},
+    ],
 )
 def test_it_reports_clusters_of_the_wrong_shape_instead_of_crashing(settings, changes):
     for name, value in changes.items():
@@ -191,6 +196,16 @@ def test_it_reports_an_app_label_no_installed_app_has(settings):
     settings.ROUTERS_APP_PRIMARIES = {"analytcs": "analytics"}
 
     assert ids(check_settings(None)) == ["routers.E010"]
+
+
+def test_it_lets_the_default_primary_have_any_alias(settings):
+    # Its cookies are routers_pin and routers_lsn, whatever its alias.
+    del settings.ROUTERS_CLUSTERS
+    del settings.ROUTERS_APP_PRIMARIES
+    settings.ROUTERS_PRIMARY = "main db"
+    settings.ROUTERS_REPLICAS = []
+
+    assert "routers.E011" not in ids(check_settings(None))
 
 
 def test_it_reports_a_primary_alias_no_cookie_name_can_hold(settings):

@@ -181,7 +181,7 @@ def test_it_sends_every_write_to_the_primary():
 def test_it_migrates_only_the_primary():
     router = CausalRouter()
 
-    assert router.allow_migrate("default", "forum") is True
+    assert router.allow_migrate("default", "forum") is None
     assert router.allow_migrate("replica", "forum") is False
     assert router.allow_migrate("replica_2", "forum") is False
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from analytics.models import Event
 from forum.lab.middleware import STRATEGY_COOKIE
 from forum.models import Tag
-from routers import RequestState, conf, read_alias, replicas, request_scope
+from routers import RequestState, conf, mark_write, read_alias, replicas, request_scope
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
@@ -102,3 +102,40 @@ def test_a_cluster_without_replicas_leaves_the_other_on_its_own(dead_analytics_r
         assert read_alias(Tag) in FORUM_REPLICAS
     assert set(replicas.usable_replicas("default")) == FORUM_REPLICAS
     assert replicas.usable_replicas("analytics") == []
+
+
+@pytest.fixture
+def analytics_down():
+    """The analytics primary alias pointed at a port nothing listens on."""
+    analytics = connections["analytics"]
+    real_port = analytics.settings_dict["PORT"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        analytics.close()
+        analytics.settings_dict["PORT"] = str(probe.getsockname()[1])
+    replicas.forget()
+    yield
+    analytics.close()
+    analytics.settings_dict["PORT"] = real_port
+    replicas.forget()
+
+
+def test_another_primary_down_turns_no_forum_error_into_the_read_only_page(client, analytics_down):
+    client.raise_request_exception = False
+
+    response = client.post("/time-out")
+
+    assert response.status_code == 500  # the forum's own error, not "the primary is down"
+
+
+def test_healthz_says_degraded_while_only_another_primary_is_down(client, analytics_down):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["clusters"][0]["primary"]["up"] is False
+
+
+def test_mark_write_refuses_an_alias_that_is_no_primary():
+    with pytest.raises(ValueError, match="analytics_replica"):
+        mark_write("analytics_replica")

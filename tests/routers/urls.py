@@ -285,7 +285,16 @@ def show_both(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse(f"{read_alias(Tag)} {read_alias(Event)}")
 
 
+def time_out(request: HttpRequest) -> HttpResponse:
+    """A write request whose statement is cancelled: an error, not a lost primary."""
+    with transaction.atomic(using="default"), connections["default"].cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 1")
+        cursor.execute("SELECT pg_sleep(1)")
+    return HttpResponse("slept")
+
+
 urlpatterns = [
+    path("time-out", time_out),
     path("event/create/<str:name>", create_event),
     path("event/<str:name>", show_event),
     path("both/<str:name>", show_both),
