@@ -12,10 +12,11 @@ import socket
 import pytest
 from django.core.management import call_command
 from django.db import connections
+from django.utils import timezone
 
 from analytics.models import Event
 from forum.models import OutboxEvent, Post
-from forum.outbox import relay, relay_own
+from forum.outbox import LEFTOVER_AGE, relay, relay_own
 from routers import RequestState, replicas, request_scope
 from tests.factories import PostFactory, ThreadFactory, UserFactory
 
@@ -106,3 +107,15 @@ def test_a_reply_whose_event_another_relay_took_still_reads_analytics_where_it_i
 
     assert state.cluster("analytics").wrote  # so the response carries analytics' position
     assert Event.objects.using("analytics").filter(source_id=row.pk).count() == 1
+
+
+def test_a_reply_also_relays_what_earlier_relays_left_behind(client, thread):
+    left_over = OutboxEvent.objects.create(kind="post", title="left while analytics was down")
+    recent = OutboxEvent.objects.create(kind="post", title="another request's own")
+    OutboxEvent.objects.filter(pk=left_over.pk).update(occurred_at=timezone.now() - LEFTOVER_AGE)
+
+    client.post(f"/t/{thread.pk}/reply", {"body": "Sweeping up"})
+
+    relayed = set(Event.objects.using("analytics").values_list("source_id", flat=True))
+    assert left_over.pk in relayed
+    assert recent.pk not in relayed  # its own request is about to relay it
