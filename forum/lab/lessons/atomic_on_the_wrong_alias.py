@@ -5,8 +5,7 @@ event (on "analytics"). Then the change fails. Whatever the atomic block did not
 was committed already, statement by statement, in autocommit.
 """
 
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +14,7 @@ from analytics.models import Event
 from forum.models import Tag
 
 from ..trace import traced
-from .base import TWO_DATABASES, Lesson, Outcome, lab_tag
+from .base import TWO_DATABASES, Lesson, Outcome, lab_events, lab_tag
 
 DEFAULT_ONLY = "atomic()"
 ANALYTICS_ONLY = 'atomic(using="analytics")'
@@ -24,15 +23,6 @@ BOTH = 'atomic() and atomic(using="analytics")'
 
 class ChangeFailed(Exception):
     """Stands for whatever fails after both writes: a validation, a third write, a bug."""
-
-
-@contextmanager
-def lab_event(name: str) -> Iterator[None]:
-    """Delete the run's event afterwards, whatever happened."""
-    try:
-        yield
-    finally:
-        Event.objects.using("analytics").filter(title=name).delete()
 
 
 def change(name: str, wrapped: list[str | None]) -> None:
@@ -47,7 +37,7 @@ def change(name: str, wrapped: list[str | None]) -> None:
 
 
 def run_one(setup: str, wrapped: list[str | None]) -> Outcome:
-    with lab_tag() as name, lab_event(name):
+    with lab_tag() as name, lab_events(name):
         with traced(transactions=True) as statements, suppress(ChangeFailed):
             change(name, wrapped)
         tag_kept = Tag.objects.using("default").filter(name=name).exists()

@@ -18,7 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory
 from markdown_it import MarkdownIt
 
-from forum.models import Tag
+from analytics.models import Event
+from forum.models import OutboxEvent, Tag
 from routers import conf
 from routers.middleware import RoutingMiddleware
 
@@ -101,6 +102,17 @@ def lab_tag() -> Iterator[str]:
         yield name
     finally:
         Tag.objects.using(conf.primary()).filter(name=name).delete()
+
+
+@contextmanager
+def lab_events(name: str) -> Iterator[None]:
+    """Delete the run's activity events (titled `name`) afterwards, whatever happened:
+    in analytics, and still in the forum's outbox."""
+    try:
+        yield
+    finally:
+        Event.objects.using("analytics").filter(title=name).delete()
+        OutboxEvent.objects.using("default").filter(title=name).delete()
 
 
 def follow(

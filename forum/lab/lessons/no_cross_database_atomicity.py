@@ -19,8 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 
 import psycopg
 from django.conf import settings
@@ -32,7 +31,7 @@ from forum.models import OutboxEvent, Tag
 from forum.outbox import relay
 
 from ..trace import Statement, traced
-from .base import TWO_DATABASES, Lesson, Outcome, lab_tag
+from .base import TWO_DATABASES, Lesson, Outcome, lab_events, lab_tag
 
 NESTED = "atomic() around atomic(using=…)"
 ON_COMMIT = "transaction.on_commit"
@@ -45,16 +44,6 @@ RELAY_TIMEOUT = 30.0
 
 class Crash(Exception):
     """Stands for the process dying at this point."""
-
-
-@contextmanager
-def lab_rows(name: str) -> Iterator[None]:
-    """Delete the run's event and outbox rows afterwards, whatever happened."""
-    try:
-        yield
-    finally:
-        Event.objects.using("analytics").filter(title=name).delete()
-        OutboxEvent.objects.using("default").filter(title=name).delete()
 
 
 def kept(name: str) -> tuple[bool, int]:
@@ -85,7 +74,7 @@ def judged(
 
 
 def nested(name: str) -> Outcome:
-    with lab_rows(name):
+    with lab_events(name):
         with (
             traced(transactions=True) as statements,
             suppress(Crash),
@@ -105,7 +94,7 @@ def on_commit(name: str) -> Outcome:
     def crash() -> None:
         raise Crash
 
-    with lab_rows(name):
+    with lab_events(name):
         with (
             traced(transactions=True) as statements,
             suppress(Crash),
@@ -176,7 +165,7 @@ def end_sessions(application: str) -> None:
 
 
 def outbox(name: str) -> Outcome:
-    with lab_rows(name):
+    with lab_events(name):
         with traced(transactions=True) as written, transaction.atomic(using="default"):
             Tag.objects.create(name=name)
             ids = [OutboxEvent.objects.create(kind="lab", title=name).pk for _ in range(2)]
