@@ -1,5 +1,9 @@
 """The package's settings, read lazily so `override_settings` works in tests.
 
+Which aliases are primaries and replicas is asked on every read the routers route and
+every statement they watch, so it is read once and kept until a setting changes
+(`override_settings`, pytest-django's `settings`).
+
 Every setting has a default, so a project needs none of them to start:
 
     ROUTERS_PRIMARY = "default"        # the alias that takes writes
@@ -15,7 +19,12 @@ Every setting has a default, so a project needs none of them to start:
     ROUTERS_POOLED_REPLICAS = []       # replica aliases behind a transaction-mode pooler
 """
 
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
 from django.conf import settings
+from django.core.signals import setting_changed
 
 STRATEGIES = ("primary", "naive", "sticky", "causal")
 
@@ -30,11 +39,42 @@ LSN_COOKIE = "routers_lsn"
 LSN_COOKIE_SECONDS = 3600
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The primaries, their replicas and the apps' primaries, as the settings say."""
+
+    primary: str
+    clusters: dict[str, tuple[str, ...]]
+    app_primaries: dict[str, str]
+
+
+@cache
+def _layout() -> _Layout:
+    default: str = getattr(settings, "ROUTERS_PRIMARY", "default")
+    configured: dict[str, list[str]] | None = getattr(settings, "ROUTERS_CLUSTERS", None)
+    if configured is not None:
+        layout = {alias: tuple(standbys) for alias, standbys in configured.items()}
+    else:
+        listed: list[str] | None = getattr(settings, "ROUTERS_REPLICAS", None)
+        if listed is None:
+            listed = [alias for alias in settings.DATABASES if alias != default]
+        layout = {default: tuple(listed)}
+    app_primaries: dict[str, str] = getattr(settings, "ROUTERS_APP_PRIMARIES", {})
+    return _Layout(default, layout, dict(app_primaries))
+
+
+def _forget_layout(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("ROUTERS_") or setting == "DATABASES":
+        _layout.cache_clear()
+
+
+setting_changed.connect(_forget_layout, dispatch_uid="routers.conf.forget_layout")
+
+
 def primary() -> str:
     """The default primary: it takes the writes of every app ROUTERS_APP_PRIMARIES
     does not name."""
-    alias: str = getattr(settings, "ROUTERS_PRIMARY", "default")
-    return alias
+    return _layout().primary
 
 
 def clusters() -> dict[str, list[str]]:
@@ -43,47 +83,42 @@ def clusters() -> dict[str, list[str]]:
     ROUTERS_CLUSTERS when set; otherwise one cluster, ROUTERS_PRIMARY with
     ROUTERS_REPLICAS (default: every other alias in DATABASES).
     """
-    configured: dict[str, list[str]] | None = getattr(settings, "ROUTERS_CLUSTERS", None)
-    if configured is not None:
-        return {alias: list(standbys) for alias, standbys in configured.items()}
-    listed: list[str] | None = getattr(settings, "ROUTERS_REPLICAS", None)
-    if listed is None:
-        listed = [alias for alias in settings.DATABASES if alias != primary()]
-    return {primary(): list(listed)}
+    return {alias: list(standbys) for alias, standbys in _layout().clusters.items()}
 
 
 def primaries() -> list[str]:
-    return list(clusters())
+    return list(_layout().clusters)
 
 
 def replicas(primary_alias: str | None = None) -> list[str]:
     """The replicas of `primary_alias` (default: of ROUTERS_PRIMARY)."""
-    return clusters().get(primary_alias or primary(), [])
+    layout = _layout()
+    return list(layout.clusters.get(primary_alias or layout.primary, ()))
 
 
 def all_replicas() -> list[str]:
     """Every replica alias, of every primary."""
-    return [alias for standbys in clusters().values() for alias in standbys]
+    return [alias for standbys in _layout().clusters.values() for alias in standbys]
 
 
 def primary_of(alias: str) -> str | None:
     """The primary whose cluster `alias` belongs to (itself, for a primary); None when
     the routers do not manage it."""
-    for primary_alias, standbys in clusters().items():
+    for primary_alias, standbys in _layout().clusters.items():
         if alias == primary_alias or alias in standbys:
             return primary_alias
     return None
 
 
 def app_primaries() -> dict[str, str]:
-    mapping: dict[str, str] = getattr(settings, "ROUTERS_APP_PRIMARIES", {})
-    return dict(mapping)
+    return dict(_layout().app_primaries)
 
 
 def primary_for(app_label: str | None) -> str:
     """The primary that holds `app_label`'s tables: ROUTERS_APP_PRIMARIES, else the
     default primary."""
-    return app_primaries().get(app_label or "", primary())
+    layout = _layout()
+    return layout.app_primaries.get(app_label or "", layout.primary)
 
 
 def cookie_name(base: str, primary_alias: str) -> str:

@@ -76,9 +76,13 @@ class RequestState:
 
     def cluster(self, primary: str | None = None) -> ClusterState:
         """The state kept for `primary` (default: ROUTERS_PRIMARY)."""
+        alias = primary or conf.primary()
+        known = self.clusters.get(alias)
+        if known is not None:
+            return known
         # setdefault is one step under the GIL: worker threads sharing the state
         # get the same entry.
-        return self.clusters.setdefault(primary or conf.primary(), ClusterState())
+        return self.clusters.setdefault(alias, ClusterState())
 
     @property
     def wrote(self) -> bool:
