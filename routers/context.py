@@ -84,10 +84,15 @@ class RequestState:
         # get the same entry.
         return self.clusters.setdefault(alias, ClusterState())
 
+    def primaries_written(self) -> set[str]:
+        """The primaries something was written on during this request."""
+        # A copy first: a worker thread may add a primary meanwhile.
+        return {primary for primary, cluster in list(self.clusters.items()) if cluster.wrote}
+
     @property
     def wrote(self) -> bool:
         """Something was written, on any primary, during this request."""
-        return any(cluster.wrote for cluster in list(self.clusters.values()))
+        return bool(self.primaries_written())
 
 
 _state: ContextVar[RequestState | None] = ContextVar("routers_state", default=None)
@@ -136,9 +141,8 @@ def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
         _state.reset(token)
         release_held(state)
         if outer is not None:
-            for primary, cluster in list(state.clusters.items()):
-                if cluster.wrote:
-                    outer.cluster(primary).wrote = True
+            for primary in state.primaries_written():
+                outer.cluster(primary).wrote = True
 
 
 def release_held(state: RequestState) -> None:

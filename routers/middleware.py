@@ -89,9 +89,7 @@ def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int)
 def remember_write(state: RequestState, response: HttpResponseBase) -> None:
     """Set the cookies that carry this request's writes to the client's next requests:
     for each primary it wrote on, that primary's pin and position."""
-    for primary, cluster in list(state.clusters.items()):
-        if not cluster.wrote:
-            continue
+    for primary in state.primaries_written():
         pin_cookie = conf.cookie_name(conf.PIN_COOKIE, primary)
         _set_cookie(response, pin_cookie, "1", max_age=conf.sticky_seconds())
         # Once per writing request, after its transactions have committed. If the

@@ -16,13 +16,8 @@ from .context import RequestState, _state, release_held
 logger = logging.getLogger("routers")
 
 
-def _written(state: RequestState) -> set[str]:
-    """The primaries the request has written on so far."""
-    return {primary for primary, cluster in list(state.clusters.items()) if cluster.wrote}
-
-
 def _note_late_write(state: RequestState, wrote_before: set[str]) -> None:
-    if _written(state) - wrote_before:
+    if state.primaries_written() - wrote_before:
         logger.warning(
             "A streamed response body wrote on the primary after the response headers "
             "were sent, so no cookie can carry that write to the client's next request. "
@@ -32,7 +27,7 @@ def _note_late_write(state: RequestState, wrote_before: set[str]) -> None:
 
 def _in_state(state: RequestState, chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Iterate a streamed body in the request's routing state, one chunk at a time."""
-    wrote_before = _written(state)
+    wrote_before = state.primaries_written()
     iterator = iter(chunks)
     try:
         while True:
@@ -51,7 +46,7 @@ def _in_state(state: RequestState, chunks: Iterable[bytes]) -> Iterator[bytes]:
 async def _in_state_async(
     state: RequestState, chunks: AsyncIterator[bytes]
 ) -> AsyncIterator[bytes]:
-    wrote_before = _written(state)
+    wrote_before = state.primaries_written()
     try:
         while True:
             token = _state.set(state)
