@@ -192,13 +192,39 @@ def stack() -> Iterator[Stack]:
             handle.run("start", NODES[alias])
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (the system just handed it out)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def unreachable(*aliases: str) -> Iterator[None]:
+    """These aliases pointed at a port nothing listens on, so every connection is
+    refused as by a node that is down; back to their own port afterwards."""
+    ports = {alias: connections[alias].settings_dict["PORT"] for alias in aliases}
+
+    def point_at(port_of: Callable[[str], str]) -> None:
+        for alias in aliases:
+            connections[alias].close()
+            connections[alias].settings_dict["PORT"] = port_of(alias)
+        replicas.forget()
+
+    refused = str(free_port())
+    point_at(lambda alias: refused)
+    try:
+        yield
+    finally:
+        point_at(ports.__getitem__)
+
+
 @contextmanager
 def gunicorn(log_dir: Path, **env: str) -> Iterator[str]:
     """The project served by gunicorn (threads, as in the demo) against the test stack,
     with `env` added to its environment; its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = log_dir / "gunicorn.log"
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", **env}
     with log.open("w") as output:

@@ -9,7 +9,6 @@ the suite is skipped, except under CI=true, where it fails.
 
 import json
 import os
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 
 from bench import load
 from tests.browser.conftest import page  # noqa: F401  (the browser fixture, for compose too)
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 REPO = Path(__file__).resolve().parent.parent.parent
 APPLY_DELAY = "2s"
@@ -33,13 +32,6 @@ def engine_answers() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -7,17 +7,16 @@ replicas of both databases hold every commit back for 3 s.
 
 import io
 import logging
-import socket
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 
 from analytics.models import Event
 from forum.models import OutboxEvent, Post
 from forum.outbox import LEFTOVER_AGE, relay, relay_own
-from routers import RequestState, replicas, request_scope
+from routers import RequestState, request_scope
+from tests.conftest import unreachable
 from tests.factories import PostFactory, ThreadFactory, UserFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
@@ -59,29 +58,8 @@ def test_the_activity_page_misses_the_reply_under_naive(client, settings, thread
     assert f'href="/p/{post.pk}/"' not in page
 
 
-@pytest.fixture
-def analytics_down():
-    """The analytics primary alias pointed at a port nothing listens on; call the
-    fixture's value to bring it back."""
-    analytics = connections["analytics"]
-    real_port = analytics.settings_dict["PORT"]
-
-    def point_at(port: str) -> None:
-        analytics.close()
-        analytics.settings_dict["PORT"] = port
-        replicas.forget()
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        point_at(str(probe.getsockname()[1]))
-    yield lambda: point_at(real_port)
-    point_at(real_port)
-
-
-def test_a_reply_saves_while_analytics_is_down_and_its_event_follows_later(
-    client, thread, analytics_down, caplog
-):
-    with caplog.at_level(logging.WARNING, logger="forum.outbox"):
+def test_a_reply_saves_while_analytics_is_down_and_its_event_follows_later(client, thread, caplog):
+    with unreachable("analytics"), caplog.at_level(logging.WARNING, logger="forum.outbox"):
         response = client.post(f"/t/{thread.pk}/reply", {"body": "Analytics was down"})
 
     post = Post.objects.using("default").get(body="Analytics was down")
@@ -89,8 +67,7 @@ def test_a_reply_saves_while_analytics_is_down_and_its_event_follows_later(
     assert OutboxEvent.objects.filter(post_id=post.pk, relayed_at=None).exists()
     assert "stay in the outbox" in caplog.text
 
-    analytics_down()  # back up
-    output = io.StringIO()
+    output = io.StringIO()  # analytics is back up
     call_command("relay_outbox", stdout=output)
 
     assert output.getvalue().strip() == "relayed 1 event"

@@ -5,16 +5,15 @@ open atomic() block counts only for its own primary's models, and a replica lost
 cluster changes nothing for the other. The replicas hold each commit back.
 """
 
-import socket
-
 import pytest
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from analytics.models import Event
 from forum.lab.middleware import STRATEGY_COOKIE
 from forum.models import Tag
 from routers import RequestState, conf, mark_write, read_alias, replicas, request_scope
+from tests.conftest import unreachable
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
@@ -79,19 +78,9 @@ def test_an_atomic_block_counts_only_for_its_own_primarys_models():
 
 
 @pytest.fixture
-def dead_analytics_replicas(monkeypatch):
-    """The analytics replica aliases pointed at a port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
-    for alias in ANALYTICS_REPLICAS:
-        connections[alias].close()
-        monkeypatch.setitem(connections[alias].settings_dict, "PORT", port)
-    replicas.forget()
-    yield
-    for alias in ANALYTICS_REPLICAS:
-        connections[alias].close()
-    replicas.forget()
+def dead_analytics_replicas():
+    with unreachable(*ANALYTICS_REPLICAS):
+        yield
 
 
 def test_a_cluster_without_replicas_leaves_the_other_on_its_own(dead_analytics_replicas):
@@ -106,18 +95,8 @@ def test_a_cluster_without_replicas_leaves_the_other_on_its_own(dead_analytics_r
 
 @pytest.fixture
 def analytics_down():
-    """The analytics primary alias pointed at a port nothing listens on."""
-    analytics = connections["analytics"]
-    real_port = analytics.settings_dict["PORT"]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        analytics.close()
-        analytics.settings_dict["PORT"] = str(probe.getsockname()[1])
-    replicas.forget()
-    yield
-    analytics.close()
-    analytics.settings_dict["PORT"] = real_port
-    replicas.forget()
+    with unreachable("analytics"):
+        yield
 
 
 def test_another_primary_down_turns_no_forum_error_into_the_read_only_page(client, analytics_down):
