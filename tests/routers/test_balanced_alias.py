@@ -22,6 +22,12 @@ from tests.conftest import REPO, fetch, wait_until
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
 
+# Each standby's own address, read before a fixture makes "replica" reach both.
+STANDBYS = {
+    alias: f"127.0.0.1:{connections[alias].settings_dict['PORT']}" for alias in ("replica", "replica_2")
+}
+
+
 @pytest.fixture
 def balanced_alias(stack, settings):
     """The replica alias reaching both standbys: the caught-up one first, then the slow one."""
@@ -64,7 +70,7 @@ def test_healthz_describes_each_server_behind_the_alias(client, balanced_alias):
 
     assert replica["alias"] == "replica"
     servers = replica["servers"]
-    assert [s["server"] for s in servers] == ["127.0.0.1:55433", "127.0.0.1:55434"]
+    assert [s["server"] for s in servers] == [STANDBYS["replica"], STANDBYS["replica_2"]]
     assert [(s["up"], s["apply_delay"]) for s in servers] == [(True, "0"), (True, "3s")]
 
 
@@ -85,8 +91,8 @@ def test_the_cluster_panel_changes_every_server_behind_the_alias(client, balance
 def test_the_cluster_page_shows_each_server_behind_the_alias(client, balanced_alias):
     page = client.get("/lab/cluster/").content.decode()
 
-    assert 'data-node="replica@127.0.0.1:55433"' in page
-    assert 'data-node="replica@127.0.0.1:55434"' in page
+    for standby in STANDBYS.values():
+        assert f'data-node="replica@{standby}"' in page
     assert "reaches several servers" in page
 
 
@@ -149,8 +155,8 @@ def test_the_cluster_panel_changes_every_server_it_can_and_says_which_it_could_n
         stack.start("replica")
 
     page = response.content.decode()
-    assert "Could not change replica (127.0.0.1:55433)" in page
-    assert "Changed: replica (127.0.0.1:55434)." in page
+    assert f"Could not change replica ({STANDBYS['replica']})" in page
+    assert f"Changed: replica ({STANDBYS['replica_2']})." in page
     wait_until(
         lambda: fetch("replica_2", "SHOW recovery_min_apply_delay") == "2s",
         what="the second server to take the delay",
