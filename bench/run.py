@@ -31,9 +31,8 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from forum.models import Thread  # noqa: E402
-from routers import RequestState, replicas, request_scope  # noqa: E402
-from routers.routers import STRATEGY_ROUTERS  # noqa: E402
-from routers.tracking import is_write  # noqa: E402
+from routers import RequestState, conf, forget, primary_lsn, probe, request_scope, strategy_router  # noqa: E402
+from routers.statements import is_write  # noqa: E402
 
 BROWSE_LAG = "2s"  # the demo's apply delay
 BROWSE_ROUNDS = 6
@@ -57,8 +56,9 @@ def median_ms(action: Callable[[], object], runs: int) -> float:
 def routing_decisions() -> dict[str, dict[str, float]]:
     """Microseconds the router spends deciding, per strategy, with warm health caches."""
     results = {}
-    for name, router in STRATEGY_ROUTERS.items():
-        replicas.forget()
+    for name in conf.STRATEGIES:
+        router = strategy_router(name)
+        forget()
         with request_scope(RequestState(strategy=name)):
             router.db_for_read(Group)  # warm: connections and health probes
 
@@ -113,9 +113,9 @@ def commit_latency() -> dict[str, float]:
 
 
 def wait_for_replay() -> None:
-    target = replicas.primary_lsn()
+    target = primary_lsn()
     deadline = time.monotonic() + 30
-    while any((replicas.probe(alias).lsn or 0) < target for alias in replicas.conf.replicas()):
+    while any((probe(alias).lsn or 0) < target for alias in conf.replicas()):
         if time.monotonic() > deadline:
             raise TimeoutError("the replicas did not catch up within 30 s")
         time.sleep(0.05)

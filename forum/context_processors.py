@@ -10,10 +10,9 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
 
-from routers import RequestState, conf, current_state, replicas
+from routers import RequestState, active_router, conf, current_state, lag_bytes, lag_seconds
 from routers.conf import STRATEGIES
 from routers.conf import replicas as replica_aliases
-from routers.routers import active_router
 
 
 @dataclass
@@ -51,10 +50,7 @@ class RoutingFooter:
         on the primary per TTL while a replica is behind. Probes are not counted among
         the page's queries.
         """
-        return [
-            (alias, replicas.lag_bytes(alias), replicas.lag_seconds(alias))
-            for alias in replica_aliases()
-        ]
+        return [(alias, lag_bytes(alias), lag_seconds(alias)) for alias in replica_aliases()]
 
 
 def login_lost(request: HttpRequest) -> bool:

@@ -24,7 +24,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from analytics.models import Event
-from routers import conf, mark_write, replicas
+from routers import conf, health, mark_write
 
 from .models import OutboxEvent, Post, Thread
 
@@ -112,7 +112,7 @@ def relay_own(ids: Sequence[int]) -> None:
     request counts as having written there, so the author's next page reads analytics
     where those events are (read-your-writes holds per primary).
     """
-    if not replicas.health(ANALYTICS).up:  # known down: no connection attempt per request
+    if not health(ANALYTICS).up:  # known down: no connection attempt per request
         logger.warning("analytics is down: activity events stay in the outbox for now")
         return
     try:

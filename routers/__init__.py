@@ -10,45 +10,90 @@ The primary is the "default" alias and every other alias is a replica, unless
 ROUTERS_PRIMARY / ROUTERS_REPLICAS say otherwise; several primaries, each with its
 replicas, are ROUTERS_CLUSTERS and ROUTERS_APP_PRIMARIES (see routers/conf.py for all
 settings, and routers/README.md for the strategies and their guarantees).
+
+The public API is what this module exports, and four modules: `routers.conf` (the
+settings, as the routers read them), `routers.middleware` (RoutingMiddleware, for
+MIDDLEWARE), `routers.views` (healthz, for a URLconf) and `routers.statements` (the SQL
+classifier, which needs no Django). Every other module is private: `make lint` keeps
+the project's own apps out of them.
 """
 
+from .caches import forget
 from .context import (
     ClusterState,
     RequestState,
     current_state,
     in_request_context,
+    is_probing,
     mark_write,
     request_scope,
     use_primary,
 )
+from .health import NodeHealth, health, probe
 from .helpers import cursor_for_read, db_write, read_alias, replica_aware_get_or_create
-from .querysets import WritesOnPrimaryQuerySet
-from .routers import (
+from .lag import lag_bytes, lag_seconds
+from .lsn import format_lsn, parse_lsn
+from .middleware import RoutingMiddleware
+from .nodes import describe_nodes
+from .positions import primary_lsn
+from .primary_down import not_visible_response, read_only_response
+from .querysets import WritesOnPrimaryQuerySet, generic_models, keeps_writes_on_primary
+from .replay import replayed
+from .rotation import usable_replicas
+from .servers import Server, connect_to_server, servers_of
+from .strategies import (
+    BaseRouter,
     CausalRouter,
     NaiveRouter,
+    NotVisibleYet,
     PrimaryRouter,
     SelectableRouter,
     StickyRouter,
-    generic_models,
+    active_router,
+    strategy_router,
 )
 
 __all__ = [
+    "BaseRouter",
     "CausalRouter",
     "ClusterState",
     "NaiveRouter",
+    "NodeHealth",
+    "NotVisibleYet",
     "PrimaryRouter",
     "RequestState",
+    "RoutingMiddleware",
     "SelectableRouter",
+    "Server",
     "StickyRouter",
     "WritesOnPrimaryQuerySet",
+    "active_router",
+    "connect_to_server",
     "current_state",
     "cursor_for_read",
     "db_write",
+    "describe_nodes",
+    "forget",
+    "format_lsn",
     "generic_models",
+    "health",
     "in_request_context",
+    "is_probing",
+    "keeps_writes_on_primary",
+    "lag_bytes",
+    "lag_seconds",
     "mark_write",
+    "not_visible_response",
+    "parse_lsn",
+    "primary_lsn",
+    "probe",
     "read_alias",
+    "read_only_response",
+    "replayed",
     "replica_aware_get_or_create",
     "request_scope",
+    "servers_of",
+    "strategy_router",
+    "usable_replicas",
     "use_primary",
 ]

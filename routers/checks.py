@@ -14,7 +14,7 @@ from psycopg import IsolationLevel
 
 from . import conf
 from .middleware import RoutingMiddleware
-from .routers import SafeRouter, SelectableRouter
+from .strategies import SafeRouter, SelectableRouter
 
 _MIDDLEWARE = "routers.middleware.RoutingMiddleware"
 # What http.cookies accepts in a cookie's name (its _LegalChars).
@@ -54,67 +54,33 @@ def _touches_database(entry: Any) -> bool:
 def check_settings(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """Aliases and strategy names exist; the middleware is there when a router needs it."""
-    if shape := _check_cluster_shape():
+    """Every routing setting, one check per message id."""
+    if shape := _e009_cluster_shape():
         return shape  # the checks below read the settings through conf, which needs it
-    problems: list[checks.CheckMessage] = []
-    named = [*conf.primaries(), *conf.all_replicas(), *conf.app_primaries().values()]
-    for alias in dict.fromkeys(named):
-        if alias not in settings.DATABASES:
-            problems.append(
-                checks.Error(
-                    f"Routing names the database alias {alias!r}, which DATABASES lacks.",
-                    hint="Fix ROUTERS_PRIMARY / ROUTERS_REPLICAS / ROUTERS_CLUSTERS / "
-                    "ROUTERS_APP_PRIMARIES or add the alias.",
-                    id="routers.E001",
-                )
-            )
-    if conf.strategy() not in conf.STRATEGIES:
-        problems.append(
-            checks.Error(
-                f"ROUTERS_STRATEGY is {conf.strategy()!r}.",
-                hint=f"Use one of {', '.join(conf.STRATEGIES)}.",
-                id="routers.E002",
-            )
+    return [
+        problem
+        for check in (
+            _e001_aliases_exist,
+            _e002_strategy_exists,
+            _e003_primary_not_a_replica,
+            _e006_replica_under_one_primary,
+            _e007_primaries_are_cluster_keys,
+            _e010_app_labels_exist,
+            _e011_primary_fits_a_cookie_name,
+            _e008_replicas_beside_clusters,
+            _w007_alias_outside_clusters,
+            _e005_pooled_alias_is_a_replica,
+            _w001_middleware_missing,
+            _w005_middleware_too_late,
+            _e004_serializable_replica,
+            _w006_repeatable_read_requests,
+            _w002_primary_without_replicas,
         )
-    for primary in conf.primaries():
-        if primary in conf.all_replicas():
-            problems.append(
-                checks.Error(
-                    f"The primary {primary!r} is also listed as a replica.",
-                    hint="A replica alias never migrates, so `migrate` would create no table "
-                    "on the primary. List only the standbys.",
-                    id="routers.E003",
-                )
-            )
-    problems += _check_clusters()
-    for alias in conf.pooled_replicas():
-        if alias not in conf.all_replicas():
-            problems.append(
-                checks.Error(
-                    f"ROUTERS_POOLED_REPLICAS names {alias!r}, which is not a replica alias.",
-                    hint="List it among the replicas (ROUTERS_REPLICAS, or ROUTERS_CLUSTERS), "
-                    "or remove it: only reads are kept on one pooled server.",
-                    id="routers.E005",
-                )
-            )
-    problems += _check_middleware()
-    problems += _check_isolation()
-    for primary, standbys in conf.clusters().items():
-        if not standbys:
-            problems.append(
-                checks.Warning(
-                    f"No replica is configured for {primary!r}: every read of its models "
-                    "goes to the primary.",
-                    hint="Add replica aliases to DATABASES (or ROUTERS_REPLICAS, or "
-                    "ROUTERS_CLUSTERS).",
-                    id="routers.W002",
-                )
-            )
-    return problems
+        for problem in check()
+    ]
 
 
-def _check_cluster_shape() -> list[checks.CheckMessage]:
+def _e009_cluster_shape() -> list[checks.CheckMessage]:
     clusters = getattr(settings, "ROUTERS_CLUSTERS", None) or {}
     app_primaries = getattr(settings, "ROUTERS_APP_PRIMARIES", {})
     if (
@@ -139,8 +105,47 @@ def _check_cluster_shape() -> list[checks.CheckMessage]:
     ]
 
 
-def _check_clusters() -> list[checks.CheckMessage]:
-    """With several primaries: every replica belongs to exactly one, every app to one."""
+def _e001_aliases_exist() -> list[checks.CheckMessage]:
+    named = [*conf.primaries(), *conf.all_replicas(), *conf.app_primaries().values()]
+    return [
+        checks.Error(
+            f"Routing names the database alias {alias!r}, which DATABASES lacks.",
+            hint="Fix ROUTERS_PRIMARY / ROUTERS_REPLICAS / ROUTERS_CLUSTERS / "
+            "ROUTERS_APP_PRIMARIES or add the alias.",
+            id="routers.E001",
+        )
+        for alias in dict.fromkeys(named)
+        if alias not in settings.DATABASES
+    ]
+
+
+def _e002_strategy_exists() -> list[checks.CheckMessage]:
+    if conf.strategy() in conf.STRATEGIES:
+        return []
+    return [
+        checks.Error(
+            f"ROUTERS_STRATEGY is {conf.strategy()!r}.",
+            hint=f"Use one of {', '.join(conf.STRATEGIES)}.",
+            id="routers.E002",
+        )
+    ]
+
+
+def _e003_primary_not_a_replica() -> list[checks.CheckMessage]:
+    return [
+        checks.Error(
+            f"The primary {primary!r} is also listed as a replica.",
+            hint="A replica alias never migrates, so `migrate` would create no table "
+            "on the primary. List only the standbys.",
+            id="routers.E003",
+        )
+        for primary in conf.primaries()
+        if primary in conf.all_replicas()
+    ]
+
+
+def _e006_replica_under_one_primary() -> list[checks.CheckMessage]:
+    """With several primaries: a standby replays one primary's WAL."""
     problems: list[checks.CheckMessage] = []
     seen: dict[str, str] = {}
     for primary, standbys in conf.clusters().items():
@@ -155,129 +160,194 @@ def _check_clusters() -> list[checks.CheckMessage]:
                     )
                 )
             seen.setdefault(alias, primary)
-    for name, alias in [
+    return problems
+
+
+def _e007_primaries_are_cluster_keys() -> list[checks.CheckMessage]:
+    named = [
         ("ROUTERS_PRIMARY", conf.primary()),
         *(
             (f"ROUTERS_APP_PRIMARIES[{app!r}]", alias)
             for app, alias in conf.app_primaries().items()
         ),
-    ]:
-        if alias not in conf.primaries():
-            problems.append(
-                checks.Error(
-                    f"{name} is {alias!r}, which is not a primary of ROUTERS_CLUSTERS.",
-                    hint="Use one of its keys: " + ", ".join(map(repr, conf.primaries())) + ".",
-                    id="routers.E007",
-                )
-            )
-    for app in conf.app_primaries():
-        if app not in django_apps.app_configs:
-            problems.append(
-                checks.Error(
-                    f"ROUTERS_APP_PRIMARIES names the app label {app!r}, which no installed "
-                    "app has: its models would go to ROUTERS_PRIMARY.",
-                    hint="Use the app's label (AppConfig.label), as in `app_label` of its models.",
-                    id="routers.E010",
-                )
-            )
-    for primary in conf.primaries():
-        # ROUTERS_PRIMARY's cookies do not carry its alias.
-        if primary != conf.primary() and not _COOKIE_NAME.fullmatch(primary):
-            problems.append(
-                checks.Error(
-                    f"The primary alias {primary!r} cannot be part of a cookie name, and "
-                    "each primary's write is remembered in cookies named after it.",
-                    hint="Use letters, digits and _ in primary aliases.",
-                    id="routers.E011",
-                )
-            )
-    if getattr(settings, "ROUTERS_CLUSTERS", None) is None:
-        return problems
-    if getattr(settings, "ROUTERS_REPLICAS", None) is not None:
-        problems.append(
-            checks.Error(
-                "ROUTERS_REPLICAS is set beside ROUTERS_CLUSTERS, which replaces it: its "
-                "aliases belong to no primary.",
-                hint="List every replica under its primary in ROUTERS_CLUSTERS, and remove "
-                "ROUTERS_REPLICAS.",
-                id="routers.E008",
-            )
+    ]
+    return [
+        checks.Error(
+            f"{name} is {alias!r}, which is not a primary of ROUTERS_CLUSTERS.",
+            hint="Use one of its keys: " + ", ".join(map(repr, conf.primaries())) + ".",
+            id="routers.E007",
         )
-    for alias in settings.DATABASES:
-        if conf.primary_of(alias) is None:
-            problems.append(
-                checks.Warning(
-                    f"Database alias {alias!r} belongs to no primary of ROUTERS_CLUSTERS: "
-                    "the routers never read from it, and `migrate --database "
-                    f"{alias}` would create every app's tables on it.",
-                    hint="List it in ROUTERS_CLUSTERS, as a primary or under its primary; "
-                    "or silence routers.W007 if the routers are not meant to manage it.",
-                    id="routers.W007",
-                )
-            )
-    return problems
+        for name, alias in named
+        if alias not in conf.primaries()
+    ]
 
 
-def _check_middleware() -> list[checks.CheckMessage]:
-    routers_in_use = _imported(settings.DATABASE_ROUTERS)
+def _e010_app_labels_exist() -> list[checks.CheckMessage]:
+    return [
+        checks.Error(
+            f"ROUTERS_APP_PRIMARIES names the app label {app!r}, which no installed "
+            "app has: its models would go to ROUTERS_PRIMARY.",
+            hint="Use the app's label (AppConfig.label), as in `app_label` of its models.",
+            id="routers.E010",
+        )
+        for app in conf.app_primaries()
+        if app not in django_apps.app_configs
+    ]
+
+
+def _e011_primary_fits_a_cookie_name() -> list[checks.CheckMessage]:
+    # ROUTERS_PRIMARY's cookies do not carry its alias.
+    return [
+        checks.Error(
+            f"The primary alias {primary!r} cannot be part of a cookie name, and "
+            "each primary's write is remembered in cookies named after it.",
+            hint="Use letters, digits and _ in primary aliases.",
+            id="routers.E011",
+        )
+        for primary in conf.primaries()
+        if primary != conf.primary() and not _COOKIE_NAME.fullmatch(primary)
+    ]
+
+
+def _e008_replicas_beside_clusters() -> list[checks.CheckMessage]:
+    if (
+        getattr(settings, "ROUTERS_CLUSTERS", None) is None
+        or getattr(settings, "ROUTERS_REPLICAS", None) is None
+    ):
+        return []
+    return [
+        checks.Error(
+            "ROUTERS_REPLICAS is set beside ROUTERS_CLUSTERS, which replaces it: its "
+            "aliases belong to no primary.",
+            hint="List every replica under its primary in ROUTERS_CLUSTERS, and remove "
+            "ROUTERS_REPLICAS.",
+            id="routers.E008",
+        )
+    ]
+
+
+def _w007_alias_outside_clusters() -> list[checks.CheckMessage]:
+    if getattr(settings, "ROUTERS_CLUSTERS", None) is None:
+        return []  # without it, every alias is the primary or one of its replicas
+    return [
+        checks.Warning(
+            f"Database alias {alias!r} belongs to no primary of ROUTERS_CLUSTERS: "
+            "the routers never read from it, and `migrate --database "
+            f"{alias}` would create every app's tables on it.",
+            hint="List it in ROUTERS_CLUSTERS, as a primary or under its primary; "
+            "or silence routers.W007 if the routers are not meant to manage it.",
+            id="routers.W007",
+        )
+        for alias in settings.DATABASES
+        if conf.primary_of(alias) is None
+    ]
+
+
+def _e005_pooled_alias_is_a_replica() -> list[checks.CheckMessage]:
+    return [
+        checks.Error(
+            f"ROUTERS_POOLED_REPLICAS names {alias!r}, which is not a replica alias.",
+            hint="List it among the replicas (ROUTERS_REPLICAS, or ROUTERS_CLUSTERS), "
+            "or remove it: only reads are kept on one pooled server.",
+            id="routers.E005",
+        )
+        for alias in conf.pooled_replicas()
+        if alias not in conf.all_replicas()
+    ]
+
+
+def _routing_middleware_at() -> tuple[list[Any], int | None]:
+    """MIDDLEWARE as objects, and where RoutingMiddleware is in it (None: missing)."""
     middleware = _imported(settings.MIDDLEWARE)
-    routing = [i for i, entry in enumerate(middleware) if _is_a(entry, RoutingMiddleware)]
-    needs_middleware = any(_is_a(r, (SafeRouter, SelectableRouter)) for r in routers_in_use)
-    if not routing:
-        if not needs_middleware:
-            return []
-        return [
-            checks.Warning(
-                "A sticky or causal router is installed without its middleware, so writes "
-                "are never remembered and every redirect after a write may read stale data.",
-                hint=f"Add {_MIDDLEWARE!r} to MIDDLEWARE, above SessionMiddleware.",
-                id="routers.W001",
-            )
-        ]
-    above = [entry.__name__ for entry in middleware[: routing[0]] if _touches_database(entry)]
-    if above:
-        return [
-            checks.Warning(
-                f"RoutingMiddleware comes after {', '.join(above)}, which reads and writes "
-                "the database outside the request's routing state: a session saved on the "
-                "way out is a write no cookie remembers.",
-                hint=f"Move {_MIDDLEWARE!r} above {', '.join(above)}.",
-                id="routers.W005",
-            )
-        ]
-    return []
+    at = [i for i, entry in enumerate(middleware) if _is_a(entry, RoutingMiddleware)]
+    return middleware, (at[0] if at else None)
 
 
-def _check_isolation() -> list[checks.CheckMessage]:
-    """Replica aliases' isolation levels: SERIALIZABLE fails, REPEATABLE READ needs care."""
-    problems: list[checks.CheckMessage] = []
+def _w001_middleware_missing() -> list[checks.CheckMessage]:
+    routers_in_use = _imported(settings.DATABASE_ROUTERS)
+    if _routing_middleware_at()[1] is not None or not any(
+        _is_a(r, (SafeRouter, SelectableRouter)) for r in routers_in_use
+    ):
+        return []
+    return [
+        checks.Warning(
+            "A sticky or causal router is installed without its middleware, so writes "
+            "are never remembered and every redirect after a write may read stale data.",
+            hint=f"Add {_MIDDLEWARE!r} to MIDDLEWARE, above SessionMiddleware.",
+            id="routers.W001",
+        )
+    ]
+
+
+def _w005_middleware_too_late() -> list[checks.CheckMessage]:
+    middleware, at = _routing_middleware_at()
+    if at is None:
+        return []
+    above = [entry.__name__ for entry in middleware[:at] if _touches_database(entry)]
+    if not above:
+        return []
+    return [
+        checks.Warning(
+            f"RoutingMiddleware comes after {', '.join(above)}, which reads and writes "
+            "the database outside the request's routing state: a session saved on the "
+            "way out is a write no cookie remembers.",
+            hint=f"Move {_MIDDLEWARE!r} above {', '.join(above)}.",
+            id="routers.W005",
+        )
+    ]
+
+
+def _isolation_levels() -> list[tuple[str, dict[str, Any], Any]]:
+    """Each replica alias, its settings, and the isolation level its OPTIONS ask for."""
+    found = []
     for alias in conf.all_replicas():
         config: dict[str, Any] = settings.DATABASES.get(alias, {})
         options: dict[str, Any] = config.get("OPTIONS") or {}
-        level = options.get("isolation_level")
-        if level == IsolationLevel.SERIALIZABLE:
-            problems.append(
-                checks.Error(
-                    f"Replica alias {alias!r} asks for SERIALIZABLE transactions, which a "
-                    "hot standby refuses.",
-                    hint="Use REPEATABLE READ or the default, READ COMMITTED.",
-                    id="routers.E004",
-                )
-            )
-        elif level == IsolationLevel.REPEATABLE_READ and config.get("ATOMIC_REQUESTS"):
-            problems.append(
-                checks.Warning(
-                    f"Replica alias {alias!r} wraps each request in a REPEATABLE READ "
-                    "transaction: every read sees the snapshot of its first statement on "
-                    "the alias. The routers check a client's position before it, but a "
-                    "query run on the alias directly, before the routers have chosen it, "
-                    "fixes an older snapshot and the causal wait cannot help.",
-                    hint="Use READ COMMITTED on replica aliases, or turn ATOMIC_REQUESTS off "
-                    "for them; or silence routers.W006 if nothing queries the alias first.",
-                    id="routers.W006",
-                )
-            )
-    return problems
+        found.append((alias, config, options.get("isolation_level")))
+    return found
+
+
+def _e004_serializable_replica() -> list[checks.CheckMessage]:
+    return [
+        checks.Error(
+            f"Replica alias {alias!r} asks for SERIALIZABLE transactions, which a "
+            "hot standby refuses.",
+            hint="Use REPEATABLE READ or the default, READ COMMITTED.",
+            id="routers.E004",
+        )
+        for alias, _, level in _isolation_levels()
+        if level == IsolationLevel.SERIALIZABLE
+    ]
+
+
+def _w006_repeatable_read_requests() -> list[checks.CheckMessage]:
+    return [
+        checks.Warning(
+            f"Replica alias {alias!r} wraps each request in a REPEATABLE READ "
+            "transaction: every read sees the snapshot of its first statement on "
+            "the alias. The routers check a client's position before it, but a "
+            "query run on the alias directly, before the routers have chosen it, "
+            "fixes an older snapshot and the causal wait cannot help.",
+            hint="Use READ COMMITTED on replica aliases, or turn ATOMIC_REQUESTS off "
+            "for them; or silence routers.W006 if nothing queries the alias first.",
+            id="routers.W006",
+        )
+        for alias, config, level in _isolation_levels()
+        if level == IsolationLevel.REPEATABLE_READ and config.get("ATOMIC_REQUESTS")
+    ]
+
+
+def _w002_primary_without_replicas() -> list[checks.CheckMessage]:
+    return [
+        checks.Warning(
+            f"No replica is configured for {primary!r}: every read of its models "
+            "goes to the primary.",
+            hint="Add replica aliases to DATABASES (or ROUTERS_REPLICAS, or ROUTERS_CLUSTERS).",
+            id="routers.W002",
+        )
+        for primary, standbys in conf.clusters().items()
+        if not standbys
+    ]
 
 
 # Can this alias write? A standby cannot, whatever the role; on a server that can, the

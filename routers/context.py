@@ -68,7 +68,7 @@ class RequestState:
     #: Pooled replica aliases whose connection this request keeps in one transaction
     #: (one server behind the pooler), ended when the request's scope closes.
     held: set[str] = field(default_factory=set)
-    #: Statements executed per alias (probes excluded): the page's honest footer.
+    #: Statements executed per alias, the routers' own probes excluded.
     queries: Counter[str] = field(default_factory=Counter)
     #: Held while a read alias is chosen (worker threads of one request share the
     #: state); re-entrant, since choosing may fall back to a replica, which records it.
@@ -134,15 +134,28 @@ def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
         yield outer
         return
     state = state or RequestState()
-    token = _state.set(state)
     try:
-        yield state
+        with entered(state):
+            yield state
     finally:
-        _state.reset(token)
         release_held(state)
         if outer is not None:
             for primary in state.primaries_written():
                 outer.cluster(primary).wrote = True
+
+
+@contextmanager
+def entered(state: RequestState) -> Iterator[None]:
+    """Route with `state` inside, and with whatever was current before afterwards.
+
+    The bare switch, for code that manages a state's life itself (the middleware, a
+    streamed body); `request_scope` is the one to use everywhere else.
+    """
+    token = _state.set(state)
+    try:
+        yield
+    finally:
+        _state.reset(token)
 
 
 def release_held(state: RequestState) -> None:

@@ -3,7 +3,8 @@ bound to for reading.
 
 Django's GenericRelation manager binds its queryset to `db_for_read` (ticket #36389),
 so `post.reactions.update(...)`, `post.reactions.filter(...).delete()` or a `create()`
-on such a queryset would run on a replica. Make this the model's default manager (a
+on such a queryset would run on a replica (the manager's own `create()`, `add()`,
+`set()` and `clear()` ask `db_for_write`). Make this the model's default manager (a
 GenericRelation's manager is built from it) and those writes go to the primary, while
 the model's reads may use the replicas like any other model's:
 
@@ -15,8 +16,10 @@ read from the primary instead (see `generic_models()`).
 """
 
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any, Self, TypeVar
 
+from django.apps import apps
 from django.db import router
 from django.db.models import Model, QuerySet
 
@@ -82,3 +85,35 @@ class WritesOnPrimaryQuerySet(QuerySet[_M]):
         return super(WritesOnPrimaryQuerySet, self._for_writing()).select_for_update(
             *args, **kwargs
         )
+
+
+@cache
+def generic_models() -> frozenset[type[Model]]:
+    """Models that must be read from the primary: those a GenericRelation targets whose
+    default manager does not keep writes on the primary.
+
+    A GenericRelation's related manager binds its queryset with db_for_read (Django
+    ticket #36389): its own create(), get_or_create(), add(), set() and clear() ask
+    db_for_write, but `obj.relation.update(...)`, `obj.relation.all().delete()` and
+    `obj.relation.filter(...).create()` run on the alias chosen for reading. A model whose default
+    manager is a `WritesOnPrimaryQuerySet` sends those writes to the primary itself,
+    and is read like any other model. Computed once, after the app registry is ready.
+    """
+    # Imported here: contenttypes' models need the app registry, which is not
+    # ready yet when this package is imported as an installed app.
+    from django.contrib.contenttypes.fields import GenericRelation
+
+    found: set[type[Model]] = set()
+    for model in apps.get_models():
+        for model_field in model._meta.private_fields:
+            if isinstance(model_field, GenericRelation):
+                target: type[Model] = model_field.related_model
+                if not keeps_writes_on_primary(target):
+                    found.add(target)
+    return frozenset(found)
+
+
+def keeps_writes_on_primary(model: type[Model]) -> bool:
+    """Does the model's default manager send writes on a replica-bound queryset to the primary?"""
+    queryset_class: type = model._default_manager._queryset_class  # type: ignore[attr-defined]
+    return issubclass(queryset_class, WritesOnPrimaryQuerySet)

@@ -4,16 +4,20 @@ An alias usually names one server. It may name several: a host name with several
 addresses (compose's `--scale replica=N` gives the service name one address per
 container), or libpq's list of hosts ("HOST": "a,b"). Each new connection may then reach
 a different server, so the routers remember replay positions per server
-(`replicas.server_of`), and `/healthz` describes each server on its own.
+(`ReplayedPositions`), and `/healthz` describes each server on its own.
 """
 
 import ipaddress
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 from django.db import connections
+
+from .caches import registered
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def servers_of(alias: str) -> list[Server]:
     return found
 
 
-def connect(alias: str, server: Server, **options: Any) -> psycopg.Connection[Any]:
+def connect_to_server(alias: str, server: Server, **options: Any) -> psycopg.Connection[Any]:
     """A new connection, outside Django, to this one server, with `alias`'s settings."""
     params = connections[alias].get_connection_params()
     params.update(host=server.host, port=server.port, **options)
@@ -64,3 +68,54 @@ def connect(alias: str, server: Server, **options: Any) -> psycopg.Connection[An
         params["hostaddr"] = server.address
     params.setdefault("connect_timeout", 3)
     return psycopg.connect(**params)
+
+
+class ReplayedPositions:
+    """Which server each connection reached, and the furthest replay position a probe
+    has seen on each server.
+
+    A server is named by its alias, its address and port, and when it started: the
+    start time tells a server that took over another's address (a container
+    restarted) from the one that had it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Per psycopg connection: the server it reached, once a probe has asked.
+        self._servers: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+        self._replayed: dict[str, int] = {}
+
+    def record(self, alias: str, started_at: str, position: int) -> None:
+        """A probe on this thread's connection to `alias` read `position` on a server
+        that started at `started_at`."""
+        raw = connections[alias].connection
+        if raw is None:
+            return
+        server = f"{alias}@{raw.info.hostaddr or raw.info.host}:{raw.info.port}#{started_at}"
+        with self._lock:
+            self._servers[raw] = server
+            self._replayed[server] = max(position, self._replayed.get(server, 0))
+
+    def server_of(self, alias: str) -> str | None:
+        """The server this thread's connection to `alias` reached; None until a probe
+        has run on this connection."""
+        raw = connections[alias].connection
+        if raw is None or raw.closed:
+            return None
+        with self._lock:
+            return self._servers.get(raw)
+
+    def replayed_here(self, alias: str) -> int | None:
+        """The furthest position seen replayed on the server this thread's connection to
+        `alias` reached; None when no probe has run on this connection."""
+        server = self.server_of(alias)
+        with self._lock:
+            return self._replayed.get(server) if server is not None else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._servers.clear()
+            self._replayed.clear()
+
+
+replayed_positions = registered(ReplayedPositions())

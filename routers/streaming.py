@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 
 from django.http import HttpResponseBase, StreamingHttpResponse
 
-from .context import RequestState, _state, release_held
+from .context import RequestState, entered, release_held
 
 logger = logging.getLogger("routers")
 
@@ -31,11 +31,8 @@ def _in_state(state: RequestState, chunks: Iterable[bytes]) -> Iterator[bytes]:
     iterator = iter(chunks)
     try:
         while True:
-            token = _state.set(state)
-            try:
+            with entered(state):
                 chunk = next(iterator, None)
-            finally:
-                _state.reset(token)
             if chunk is None:
                 return
             yield chunk
@@ -49,11 +46,8 @@ async def _in_state_async(
     wrote_before = state.primaries_written()
     try:
         while True:
-            token = _state.set(state)
-            try:
+            with entered(state):
                 chunk = await anext(chunks, None)
-            finally:
-                _state.reset(token)
             if chunk is None:
                 return
             yield chunk
@@ -82,11 +76,10 @@ def stream_in_state(state: RequestState, response: HttpResponseBase) -> bool:
     close = response.close
 
     def close_in_state() -> None:
-        token = _state.set(state)
         try:
-            close()
+            with entered(state):
+                close()
         finally:
-            _state.reset(token)
             release_held(state)
 
     response.close = close_in_state  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connections, transaction
 
-from routers import conf, replicas
+from routers import conf, forget, parse_lsn
 
 REPO = Path(__file__).resolve().parent.parent
 # Alias in DATABASES -> node name in postgres/stack.sh.
@@ -57,9 +57,9 @@ def _routing_defaults(settings: Any) -> Iterator[None]:
     """Tests read from the primary unless they pick a strategy themselves."""
     settings.ROUTERS_STRATEGY = "primary"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    replicas.forget()
+    forget()
     yield
-    replicas.forget()
+    forget()
 
 
 def wait_until(
@@ -89,11 +89,11 @@ class Stack:
     def stop(self, alias: str) -> None:
         connections[alias].close()
         self.run("stop", NODES[alias])
-        replicas.forget()
+        forget()
 
     def start(self, alias: str) -> None:
         self.run("start", NODES[alias])
-        replicas.forget()
+        forget()
 
     def set_lag(self, delay: str, alias: str | None = None) -> None:
         """Set the apply delay live on one replica alias, or on all of them."""
@@ -113,11 +113,11 @@ class Stack:
 def wait_for_replay(*aliases: str) -> None:
     """Wait until these replicas (default: all) have replayed all the primary wrote."""
     # The insert position: past every position a causal cookie may carry.
-    target = replicas.parse_lsn(fetch("default", "SELECT pg_current_wal_insert_lsn()::text"))
+    target = parse_lsn(fetch("default", "SELECT pg_current_wal_insert_lsn()::text"))
     for alias in aliases or replica_aliases():
         wait_until(
             lambda alias=alias: (
-                replicas.parse_lsn(fetch(alias, "SELECT pg_last_wal_replay_lsn()::text")) >= target
+                parse_lsn(fetch(alias, "SELECT pg_last_wal_replay_lsn()::text")) >= target
             ),
             what=f"{alias} to replay the primary's WAL",
         )
@@ -210,7 +210,7 @@ def unreachable(*aliases: str) -> Iterator[None]:
         for alias in aliases:
             connections[alias].close()
             connections[alias].settings_dict["PORT"] = port_of(alias)
-        replicas.forget()
+        forget()
 
     refused = str(free_port())
     point_at(lambda alias: refused)

@@ -14,8 +14,7 @@ from django import forms
 from django.conf import settings
 from psycopg import sql
 
-from routers import conf
-from routers.servers import Server, connect, servers_of
+from routers import Server, conf, connect_to_server, servers_of
 
 MAX_DELAY_SECONDS = 30
 ALL_REPLICAS = "all"
@@ -53,7 +52,7 @@ def _run_on_server(
     alias: str, server: Server, app: dict[str, str], statements: tuple[sql.Composable, ...]
 ) -> None:
     try:
-        with connect(
+        with connect_to_server(
             alias, server, user=app["USER"], password=app["PASSWORD"], autocommit=True
         ) as connection:
             for statement in statements:

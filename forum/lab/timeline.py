@@ -9,7 +9,7 @@ lab/_timeline.html), readable without JavaScript.
 import time
 from dataclasses import dataclass, field, replace
 
-from routers import conf, replicas
+from routers import conf, format_lsn, probe
 
 # The longest the lab waits to see a replica replay the writes of one run.
 REPLAY_WAIT_SECONDS = 10.0
@@ -36,7 +36,7 @@ def watch_replay(timelines: list[Timeline]) -> list[Timeline]:
     deadline = time.monotonic() + REPLAY_WAIT_SECONDS
     while pending and time.monotonic() < deadline:
         for timeline in list(pending):
-            position = replicas.probe(timeline.replica).lsn
+            position = probe(timeline.replica).lsn
             if position is not None and position >= timeline.commit_lsn:
                 elapsed = (time.monotonic() - timeline.committed_at) * 1000
                 done[id(timeline)] = replace(timeline, replayed_ms=round(elapsed))
@@ -111,7 +111,7 @@ class Picture:
 
     @property
     def commit_text(self) -> str:
-        return f"write committed at {replicas.format_lsn(self.timeline.commit_lsn)}"
+        return f"write committed at {format_lsn(self.timeline.commit_lsn)}"
 
     @property
     def read_text(self) -> str:

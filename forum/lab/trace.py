@@ -14,8 +14,7 @@ from typing import Any
 
 from django.db import connections
 
-from routers import conf
-from routers.context import is_probing
+from routers import conf, is_probing
 
 # More would not fit the picture; no lesson runs that many.
 MAX_STATEMENTS = 12

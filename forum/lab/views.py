@@ -7,8 +7,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from routers import describe_nodes
 from routers.conf import STRATEGIES
-from routers.views import describe_nodes
 
 from .cluster import (
     ALL_REPLICAS,

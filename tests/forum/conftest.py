@@ -1,6 +1,6 @@
 import pytest
 
-from routers import conf, replicas
+from routers import conf, health
 from tests.factories import BoardFactory, PostFactory, ThreadFactory
 
 
@@ -23,4 +23,4 @@ def lag_measured(settings):
     only the page's own queries, as the footer's does."""
     settings.ROUTERS_HEALTH_TTL = 3600
     for alias in (conf.primary(), *conf.replicas()):
-        replicas.health(alias)
+        health(alias)

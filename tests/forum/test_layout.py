@@ -45,8 +45,8 @@ def test_it_counts_the_queries_that_really_ran(
 def test_it_shows_each_replicas_lag_in_seconds_and_bytes(client, monkeypatch):
     lags = {"replica": 2048, "replica_2": None}
     seconds = {"replica": 2.04, "replica_2": None}
-    monkeypatch.setattr(context_processors.replicas, "lag_bytes", lags.get)
-    monkeypatch.setattr(context_processors.replicas, "lag_seconds", seconds.get)
+    monkeypatch.setattr(context_processors, "lag_bytes", lags.get)
+    monkeypatch.setattr(context_processors, "lag_seconds", seconds.get)
 
     footer = client.get("/").content.decode().split('id="routing-footer"')[1]
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from routers.middleware import read_only_response
+from routers import read_only_response
 
 # The page's footer probes the replicas' lag.
 pytestmark = pytest.mark.django_db(databases="__all__")

@@ -5,8 +5,7 @@ import pytest
 from django.db import DatabaseError, transaction
 
 from forum.models import Reaction, Tag
-from routers import RequestState, generic_models, request_scope
-from routers.routers import keeps_writes_on_primary
+from routers import RequestState, generic_models, keeps_writes_on_primary, request_scope
 from tests.factories import PostFactory, ReactionFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]

@@ -5,7 +5,15 @@ from django.contrib.auth.models import Group
 from django.db import OperationalError
 
 from forum.lab.cluster import set_replay_paused
-from routers import RequestState, conf, read_alias, replicas, request_scope
+from routers import (
+    RequestState,
+    conf,
+    forget,
+    lag_bytes,
+    read_alias,
+    request_scope,
+    usable_replicas,
+)
 from tests.conftest import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
@@ -96,16 +104,16 @@ def test_it_skips_a_replica_stale_past_the_time_bound_though_few_bytes_behind(
 ):
     settings.ROUTERS_MAX_LAG_SECONDS = 5
     Group.objects.create(name="waiting-0")
-    replicas.forget()
+    forget()
     # Well within the byte bound: it cannot see that this replica is stale.
-    assert replicas.lag_bytes("replica") < 16 * 1024 < conf.max_lag_bytes()
+    assert lag_bytes("replica") < 16 * 1024 < conf.max_lag_bytes()
 
     # Within the bound (the write is seconds younger) it still serves reads, stale: the
     # round-robin reaches it.
     seen = {count_groups("causal", "waiting-") for _ in range(4)}
     assert ("replica", 0) in seen
 
-    wait_until(lambda: "replica" not in replicas.usable_replicas(), what="the time bound")
+    wait_until(lambda: "replica" not in usable_replicas(), what="the time bound")
     seen = {count_groups("causal", "waiting-") for _ in range(4)}
     assert seen == {("replica_2", 1)}
 

@@ -16,7 +16,7 @@ from forum.lab.lessons.mirror_hides_lag import (
     readable,
 )
 from forum.models import Tag
-from routers import replicas
+from routers import primary_lsn, replayed
 from tests.conftest import wait_for_replay
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "lagging_replicas")]
@@ -44,8 +44,8 @@ def test_a_mirror_keeps_its_own_host_and_takes_the_primarys_name():
 def test_a_row_never_committed_is_on_no_standby_and_on_no_other_connection():
     with transaction.atomic(using="default"):
         Tag.objects.create(name="never-committed")
-        position = replicas.primary_lsn()
-        assert replicas.replayed("replica", position, wait_seconds=15)
+        position = primary_lsn()
+        assert replayed("replica", position, wait_seconds=15)
         on_standby = readable(mirror(on_primary_host=False), "never-committed")
         on_primary_host = readable(mirror(on_primary_host=True), "never-committed")
         transaction.set_rollback(True, using="default")

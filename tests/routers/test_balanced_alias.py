@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from routers import replicas
+from routers import forget
 from tests.conftest import REPO, fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
 # Each standby's own address, read before a fixture makes "replica" reach both.
 STANDBYS = {
-    alias: f"127.0.0.1:{connections[alias].settings_dict['PORT']}" for alias in ("replica", "replica_2")
+    alias: f"127.0.0.1:{connections[alias].settings_dict['PORT']}"
+    for alias in ("replica", "replica_2")
 }
 
 
@@ -49,7 +50,7 @@ def balanced_alias(stack, settings):
     yield reach
     connections[alias].close()
     connections[alias].settings_dict.update(original)
-    replicas.forget()
+    forget()
     stack.set_lag("1s")
 
 
@@ -127,7 +128,7 @@ def socket_alias(stack, settings):
     replica.settings_dict.clear()
     replica.settings_dict.update(original)
     shutil.rmtree(here)
-    replicas.forget()
+    forget()
     stack.set_lag("1s")
 
 

@@ -6,22 +6,21 @@ adds load on the replica and latency before the read falls back to the primary.
 
 import pytest
 
-from routers import conf, replicas
+from routers import conf
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
 
 @pytest.fixture
-def probes(monkeypatch):
+def probes(stub):
     """Every position probe the routers run, by alias (the real probe still runs)."""
     seen: list[str] = []
-    real_probe = replicas.probe
 
     def counting_probe(alias):
         seen.append(alias)
         return real_probe(alias)
 
-    monkeypatch.setattr(replicas, "probe", counting_probe)
+    real_probe = stub("probe", counting_probe)
     return seen
 
 

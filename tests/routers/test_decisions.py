@@ -5,35 +5,34 @@ import pytest
 from forum.models import Tag
 from routers import (
     CausalRouter,
+    ClusterState,
     NaiveRouter,
+    NodeHealth,
+    NotVisibleYet,
     PrimaryRouter,
     RequestState,
     SelectableRouter,
     StickyRouter,
-    replicas,
     request_scope,
     use_primary,
 )
-from routers.context import ClusterState
-from routers.replicas import NodeHealth
-from routers.routers import NotVisibleYet
 
 
 @pytest.fixture
-def healthy(monkeypatch):
+def healthy(stub):
     """Both replicas up and caught up; the primary up, past every position used here."""
     usable = ["replica", "replica_2"]
-    monkeypatch.setattr(replicas, "usable_replicas", lambda primary=None: list(usable))
-    monkeypatch.setattr(replicas, "connects", lambda alias: True)
-    monkeypatch.setattr(replicas, "health", lambda alias: NodeHealth(alias, True, 1000, 0.0))
+    stub("usable_replicas", lambda primary=None: list(usable))
+    stub("connects", lambda alias: True)
+    stub("health", lambda alias: NodeHealth(alias, True, 1000, 0.0))
     return usable
 
 
 @pytest.fixture
-def replay(monkeypatch):
+def replay(stub):
     """Control what the causal check sees: {alias: replayed?}."""
     answers = {"replica": True, "replica_2": True}
-    monkeypatch.setattr(replicas, "replayed", lambda alias, lsn, wait: answers[alias])
+    stub("replayed", lambda alias, lsn, wait: answers[alias])
     return answers
 
 
@@ -91,8 +90,8 @@ def test_it_falls_back_to_the_primary_without_a_usable_replica(healthy):
         assert CausalRouter().db_for_read(Tag) == "default"
 
 
-def test_it_skips_a_replica_that_refuses_connections(healthy, monkeypatch):
-    monkeypatch.setattr(replicas, "connects", lambda alias: alias != "replica")
+def test_it_skips_a_replica_that_refuses_connections(healthy, stub):
+    stub("connects", lambda alias: alias != "replica")
 
     for _ in range(3):
         with request_scope():
@@ -197,10 +196,10 @@ def test_it_allows_relations_across_the_primary_and_its_replicas():
 
 
 def test_it_never_moves_a_request_to_a_second_replica_when_the_primary_is_down(
-    healthy, replay, monkeypatch
+    healthy, replay, stub
 ):
     down = {"default"}
-    monkeypatch.setattr(replicas, "health", lambda a: NodeHealth(a, a not in down, 1000, 0.0))
+    stub("health", lambda a: NodeHealth(a, a not in down, 1000, 0.0))
     # The request's replica lacks the client's write; replica_2 has it, but one page
     # must not mix two replicas.
     replay["replica"] = False
@@ -210,9 +209,9 @@ def test_it_never_moves_a_request_to_a_second_replica_when_the_primary_is_down(
 
 
 def test_it_lets_a_writing_request_validate_on_a_replica_when_the_primary_is_down(
-    healthy, replay, monkeypatch
+    healthy, replay, stub
 ):
-    monkeypatch.setattr(replicas, "health", lambda a: NodeHealth(a, a != "default", 1000, 0.0))
+    stub("health", lambda a: NodeHealth(a, a != "default", 1000, 0.0))
     replay["replica"] = replay["replica_2"] = False
     with request_scope(
         RequestState(clusters={"default": ClusterState(min_lsn=100)}, intends_to_write=True)

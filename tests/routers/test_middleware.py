@@ -9,9 +9,8 @@ from django.core import signing
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from routers import conf, current_state, db_write, replicas, use_primary
+from routers import NodeHealth, RoutingMiddleware, conf, current_state, db_write, use_primary
 from routers.context import primary_forced
-from routers.middleware import RoutingMiddleware
 
 factory = RequestFactory()
 
@@ -53,9 +52,9 @@ def strategy(settings):
 
 
 @pytest.fixture(autouse=True)
-def primary_at(monkeypatch):
+def primary_at(stub):
     """The primary's position, as the middleware reads it after a write (no database)."""
-    monkeypatch.setattr(replicas, "primary_lsn", lambda primary=None: 0x16_B374D848)
+    stub("primary_lsn", lambda primary=None: 0x16_B374D848)
 
 
 def test_it_reads_a_genuine_pin_cookie():
@@ -257,9 +256,9 @@ def test_it_keeps_state_apart_between_asyncio_tasks():
     assert current_state() is None
 
 
-def test_it_sets_no_lsn_cookie_when_the_primary_vanished_mid_request(strategy, monkeypatch):
+def test_it_sets_no_lsn_cookie_when_the_primary_vanished_mid_request(strategy, stub):
     strategy("causal")
-    monkeypatch.setattr(replicas, "primary_lsn", lambda primary=None: None)
+    stub("primary_lsn", lambda primary=None: None)
 
     response = run(factory.post("/"), writing_view)
 
@@ -267,9 +266,9 @@ def test_it_sets_no_lsn_cookie_when_the_primary_vanished_mid_request(strategy, m
     assert conf.LSN_COOKIE not in response.cookies
 
 
-def test_it_turns_a_failed_write_below_it_into_the_read_only_page(monkeypatch):
-    down = replicas.NodeHealth("default", False, None, 0.0)
-    monkeypatch.setattr(replicas, "probe", lambda alias: down)
+def test_it_turns_a_failed_write_below_it_into_the_read_only_page(stub):
+    down = NodeHealth("default", False, None, 0.0)
+    stub("probe", lambda alias: down)
 
     def failing(request):
         return HttpResponse("Server Error", status=500)

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from django.db import connections
 
-from routers import replicas
+from routers import forget
 from tests.conftest import NODES, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
@@ -54,7 +54,7 @@ def pooled_replica(stack, settings):
     replica.close()
     replica.settings_dict.clear()
     replica.settings_dict.update(original)
-    replicas.forget()
+    forget()
     stack.set_lag("1s")
 
 

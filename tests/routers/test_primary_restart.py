@@ -8,14 +8,15 @@ proves it is up: the client's next read must not be sent to a lagging replica.
 import pytest
 from django.http import HttpResponse
 
-from routers import conf, replicas
+from routers import conf
+from routers.health import mark_down
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
 
 def test_a_write_refreshes_a_stale_primary_down(client, settings, lagging_replicas, tag_name):
     settings.ROUTERS_HEALTH_TTL = 60
-    replicas.mark_down(conf.primary())  # cached while the primary was restarting
+    mark_down(conf.primary())  # cached while the primary was restarting
 
     assert client.post(f"/create/{tag_name}").status_code == 200
     response = client.get(f"/tag/{tag_name}")

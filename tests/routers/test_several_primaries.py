@@ -12,7 +12,7 @@ from django.utils import timezone
 from analytics.models import Event
 from forum.lab.middleware import STRATEGY_COOKIE
 from forum.models import Tag
-from routers import RequestState, conf, mark_write, read_alias, replicas, request_scope
+from routers import RequestState, conf, mark_write, read_alias, request_scope, usable_replicas
 from tests.conftest import unreachable
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
@@ -90,8 +90,8 @@ def test_a_cluster_without_replicas_leaves_the_other_on_its_own(dead_analytics_r
         assert not Tag.objects.filter(name=tag_name).exists()
         assert read_alias(Event) == "analytics"
         assert read_alias(Tag) in FORUM_REPLICAS
-    assert set(replicas.usable_replicas("default")) == FORUM_REPLICAS
-    assert replicas.usable_replicas("analytics") == []
+    assert set(usable_replicas("default")) == FORUM_REPLICAS
+    assert usable_replicas("analytics") == []
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ from django.test import RequestFactory
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from routers import conf
-from routers.middleware import state_from_cookies
-from routers.replicas import format_lsn, parse_lsn
-from routers.tracking import is_write
+from routers import conf, format_lsn, parse_lsn
+from routers.cookies import state_from_cookies
+from routers.statements import is_write
 
 WRITES = st.sampled_from(
     [

@@ -7,7 +7,8 @@ from django.db import connection, connections
 
 from routers import conf
 from routers.context import is_probing
-from routers.tracking import ExecuteRecorder, install, is_write
+from routers.statements import is_write
+from routers.tracking import ExecuteRecorder, install
 from tests.factories import PostFactory, ReactionFactory, ThreadFactory, UserFactory
 
 

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.contrib.auth.models import Group
 
-from routers import replicas
+from routers import forget
 from tests.conftest import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
@@ -99,10 +99,10 @@ def no_walinspect(stack):
     own estimates are all there is."""
     grant = "EXECUTE ON FUNCTION pg_get_wal_records_info(pg_lsn, pg_lsn)"
     stack.run("psql", "primary", "-q", "-c", f"REVOKE {grant} FROM forum")
-    replicas.forget()
+    forget()
     yield
     stack.run("psql", "primary", "-q", "-c", f"GRANT {grant} TO forum")
-    replicas.forget()
+    forget()
 
 
 def test_it_answers_while_a_restarted_replica_has_applied_nothing_yet(

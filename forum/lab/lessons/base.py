@@ -20,8 +20,7 @@ from markdown_it import MarkdownIt
 
 from analytics.models import Event
 from forum.models import OutboxEvent, Tag
-from routers import conf
-from routers.middleware import RoutingMiddleware
+from routers import RoutingMiddleware, conf
 
 from ..timeline import Picture, Timeline, watch_replay
 from ..trace import Statement, TracePicture

@@ -3,8 +3,7 @@
 from django.db import DatabaseError
 
 from forum.models import Tag
-from routers import RequestState, conf, request_scope
-from routers.views import describe_nodes
+from routers import RequestState, conf, describe_nodes, request_scope
 
 from ..trace import traced
 from .base import Lesson, Outcome, side_by_side

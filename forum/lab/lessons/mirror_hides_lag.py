@@ -13,7 +13,7 @@ from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from forum.models import Tag
-from routers import RequestState, conf, read_alias, replicas, request_scope
+from routers import RequestState, conf, primary_lsn, read_alias, replayed, request_scope
 
 from ..trace import Statement, traced
 from .base import Lesson, Outcome, lab_tag
@@ -103,13 +103,13 @@ def never_committed() -> Outcome:
     began = time.monotonic()
     with lab_tag() as name, transaction.atomic(using=conf.primary()):
         Tag.objects.create(name=name)
-        position = replicas.primary_lsn()
-        replayed = position is not None and replicas.replayed(replica(), position, REPLAY_TIMEOUT)
+        position = primary_lsn()
+        caught_up = position is not None and replayed(replica(), position, REPLAY_TIMEOUT)
         found = readable(mirror(on_primary_host=False), name)
         transaction.set_rollback(True, using=conf.primary())
     trace = read_trace(began, on_primary_host=False)
     # Whatever it finds, this setup cannot show lag: the row is never visible on a standby.
-    if not replayed:
+    if not caught_up:
         return Outcome(NEVER_COMMITTED, False, "the standby did not replay in time", trace=trace)
     if found:
         return Outcome(
@@ -129,14 +129,14 @@ def this_project() -> Outcome:
     the standby itself to replay the write and read it there."""
     with lab_tag() as name:
         Tag.objects.using(conf.primary()).create(name=name)
-        position = replicas.primary_lsn()
+        position = primary_lsn()
         state = RequestState(strategy="causal")
         state.cluster().min_lsn = position
         with traced() as statements, request_scope(state):
             found_now = Tag.objects.filter(name=name).exists()
             served_by = read_alias(Tag)
-        replayed = position is not None and replicas.replayed(replica(), position, REPLAY_TIMEOUT)
-        found_later = replayed and Tag.objects.using(replica()).filter(name=name).exists()
+        caught_up = position is not None and replayed(replica(), position, REPLAY_TIMEOUT)
+        found_later = caught_up and Tag.objects.using(replica()).filter(name=name).exists()
     if found_now and found_later:
         summary = (
             f"found at once (causal read {served_by}), and on the standby once it had "

@@ -6,8 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 from forum.models import Tag
-from routers import current_state, read_alias, replicas
-from routers.middleware import RoutingMiddleware
+from routers import RoutingMiddleware, current_state, primary_lsn, read_alias
 
 from .base import Lesson, Outcome, follow, lab_tag, side_by_side
 
@@ -27,7 +26,7 @@ def post_then_redirect(strategy: str) -> Outcome:
             return HttpResponse(f"{found}:{read_alias(Tag)}")
 
         written = RoutingMiddleware(write)(RequestFactory().post("/"))
-        committed = time.monotonic(), replicas.primary_lsn()
+        committed = time.monotonic(), primary_lsn()
         found, alias, timeline = follow(written, read, committed)
     if found:
         return Outcome(strategy, True, f"the redirect found the new row on {alias}", timeline)

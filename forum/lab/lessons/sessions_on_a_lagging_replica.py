@@ -10,8 +10,7 @@ from django.contrib.sessions.models import Session
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
-from routers import conf, current_state, read_alias, replicas
-from routers.middleware import RoutingMiddleware
+from routers import RoutingMiddleware, conf, current_state, primary_lsn, read_alias
 
 from .base import Lesson, Outcome, follow, side_by_side
 
@@ -36,7 +35,7 @@ def session_after_login(strategy: str) -> Outcome:
         return HttpResponse(f"{found}:{read_alias(Session)}")
 
     written = RoutingMiddleware(log_in)(RequestFactory().post("/login/"))
-    committed = time.monotonic(), replicas.primary_lsn()
+    committed = time.monotonic(), primary_lsn()
     key = written.content.decode()
     try:
         found, alias, timeline = follow(written, next_page, committed)

@@ -17,16 +17,21 @@ and every decision above is made per primary.
 import itertools
 import threading
 import time
-from functools import cache
+from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.db import connections, router
 from django.db.models import Model
 
-from . import conf, replicas
+from . import conf
 from .context import ClusterState, RequestState, current_state, primary_forced
-from .querysets import WritesOnPrimaryQuerySet
+from .health import connects, health, probe
+from .lag import lag_seconds
+from .lsn import format_lsn
+from .positions import ahead_of_primary
+from .querysets import generic_models
+from .replay import replayed, replica_with
+from .rotation import usable_replicas
 
 
 class NotVisibleYet(Exception):
@@ -37,7 +42,7 @@ class NotVisibleYet(Exception):
     """
 
     def __init__(self, primary: str, lsn: int) -> None:
-        super().__init__(f"no replica of {primary!r} has replayed {replicas.format_lsn(lsn)} yet")
+        super().__init__(f"no replica of {primary!r} has replayed {format_lsn(lsn)} yet")
         self.primary = primary
         self.lsn = lsn
 
@@ -49,37 +54,6 @@ _turn_lock = threading.Lock()
 def _next_turn() -> int:
     with _turn_lock:
         return next(_turn)
-
-
-@cache
-def generic_models() -> frozenset[type[Model]]:
-    """Models that must be read from the primary: those a GenericRelation targets whose
-    default manager does not keep writes on the primary.
-
-    A GenericRelation's related manager binds its queryset with db_for_read (Django
-    ticket #36389), so `obj.generic_relation.update(...)`, `.delete()` or `.create()`
-    through it would run on the alias chosen for reading. A model whose default
-    manager is a `WritesOnPrimaryQuerySet` sends those writes to the primary itself,
-    and is read like any other model. Computed once, after the app registry is ready.
-    """
-    # Imported here: contenttypes' models need the app registry, which is not
-    # ready yet when this package is imported as an installed app.
-    from django.contrib.contenttypes.fields import GenericRelation
-
-    found: set[type[Model]] = set()
-    for model in apps.get_models():
-        for model_field in model._meta.private_fields:
-            if isinstance(model_field, GenericRelation):
-                target: type[Model] = model_field.related_model
-                if not keeps_writes_on_primary(target):
-                    found.add(target)
-    return frozenset(found)
-
-
-def keeps_writes_on_primary(model: type[Model]) -> bool:
-    """Does the model's default manager send writes on a replica-bound queryset to the primary?"""
-    queryset_class: type = model._default_manager._queryset_class  # type: ignore[attr-defined]
-    return issubclass(queryset_class, WritesOnPrimaryQuerySet)
 
 
 def model_primary(model: type[Model] | None) -> str:
@@ -193,11 +167,11 @@ class SafeRouter(BaseRouter):
     def pick_replica(primary: str) -> str | None:
         """A healthy replica of `primary` that is not too far behind, round-robin; None
         if none is."""
-        candidates = replicas.usable_replicas(primary)
+        candidates = usable_replicas(primary)
         start = _next_turn()
         for offset in range(len(candidates)):
             alias = candidates[(start + offset) % len(candidates)]
-            if replicas.connects(alias):
+            if connects(alias):
                 return alias
         return None
 
@@ -211,7 +185,7 @@ class SafeRouter(BaseRouter):
         """
         # The cached health spares a dead primary a connection attempt per request;
         # connects() catches one that died since it was cached.
-        if replicas.health(primary).up and replicas.connects(primary):
+        if health(primary).up and connects(primary):
             return primary
         state = current_state()
         if state is None:
@@ -220,29 +194,60 @@ class SafeRouter(BaseRouter):
         # The client's own write must be there, unless this request is itself a write
         # (its reads are validation; the write will meet the read-only page).
         lsn = None if state.intends_to_write else cluster.min_lsn
-        wait = conf.causal_wait_seconds()
         with state.choosing:
             chosen = cluster.read_alias if cluster.read_alias != primary else None
-            if chosen is not None:
-                # Never a second replica in one request: its reads only move forward.
-                replayed = lsn is None or replicas.replayed(chosen, lsn, wait)
-                fallback = chosen if replayed else None
-            elif lsn is not None:
-                fallback = replicas.replica_with(primary, lsn, wait)
-            else:
-                fallback = self.pick_replica(primary)
-            if (
-                fallback is None
+            found = self._replica_while_primary_down(primary, chosen, lsn)
+            fallback = while_primary_down(
+                primary,
+                found=found,
+                needs_write=lsn is not None,
+                # Asked only when it matters: it may probe every replica.
+                replicas_answer=found is None
                 and lsn is not None
-                and (chosen or replicas.usable_replicas(primary))
-            ):
-                state.not_visible = True
-                raise NotVisibleYet(primary, lsn)
-            if fallback is None:
-                return primary  # no node at all: the error that follows is the truth
+                and bool(chosen or usable_replicas(primary)),
+            )
+            if fallback.not_visible:
+                state.not_visible = True  # for an error page that swallows the exception
+                raise NotVisibleYet(primary, lsn or 0)
             if cluster.read_alias in (None, primary):
-                cluster.read_alias = fallback
-        return fallback
+                cluster.read_alias = fallback.alias
+        return fallback.alias
+
+    def _replica_while_primary_down(
+        self, primary: str, chosen: str | None, lsn: int | None
+    ) -> str | None:
+        """A replica fit to serve this request's reads while `primary` is down: the one
+        the request already reads (never a second one: its reads only move forward),
+        else any; one that has replayed `lsn` when the client has a write position."""
+        wait = conf.causal_wait_seconds()
+        if chosen is not None:
+            return chosen if lsn is None or replayed(chosen, lsn, wait) else None
+        if lsn is not None:
+            return replica_with(primary, lsn, wait)
+        return self.pick_replica(primary)
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Where reads of a primary that is down go."""
+
+    #: A replica; the primary itself when no node can serve (its error is the truth).
+    alias: str
+    #: The client's own write is on no replica yet, though replicas answer.
+    not_visible: bool = False
+
+
+def while_primary_down(
+    primary: str, *, found: str | None, needs_write: bool, replicas_answer: bool
+) -> Fallback:
+    """Decide where reads go while `primary` is down: the replica `found`; else, for a
+    client whose write it must show while replicas answer, not visible yet; else the
+    primary."""
+    if found is not None:
+        return Fallback(found)
+    if needs_write and replicas_answer:
+        return Fallback(primary, not_visible=True)
+    return Fallback(primary)
 
 
 class StickyRouter(SafeRouter):
@@ -277,12 +282,12 @@ class CausalRouter(SafeRouter):
         if replica is None:
             return self._primary_or_fallback(primary)
         cluster = state.cluster(primary)
-        if cluster.min_lsn is not None and replicas.ahead_of_primary(primary, cluster.min_lsn):
+        if cluster.min_lsn is not None and ahead_of_primary(primary, cluster.min_lsn):
             # A position from another PostgreSQL cluster: it means nothing here.
             cluster.min_lsn = None
         if cluster.min_lsn is None:
             return replica
-        if replicas.replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster)):
+        if replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster)):
             return replica
         return self._primary_or_fallback(primary)
 
@@ -304,18 +309,23 @@ class CausalRouter(SafeRouter):
         if replica in conf.pooled_replicas():
             # The alias's cached figures may be another server's: ask the one this
             # request holds (the first statement of its transaction, see hold_server).
-            needed = replicas.probe(replica).apply_delay - age
+            needed = probe(replica).apply_delay - age
             return wait if needed <= wait else 0.0
-        needed = replicas.health(replica).apply_delay - age
-        lag = replicas.lag_seconds(replica)
+        needed = health(replica).apply_delay - age
+        lag = lag_seconds(replica)
         if lag is not None:
             needed = max(needed, lag - age)
         return wait if needed <= wait else 0.0
 
 
-STRATEGY_ROUTERS: dict[str, BaseRouter] = {
+_BY_STRATEGY: dict[str, BaseRouter] = {
     each.strategy: each for each in (PrimaryRouter(), NaiveRouter(), StickyRouter(), CausalRouter())
 }
+
+
+def strategy_router(name: str) -> BaseRouter:
+    """The router of the strategy `name` (one of `conf.STRATEGIES`)."""
+    return _BY_STRATEGY[name]
 
 
 class SelectableRouter(BaseRouter):
@@ -330,7 +340,7 @@ class SelectableRouter(BaseRouter):
         """The router serving the current request."""
         state = current_state()
         name = (state.strategy if state is not None else None) or conf.strategy()
-        return STRATEGY_ROUTERS[name]
+        return _BY_STRATEGY[name]
 
     @property
     def strategy(self) -> str:  # type: ignore[override]

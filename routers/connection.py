@@ -1,0 +1,86 @@
+"""This thread's connection to an alias, as the probes use it: one row of a query,
+outside the request's transaction, closed when it broke, kept on one server behind a
+pooler."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from django.db import DatabaseError, connections
+from psycopg import IsolationLevel
+from psycopg.pq import TransactionStatus
+
+from . import conf
+from .context import current_state, probing
+
+
+def fetch_row(alias: str, sql: str, params: Any = None) -> tuple[Any, ...] | None:
+    """One row of `sql` on this thread's connection to `alias`; None if it is unreachable.
+
+    Marked as probing, so it does not count as one of the request's statements.
+    """
+    try:
+        with probing(), connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            row: tuple[Any, ...] = cursor.fetchone()
+            return row
+    except DatabaseError:
+        close_connection(alias)
+        return None
+
+
+def close_connection(alias: str) -> None:
+    """Close this thread's connection to `alias`: the next use reconnects instead of
+    reusing a broken socket."""
+    with suppress(DatabaseError):
+        connections[alias].close()
+
+
+@contextmanager
+def outside_transaction(alias: str) -> Iterator[bool]:
+    """Run probes of `alias` where they cannot fix the snapshot of the request's reads.
+
+    Yields False when no such place exists. A transaction under REPEATABLE READ (say
+    ATOMIC_REQUESTS on a replica alias) takes its snapshot at its first statement: a
+    replay check run as that statement could pass while every read after it still
+    saw the older snapshot. So, inside an atomic block that has not run anything
+    yet, the probes run in autocommit on the same connection and the transaction
+    begins afterwards; once it has begun, only READ COMMITTED (a fresh snapshot per
+    statement) lets a check inside it hold for the reads that follow. An isolation
+    level left unset is taken for the server's default, READ COMMITTED; a server or
+    role whose default_transaction_isolation says otherwise should set the level in
+    the alias's OPTIONS.
+    """
+    connection = connections[alias]
+    raw = connection.connection
+    if not connection.in_atomic_block or raw is None or raw.autocommit:
+        yield True
+        return
+    if raw.info.transaction_status != TransactionStatus.IDLE:
+        yield raw.isolation_level in (None, IsolationLevel.READ_COMMITTED)
+        return
+    raw.autocommit = True
+    try:
+        yield True
+    finally:
+        if not raw.closed and raw.info.transaction_status == TransactionStatus.IDLE:
+            raw.autocommit = False
+
+
+def hold_server(alias: str) -> None:
+    """Behind a pooler in transaction mode, keep the request on one server.
+
+    Such a pooler gives each transaction whichever server connection is free, so a
+    replay check, and each read after it, could each run on another standby. In a
+    request scope, the connection to a pooled alias leaves autocommit: its checks and
+    reads share one transaction, so one server, until the scope closes
+    (`context.release_held`). Only reads go to a replica, and PostgreSQL's default
+    READ COMMITTED gives each statement a fresh snapshot, so nothing is lost by it.
+    """
+    state = current_state()
+    connection = connections[alias]
+    if state is None or alias not in conf.pooled_replicas() or connection.in_atomic_block:
+        return
+    if connection.get_autocommit():
+        connection.set_autocommit(False)
+        state.held.add(alias)

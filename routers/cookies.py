@@ -1,0 +1,79 @@
+"""The routing cookies: a request's state read from them, its writes written to them.
+
+One pair per primary: sticky's pin, and causal's position ("16/B374D848@1764224000123":
+the primary's WAL position after the write, and when the write's response was made, in
+Unix ms on the app server's clock). Both are signed, time-stamped and salted per cookie;
+a missing, forged, expired or garbled one is ignored. A response never deletes one: a
+slow response cannot know whether the client has since been given a newer one by
+another request.
+"""
+
+import re
+import time
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+
+from . import conf
+from .context import RequestState
+from .lsn import format_lsn, parse_lsn
+from .positions import primary_lsn
+
+# Older copies of this package read only "16/B374D848" and ignore the "@ms" form: after
+# a roll-back, clients keep read-your-writes only for new writes.
+_LSN_TEXT = re.compile(r"(?P<lsn>[0-9A-F]{1,8}/[0-9A-F]{1,8})(?:@(?P<ms>\d{1,15}))?")
+# RFC 9110's safe methods. Any other method may write, so its reads go to the primary.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def state_from_cookies(request: HttpRequest) -> RequestState:
+    """A fresh request state, from the client's cookies (bad ones are ignored)."""
+    state = RequestState(intends_to_write=request.method not in SAFE_METHODS)
+    for primary in conf.primaries():
+        pin_cookie = conf.cookie_name(conf.PIN_COOKIE, primary)
+        lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, primary)
+        # The signature's timestamp bounds each on the server too, not only in the browser.
+        pin = request.get_signed_cookie(
+            pin_cookie, default=None, salt=pin_cookie, max_age=conf.sticky_seconds()
+        )
+        lsn = request.get_signed_cookie(
+            lsn_cookie, default=None, salt=lsn_cookie, max_age=conf.LSN_COOKIE_SECONDS
+        )
+        match = _LSN_TEXT.fullmatch(lsn) if lsn is not None else None
+        if pin != "1" and match is None:
+            continue
+        cluster = state.cluster(primary)
+        cluster.pinned = pin == "1"
+        if match is not None:
+            cluster.min_lsn = parse_lsn(match["lsn"])
+            cluster.wrote_at = int(match["ms"]) / 1000 if match["ms"] else None
+    return state
+
+
+def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int) -> None:
+    # Signed (and time-stamped) with SECRET_KEY, salted per cookie, out of JavaScript's
+    # reach, and sent over HTTPS only where the session cookie is.
+    response.set_signed_cookie(
+        name,
+        value,
+        salt=name,
+        max_age=max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
+
+
+def remember_write(state: RequestState, response: HttpResponseBase) -> None:
+    """Set the cookies that carry this request's writes to the client's next requests:
+    for each primary it wrote on, that primary's pin and position."""
+    for primary in state.primaries_written():
+        pin_cookie = conf.cookie_name(conf.PIN_COOKIE, primary)
+        _set_cookie(response, pin_cookie, "1", max_age=conf.sticky_seconds())
+        # Once per writing request, after its transactions have committed. If the
+        # primary has just gone away there is no position to record.
+        position = primary_lsn(primary)
+        if position is not None:
+            value = f"{format_lsn(position)}@{int(time.time() * 1000)}"
+            lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, primary)
+            _set_cookie(response, lsn_cookie, value, conf.LSN_COOKIE_SECONDS)

@@ -1,0 +1,107 @@
+"""A primary that is down: was it the cause of an error, and the two 503 pages.
+
+A write while the primary is down gets the read-only page, which shows what was
+typed; a read of the client's own write that no reachable node has yet gets the
+"saved, on its way" page, which reloads itself.
+"""
+
+from typing import Any
+
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.template.loader import render_to_string
+
+from . import conf
+from .context import RequestState, current_state, request_scope
+from .cookies import SAFE_METHODS
+from .health import probe
+
+# Seconds before the "saved, on its way" page reloads itself: about a replica's delay.
+NOT_VISIBLE_RETRY_SECONDS = 2
+
+
+def _render_stale_ok(template: str, context: dict[str, Any], request: HttpRequest) -> str:
+    """Render an error page whose own reads (the session, the user) may be stale: in a
+    scope of its own, without the client's position, which no reachable node may have."""
+    with request_scope(RequestState()):
+        return render_to_string(template, context, request)
+
+
+def read_only_response(request: HttpRequest) -> HttpResponse:
+    """The 503 page for a write while the primary is down; it shows what was typed."""
+    submitted = [
+        (name, value)
+        for name, value in request.POST.items()
+        if name != "csrfmiddlewaretoken" and "password" not in name
+    ]
+    html = _render_stale_ok("routers/read_only.html", {"submitted": submitted}, request)
+    response = HttpResponse(html, status=503)
+    response["Retry-After"] = "30"
+    return response
+
+
+def not_visible_response(request: HttpRequest) -> HttpResponse:
+    """The 503 page for a client whose write no reachable node can show yet."""
+    context = {"retry_after": NOT_VISIBLE_RETRY_SECONDS}
+    html = _render_stale_ok("routers/not_visible_yet.html", context, request)
+    response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(NOT_VISIBLE_RETRY_SECONDS)
+    return response
+
+
+def primary_unreachable() -> bool:
+    """After a connection-class database error: was it a primary that failed?
+
+    This thread's connection to one was lost, or a probe finds one down now. A
+    connection that failed to open is found down by the probe unless the primary came
+    back in between: a write in flight then meets a new connection that failed too, so
+    a request that routed a write to a primary without a connection to it counts as
+    having lost that primary.
+    """
+    state = current_state()
+    suspects = primaries_used(state)
+    for primary in suspects:
+        raw = connections[primary].connection
+        if raw is not None and raw.closed:
+            return True
+        if raw is None and state is not None and state.intends_to_write:
+            return True  # a write was routed to it, and its connection failed to open
+    return not all(probe(primary).up for primary in suspects)
+
+
+def primaries_used(state: RequestState | None) -> list[str]:
+    """The primaries an error of this request may have come from: ROUTERS_PRIMARY (the
+    sessions' and every unlisted app's), and each other one it holds a connection to or
+    routed a write to. Another primary being down says nothing about this request."""
+    return [
+        primary
+        for primary in conf.primaries()
+        if primary == conf.primary()
+        or connections[primary].connection is not None
+        or (
+            state is not None
+            and primary in state.clusters
+            and state.clusters[primary].writes_routed
+        )
+    ]
+
+
+def answer_for_primary_down(
+    request: HttpRequest, state: RequestState, response: HttpResponseBase
+) -> HttpResponseBase:
+    """Turn a 500 caused by the primary being down into the right 503 page.
+
+    A failed write below the middleware (a session save, say) gets the read-only page;
+    a read of the client's own write that escaped the middleware's `process_exception`
+    (from an error page's template, or another middleware) gets "saved, on its way".
+    Views' own errors are caught earlier, in `process_exception`.
+    """
+    if response.status_code != 500:
+        return response
+    if state.not_visible:
+        return not_visible_response(request)
+    if request.method in SAFE_METHODS or all(
+        probe(primary).up for primary in primaries_used(state)
+    ):
+        return response
+    return read_only_response(request)
