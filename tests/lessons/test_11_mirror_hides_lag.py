@@ -12,6 +12,7 @@ from forum.lab.lessons.mirror_hides_lag import (
     ON_PRIMARY_HOST,
     ON_STANDBY_HOST,
     THIS_PROJECT,
+    flush_wal,
     mirror,
     readable,
 )
@@ -45,6 +46,7 @@ def test_a_row_never_committed_is_on_no_standby_and_on_no_other_connection():
     with transaction.atomic(using="default"):
         Tag.objects.create(name="never-committed")
         position = primary_lsn()
+        flush_wal()  # else the insert may wait on the primary for the next commit
         assert replayed("replica", position, wait_seconds=15)
         on_standby = readable(mirror(on_primary_host=False), "never-committed")
         on_primary_host = readable(mirror(on_primary_host=True), "never-committed")

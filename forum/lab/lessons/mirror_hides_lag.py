@@ -9,6 +9,7 @@ row just committed on the primary readable through the replica alias?
 
 import time
 
+import psycopg
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -28,6 +29,20 @@ REPLAY_TIMEOUT = 35.0
 
 def replica() -> str:
     return conf.replicas()[0]
+
+
+def flush_wal() -> None:
+    """Have the primary flush the WAL of the transaction still open on this thread.
+
+    A standby receives only WAL the primary has flushed, and the WAL writer flushes a
+    partly filled page only up to an asynchronous commit: an open transaction's insert
+    may wait there for the next commit. A commit from another session, with an xid and
+    no WAL of its own (so it commits asynchronously), wakes the WAL writer, which then
+    flushes through it.
+    """
+    params = connections[conf.primary()].get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_current_xact_id()")
 
 
 def mirror(on_primary_host: bool) -> BaseDatabaseWrapper:
@@ -104,6 +119,7 @@ def never_committed() -> Outcome:
     with lab_tag() as name, transaction.atomic(using=conf.primary()):
         Tag.objects.create(name=name)
         position = primary_lsn()
+        flush_wal()
         caught_up = position is not None and replayed(replica(), position, REPLAY_TIMEOUT)
         found = readable(mirror(on_primary_host=False), name)
         transaction.set_rollback(True, using=conf.primary())
