@@ -238,7 +238,16 @@ def test_pages_keep_loading_when_a_replica_container_dies(compose):
     assert set(statuses) == {200}
 
 
-def test_down_leaves_nothing_of_the_project(compose):
+@pytest.fixture
+def brought_back(compose):
+    """The project up again afterwards (fresh volumes: the web seeds them), for the tests
+    that run after this one."""
+    yield
+    compose.run("up", "--detach", "--wait", "--pull", "never", "--scale", "replica=1")
+    compose.wait_for_web()
+
+
+def test_down_leaves_nothing_of_the_project(compose, brought_back):
     # A scale-down first: a replica removed then must not leave its data behind.
     compose.run("up", "--detach", "--wait", "--pull", "never", "--scale", "replica=2")
     compose.run("up", "--detach", "--wait", "--pull", "never", "--scale", "replica=1")
