@@ -84,10 +84,11 @@ test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compos
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy on routers/
+lint: $(STAMP) ## ruff (lint and format check), mypy on routers/, the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DJANGO_DEBUG=true $(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -29,7 +29,6 @@ from .context import (
     request_scope,
     use_primary,
 )
-from .health import NodeHealth, health, probe
 from .helpers import cursor_for_read, db_write, read_alias, replica_aware_get_or_create
 from .lag import lag_bytes, lag_seconds
 from .lsn import format_lsn, parse_lsn
@@ -37,6 +36,7 @@ from .middleware import RoutingMiddleware
 from .nodes import describe_nodes
 from .positions import primary_lsn
 from .primary_down import not_visible_response, read_only_response
+from .probes import NodeHealth, health, probe
 from .querysets import WritesOnPrimaryQuerySet, generic_models, keeps_writes_on_primary
 from .replay import replayed
 from .rotation import usable_replicas

@@ -16,8 +16,8 @@ from . import conf
 from .caches import registered
 from .connection import close_connection, fetch_row, outside_transaction
 from .context import probing
-from .health import health, health_cache
 from .lsn import format_lsn
+from .probes import health, health_cache
 
 # The oldest commit a replica at a position has not applied, read from the primary's WAL
 # (pg_walinspect) with its timestamp, and aged on the primary's clock. At most 1 MB of

@@ -30,7 +30,6 @@ from django.http import HttpRequest, HttpResponseBase
 from .connection import close_connection
 from .context import current_state, entered, release_held
 from .cookies import remember_write, state_from_cookies
-from .health import discard, probe
 from .primary_down import (
     answer_for_primary_down,
     not_visible_response,
@@ -38,6 +37,7 @@ from .primary_down import (
     primary_unreachable,
     read_only_response,
 )
+from .probes import discard, probe
 from .strategies import NotVisibleYet
 from .streaming import stream_in_state
 

@@ -7,8 +7,8 @@ from django.db import connections
 
 from . import conf
 from .connection import fetch_row
-from .health import NodeHealth, health, health_cache
 from .lsn import parse_lsn
+from .probes import NodeHealth, health, health_cache
 
 
 def primary_lsn(primary: str | None = None) -> int | None:

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from . import conf
 from .context import RequestState, current_state, request_scope
 from .cookies import SAFE_METHODS
-from .health import probe
+from .probes import probe
 
 # Seconds before the "saved, on its way" page reloads itself: about a replica's delay.
 NOT_VISIBLE_RETRY_SECONDS = 2

@@ -6,7 +6,7 @@ import time
 
 from . import conf
 from .connection import outside_transaction
-from .health import connects, probe
+from .probes import connects, probe
 from .rotation import usable_replicas
 from .servers import replayed_positions
 

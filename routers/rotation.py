@@ -1,8 +1,8 @@
 """Which replicas are in rotation: up, and within both lag bounds."""
 
 from . import conf
-from .health import health
 from .lag import lag_bytes, lag_seconds
+from .probes import health
 
 
 def usable_replicas(primary: str | None = None) -> list[str]:

@@ -25,10 +25,10 @@ from django.db.models import Model
 
 from . import conf
 from .context import ClusterState, RequestState, current_state, primary_forced
-from .health import connects, health, probe
 from .lag import lag_seconds
 from .lsn import format_lsn
 from .positions import ahead_of_primary
+from .probes import connects, health, probe
 from .querysets import generic_models
 from .replay import replayed, replica_with
 from .rotation import usable_replicas

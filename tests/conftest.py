@@ -53,13 +53,14 @@ def django_db_setup(django_db_blocker: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _connections_checked_as_at_a_request() -> None:
+def _connections_checked_as_at_a_request(django_db_blocker: Any) -> None:
     """Each test starts as Django starts a request: a connection that a node restart
     broke (in an earlier test, through any alias that reaches that node) is
     health-checked on its next use and replaced, instead of failing the test."""
-    for connection in connections.all(initialized_only=True):
-        if connection.connection is not None and not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
+    with django_db_blocker.unblock():  # no new connection: only open ones are looked at
+        for connection in connections.all(initialized_only=True):
+            if connection.connection is not None and not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 from django.http import HttpResponse
 
 from routers import conf
-from routers.health import mark_down
+from routers.probes import mark_down
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
