@@ -10,7 +10,7 @@ import pytest
 from django.db import connections, transaction
 
 from analytics.models import Event
-from forum.lab.lessons.no_cross_database_atomicity import (
+from lab.lessons.no_cross_database_atomicity import (
     nested,
     on_commit,
     outbox,

@@ -7,7 +7,7 @@ real replica alias. The replicas hold every commit back (lagging_replicas).
 import pytest
 from django.db import connections, transaction
 
-from forum.lab.lessons.mirror_hides_lag import (
+from lab.lessons.mirror_hides_lag import (
     NEVER_COMMITTED,
     ON_PRIMARY_HOST,
     ON_STANDBY_HOST,

@@ -10,7 +10,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from analytics.models import Event
-from forum.lab.middleware import STRATEGY_COOKIE
+from lab.middleware import STRATEGY_COOKIE
 from forum.models import Tag
 from routers import RequestState, conf, mark_write, read_alias, replicas, request_scope
 from tests.conftest import unreachable
