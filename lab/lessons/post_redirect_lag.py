@@ -6,9 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 from forum.models import Tag
-from routers import current_state, read_alias, replicas
+from routers import read_alias, replicas
 from routers.middleware import RoutingMiddleware
 
+from ..harness import under_strategy
 from .base import Lesson, Outcome, follow, lab_tag, side_by_side
 
 
@@ -17,14 +18,14 @@ def post_then_redirect(strategy: str) -> Outcome:
     with lab_tag() as name:
 
         def write(request: HttpRequest) -> HttpResponse:
-            current_state().strategy = strategy  # type: ignore[union-attr]
-            Tag.objects.create(name=name)
+            with under_strategy(strategy):
+                Tag.objects.create(name=name)
             return HttpResponse(status=302)
 
         def read(request: HttpRequest) -> HttpResponse:
-            current_state().strategy = strategy  # type: ignore[union-attr]
-            found = Tag.objects.filter(name=name).exists()
-            return HttpResponse(f"{found}:{read_alias(Tag)}")
+            with under_strategy(strategy):
+                found = Tag.objects.filter(name=name).exists()
+                return HttpResponse(f"{found}:{read_alias(Tag)}")
 
         written = RoutingMiddleware(write)(RequestFactory().post("/"))
         committed = time.monotonic(), replicas.primary_lsn()

@@ -10,9 +10,10 @@ from django.contrib.sessions.models import Session
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
-from routers import conf, current_state, read_alias, replicas
+from routers import conf, read_alias, replicas
 from routers.middleware import RoutingMiddleware
 
+from ..harness import under_strategy
 from .base import Lesson, Outcome, follow, side_by_side
 
 
@@ -24,16 +25,16 @@ def session_after_login(strategy: str) -> Outcome:
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
 
     def log_in(request: HttpRequest) -> HttpResponse:
-        current_state().strategy = strategy  # type: ignore[union-attr]
-        session = store_class()
-        session[SESSION_KEY] = str(user.pk)
-        session.create()
+        with under_strategy(strategy):
+            session = store_class()
+            session[SESSION_KEY] = str(user.pk)
+            session.create()
         return HttpResponse(session.session_key)
 
     def next_page(request: HttpRequest) -> HttpResponse:
-        current_state().strategy = strategy  # type: ignore[union-attr]
-        found = SESSION_KEY in store_class(session_key=key).load()
-        return HttpResponse(f"{found}:{read_alias(Session)}")
+        with under_strategy(strategy):
+            found = SESSION_KEY in store_class(session_key=key).load()
+            return HttpResponse(f"{found}:{read_alias(Session)}")
 
     written = RoutingMiddleware(log_in)(RequestFactory().post("/login/"))
     committed = time.monotonic(), replicas.primary_lsn()

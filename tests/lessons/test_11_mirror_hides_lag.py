@@ -7,6 +7,7 @@ real replica alias. The replicas hold every commit back (lagging_replicas).
 import pytest
 from django.db import connections, transaction
 
+from forum.models import Tag
 from lab.lessons.mirror_hides_lag import (
     NEVER_COMMITTED,
     ON_PRIMARY_HOST,
@@ -15,7 +16,6 @@ from lab.lessons.mirror_hides_lag import (
     mirror,
     readable,
 )
-from forum.models import Tag
 from routers import replicas
 from tests.conftest import wait_for_replay
 
