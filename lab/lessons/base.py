@@ -55,7 +55,7 @@ class Outcome:
 _markdown = MarkdownIt("commonmark", {"html": False})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Lesson:
     number: int
     slug: str

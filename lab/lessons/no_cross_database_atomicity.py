@@ -128,14 +128,14 @@ def run() -> list[Outcome]:
 
 
 LESSON = Lesson(
-    7,
-    "no-cross-database-atomicity",
-    "No atomicity across databases",
-    "Two databases commit one after the other: a crash in between keeps one write and "
+    number=7,
+    slug="no-cross-database-atomicity",
+    title="No atomicity across databases",
+    problem="Two databases commit one after the other: a crash in between keeps one write and "
     "loses the other, however the atomic blocks are nested.",
-    "Write the event to the same database as the change (an outbox row, one "
+    fix="Write the event to the same database as the change (an outbox row, one "
     "transaction), and relay it to the other database idempotently; on_commit only "
     "orders the writes.",
-    run,
+    run=run,
     compares="Setup",
 )

@@ -36,12 +36,12 @@ def post_then_redirect(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    1,
-    "post-redirect-lag",
-    "Post, redirect, 404",
-    "A write goes to the primary; the page the browser is redirected to is read from "
+    number=1,
+    slug="post-redirect-lag",
+    title="Post, redirect, 404",
+    problem="A write goes to the primary; the page the browser is redirected to is read from "
     "a replica that has not replayed it yet.",
-    "sticky pins the writer to the primary for a few seconds; causal waits for a "
+    fix="sticky pins the writer to the primary for a few seconds; causal waits for a "
     "replica that has replayed the writer's WAL position.",
-    side_by_side(post_then_redirect),
+    run=side_by_side(post_then_redirect),
 )

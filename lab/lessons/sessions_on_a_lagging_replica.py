@@ -54,13 +54,13 @@ def session_after_login(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    12,
-    "sessions-on-a-lagging-replica",
-    "Logged out right after logging in",
-    "A login writes a session row on the primary. The next page reads the session from "
+    number=12,
+    slug="sessions-on-a-lagging-replica",
+    title="Logged out right after logging in",
+    problem="A login writes a session row on the primary. The next page reads the session from "
     "a replica that has not replayed it: Django finds no session, treats the user as a "
     "visitor and deletes the session cookie.",
-    "Read-your-writes (sticky or causal) covers the login like any write; or read the "
+    fix="Read-your-writes (sticky or causal) covers the login like any write; or read the "
     "sessions and auth apps from the primary; or keep sessions out of the database.",
-    side_by_side(session_after_login),
+    run=side_by_side(session_after_login),
 )

@@ -128,13 +128,13 @@ def run() -> list[Outcome]:
 
 
 LESSON = Lesson(
-    10,
-    "transaction-pooling",
-    "Behind a transaction pooler",
-    "A pooler in transaction mode may give each transaction another server: a "
+    number=10,
+    slug="transaction-pooling",
+    title="Behind a transaction pooler",
+    problem="A pooler in transaction mode may give each transaction another server: a "
     "server-side cursor's next fetch, or the read after a replay check, lands elsewhere.",
-    "DISABLE_SERVER_SIDE_CURSORS on every pooled alias, and ROUTERS_POOLED_REPLICAS so "
+    fix="DISABLE_SERVER_SIDE_CURSORS on every pooled alias, and ROUTERS_POOLED_REPLICAS so "
     "a request's check and reads share one transaction.",
-    run,
+    run=run,
     compares="Setup",
 )
