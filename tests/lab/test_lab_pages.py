@@ -68,6 +68,9 @@ def test_it_names_each_lessons_doc_and_test_files():
     for lesson in LESSONS:
         assert (REPO / lesson.doc).exists()
         assert (REPO / lesson.test).exists()
+    # tests/lessons/ holds one file per lesson and nothing else (the lab's pages: tests/lab/).
+    files = {path.relative_to(REPO).as_posix() for path in REPO.glob("tests/lessons/test_*.py")}
+    assert files == {lesson.test for lesson in LESSONS}
 
 
 @pytest.mark.parametrize(
