@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # forum first: its templates override the routers' (routers/read_only.html).
     "forum",
+    "lab",
     "analytics",
     "routers",
 ]
@@ -81,7 +82,7 @@ MIDDLEWARE = [
     # Before anything that reads the database (sessions, auth): it opens the
     # request's routing state and records what the request wrote.
     "routers.middleware.RoutingMiddleware",
-    "forum.lab.middleware.StrategySwitchMiddleware",
+    "lab.middleware.StrategySwitchMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,7 +158,7 @@ for index, url in enumerate(
 ):
     DATABASES[replica_alias(index, "analytics")] = database(url)
 
-# Lesson 10 (forum/lab): the stack's PgBouncer, in transaction mode, in front of the
+# Lesson 10 (lab/): the stack's PgBouncer, in transaction mode, in front of the
 # primary and of every standby. Not aliases of DATABASES: the lab opens them when run.
 POOLED_DATABASES = {
     "primary": database(

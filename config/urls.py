@@ -6,7 +6,7 @@ from routers.views import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("lab/", include("forum.lab.urls")),
+    path("lab/", include("lab.urls")),
     path("", include("django.contrib.auth.urls")),
     path("", include("forum.urls")),
 ]

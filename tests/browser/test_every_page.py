@@ -12,7 +12,7 @@ import pytest
 from django.conf import global_settings
 from playwright.sync_api import Page
 
-from forum.lab.lessons import LESSONS
+from lab.lessons import LESSONS
 from tests.browser.test_lag_in_the_browser import use_strategy
 from tests.factories import PostFactory, ThreadFactory, UserFactory
 

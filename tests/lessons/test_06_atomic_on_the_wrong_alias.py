@@ -3,7 +3,7 @@ roll both back."""
 
 import pytest
 
-from forum.lab.lessons.atomic_on_the_wrong_alias import ANALYTICS_ONLY, BOTH, DEFAULT_ONLY, run_one
+from lab.lessons.atomic_on_the_wrong_alias import ANALYTICS_ONLY, BOTH, DEFAULT_ONLY, run_one
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

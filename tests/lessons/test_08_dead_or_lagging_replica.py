@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import OperationalError
 
-from forum.lab.cluster import set_replay_paused
+from lab.cluster import set_replay_paused
 from routers import (
     RequestState,
     conf,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from forum.lab.lessons.transaction_pooling import (
+from lab.lessons.transaction_pooling import (
     CHECK_THEN_READ,
     CLIENT_SIDE,
     ONE_TRANSACTION,

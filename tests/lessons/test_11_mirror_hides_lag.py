@@ -7,7 +7,8 @@ real replica alias. The replicas hold every commit back (lagging_replicas).
 import pytest
 from django.db import connections, transaction
 
-from forum.lab.lessons.mirror_hides_lag import (
+from forum.models import Tag
+from lab.lessons.mirror_hides_lag import (
     NEVER_COMMITTED,
     ON_PRIMARY_HOST,
     ON_STANDBY_HOST,
@@ -16,7 +17,6 @@ from forum.lab.lessons.mirror_hides_lag import (
     mirror,
     readable,
 )
-from forum.models import Tag
 from routers import primary_lsn, replayed
 from tests.conftest import wait_for_replay
 

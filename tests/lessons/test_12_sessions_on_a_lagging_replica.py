@@ -7,7 +7,7 @@ the session before the replica has it.
 import pytest
 from django.conf import settings as django_settings
 
-from forum.lab.middleware import STRATEGY_COOKIE
+from lab.middleware import STRATEGY_COOKIE
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]

@@ -10,8 +10,8 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from analytics.models import Event
-from forum.lab.middleware import STRATEGY_COOKIE
 from forum.models import Tag
+from lab.middleware import STRATEGY_COOKIE
 from routers import RequestState, conf, mark_write, read_alias, request_scope, usable_replicas
 from tests.conftest import unreachable
 

@@ -6,7 +6,7 @@ move clients from sticky to causal: the write must not be lost in between.
 
 import pytest
 
-from forum.lab.middleware import STRATEGY_COOKIE
+from lab.middleware import STRATEGY_COOKIE
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 

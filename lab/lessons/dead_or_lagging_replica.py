@@ -40,14 +40,14 @@ def dead_or_lagging_replica(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    8,
-    "dead-or-lagging-replica",
-    "A dead, paused or far-behind replica",
-    "A router that picks replicas blindly sends queries to one that is down, or paused "
+    number=8,
+    slug="dead-or-lagging-replica",
+    title="A dead, paused or far-behind replica",
+    problem="A router that picks replicas blindly sends queries to one that is down, or paused "
     "and minutes behind. Pause one below (or stop one: the Cluster page gives the "
     "command), write something, and run this again.",
-    "Pick among replicas that answer and are within ROUTERS_MAX_LAG_BYTES and "
+    fix="Pick among replicas that answer and are within ROUTERS_MAX_LAG_BYTES and "
     "ROUTERS_MAX_LAG_SECONDS; else the primary.",
-    side_by_side(dead_or_lagging_replica),
+    run=side_by_side(dead_or_lagging_replica),
     replica_controls=True,
 )

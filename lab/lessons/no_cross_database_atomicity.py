@@ -13,33 +13,22 @@ Each setup writes a forum row (a tag, on "default") and its activity event (on
   before it marked any row relayed, then run again.
 """
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from contextlib import suppress
 
-import psycopg
-from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from analytics.models import Event
 from forum.models import OutboxEvent, Tag
 from forum.outbox import relay
 
+from ..harness import relay_killed_half_way
 from ..trace import Statement, traced
 from .base import TWO_DATABASES, Lesson, Outcome, lab_events, lab_tag
 
 NESTED = "atomic() around atomic(using=…)"
 ON_COMMIT = "transaction.on_commit"
 OUTBOX = "outbox + relay, killed half-way"
-# The relay's connections, so the lab can find (and end) them on the server; one
-# name per run.
-RELAY_APPLICATION = "forum-outbox-relay-lab"
-RELAY_TIMEOUT = 30.0
 
 
 class Crash(Exception):
@@ -107,63 +96,6 @@ def on_commit(name: str) -> Outcome:
         return judged(ON_COMMIT, name, tuple(statements), cost)
 
 
-def relay_process(ids: list[int], application: str) -> subprocess.Popen[bytes]:
-    """`manage.py relay_outbox` for these rows, in a process of its own, as a deployment
-    would run it; its connections carry `application` as their name."""
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "relay_outbox", *map(str, ids)],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "PGAPPNAME": application},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def copied(source_id: int) -> bool:
-    return Event.objects.using("analytics").filter(source_id=source_id).exists()
-
-
-def relay_killed_half_way(first: int, second: int) -> bool:
-    """Run the relay for two outbox rows and kill it (SIGKILL) once it has copied the
-    first to analytics, before it marks either. Whether it was caught so.
-
-    The second copy is held back by an uncommitted insert of the same `source_id` in
-    another session (PostgreSQL makes a conflicting insert wait for it), so the relay
-    stops right there; nothing else waits on the lab.
-    """
-    application = f"{RELAY_APPLICATION}-{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(**connections["analytics"].get_connection_params()) as hold:
-        hold.execute(
-            "INSERT INTO analytics_event (source_id, kind, username, title, occurred_at,"
-            " recorded_at) VALUES (%s, 'lab', '', '', now(), now())",
-            [second],
-        )
-        relay = relay_process([first, second], application)
-        deadline = time.monotonic() + RELAY_TIMEOUT
-        try:
-            while not copied(first) and relay.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            relay.send_signal(signal.SIGKILL)
-            relay.wait()
-            end_sessions(application)
-        hold.rollback()
-    pending = OutboxEvent.objects.using("default").filter(pk__in=[first, second], relayed_at=None)
-    return copied(first) and not copied(second) and pending.count() == 2
-
-
-def end_sessions(application: str) -> None:
-    """End the killed relay's server sessions: the one waiting on the held insert would
-    otherwise run it (and commit it) once the lab lets go."""
-    for alias in ("default", "analytics"):
-        with connections[alias].cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
-                " WHERE application_name = %s",
-                [application],
-            )
-
-
 def outbox(name: str) -> Outcome:
     with lab_events(name):
         with traced(transactions=True) as written, transaction.atomic(using="default"):
@@ -196,14 +128,14 @@ def run() -> list[Outcome]:
 
 
 LESSON = Lesson(
-    7,
-    "no-cross-database-atomicity",
-    "No atomicity across databases",
-    "Two databases commit one after the other: a crash in between keeps one write and "
+    number=7,
+    slug="no-cross-database-atomicity",
+    title="No atomicity across databases",
+    problem="Two databases commit one after the other: a crash in between keeps one write and "
     "loses the other, however the atomic blocks are nested.",
-    "Write the event to the same database as the change (an outbox row, one "
+    fix="Write the event to the same database as the change (an outbox row, one "
     "transaction), and relay it to the other database idempotently; on_commit only "
     "orders the writes.",
-    run,
+    run=run,
     compares="Setup",
 )

@@ -3,7 +3,9 @@
 A lesson is a module of this package: its scenario (one strategy's run, an Outcome)
 and its LESSON. Each has a doc (docs/lessons/NN-slug.md) and a test
 (tests/lessons/test_NN_slug.py) under the same name. The scenarios leave nothing
-behind: they delete what they create.
+behind: they delete what they create. What a run needs around its scenario (a
+strategy for a block, a process to kill, connections through the pooler) is in
+lab/harness.py.
 """
 
 import time
@@ -52,7 +54,7 @@ class Outcome:
 _markdown = MarkdownIt("commonmark", {"html": False})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Lesson:
     number: int
     slug: str

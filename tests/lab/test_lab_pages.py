@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from forum.lab.cluster import set_replay_paused
-from forum.lab.lessons import LESSONS
-from forum.lab.lessons.atomic_on_the_wrong_alias import BOTH
-from forum.lab.lessons.mirror_hides_lag import THIS_PROJECT
-from forum.lab.lessons.no_cross_database_atomicity import OUTBOX
-from forum.lab.lessons.transaction_pooling import ONE_TRANSACTION
+from lab.cluster import set_replay_paused
+from lab.lessons import LESSONS
+from lab.lessons.atomic_on_the_wrong_alias import BOTH
+from lab.lessons.mirror_hides_lag import THIS_PROJECT
+from lab.lessons.no_cross_database_atomicity import OUTBOX
+from lab.lessons.transaction_pooling import ONE_TRANSACTION
 from tests.conftest import REPO, fetch, wait_until
 from tests.factories import PostFactory, TagFactory
 
@@ -68,6 +68,9 @@ def test_it_names_each_lessons_doc_and_test_files():
     for lesson in LESSONS:
         assert (REPO / lesson.doc).exists()
         assert (REPO / lesson.test).exists()
+    # tests/lessons/ holds one file per lesson and nothing else (the lab's pages: tests/lab/).
+    files = {path.relative_to(REPO).as_posix() for path in REPO.glob("tests/lessons/test_*.py")}
+    assert files == {lesson.test for lesson in LESSONS}
 
 
 @pytest.mark.parametrize(

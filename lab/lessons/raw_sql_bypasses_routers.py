@@ -27,11 +27,11 @@ def raw_sql(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    5,
-    "raw-sql-bypasses-routers",
-    "Raw SQL bypasses the routers",
-    "django.db.connection is always the default alias: raw SQL reads the primary "
+    number=5,
+    slug="raw-sql-bypasses-routers",
+    title="Raw SQL bypasses the routers",
+    problem="django.db.connection is always the default alias: raw SQL reads the primary "
     "while the ORM reads a replica.",
-    "cursor_for_read(Model) opens the cursor where the ORM would read.",
-    side_by_side(raw_sql),
+    fix="cursor_for_read(Model) opens the cursor where the ORM would read.",
+    run=side_by_side(raw_sql),
 )

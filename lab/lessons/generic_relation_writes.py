@@ -35,12 +35,12 @@ def generic_relation_writes(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    4,
-    "generic-relation-writes",
-    "Generic relations: writes routed as reads",
-    "A GenericRelation's manager binds its queryset with db_for_read, so update() and "
+    number=4,
+    slug="generic-relation-writes",
+    title="Generic relations: writes routed as reads",
+    problem="A GenericRelation's manager binds its queryset with db_for_read, so update() and "
     "delete() through it go to a replica (Django ticket #36389).",
-    "A WritesOnPrimaryQuerySet as the model's default manager sends those writes to the "
+    fix="A WritesOnPrimaryQuerySet as the model's default manager sends those writes to the "
     "primary, and its reads can still use a replica.",
-    side_by_side(generic_relation_writes),
+    run=side_by_side(generic_relation_writes),
 )

@@ -26,10 +26,10 @@ def get_or_create(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    3,
-    "get-or-create",
-    "get_or_create always hits the primary",
-    "get_or_create may write, so Django sends even its lookup to the primary.",
-    "replica_aware_get_or_create looks on a replica first.",
-    side_by_side(get_or_create),
+    number=3,
+    slug="get-or-create",
+    title="get_or_create always hits the primary",
+    problem="get_or_create may write, so Django sends even its lookup to the primary.",
+    fix="replica_aware_get_or_create looks on a replica first.",
+    run=side_by_side(get_or_create),
 )

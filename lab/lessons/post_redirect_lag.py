@@ -6,8 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 from forum.models import Tag
-from routers import RoutingMiddleware, current_state, primary_lsn, read_alias
+from routers import RoutingMiddleware, primary_lsn, read_alias
 
+from ..harness import under_strategy
 from .base import Lesson, Outcome, follow, lab_tag, side_by_side
 
 
@@ -16,14 +17,14 @@ def post_then_redirect(strategy: str) -> Outcome:
     with lab_tag() as name:
 
         def write(request: HttpRequest) -> HttpResponse:
-            current_state().strategy = strategy  # type: ignore[union-attr]
-            Tag.objects.create(name=name)
+            with under_strategy(strategy):
+                Tag.objects.create(name=name)
             return HttpResponse(status=302)
 
         def read(request: HttpRequest) -> HttpResponse:
-            current_state().strategy = strategy  # type: ignore[union-attr]
-            found = Tag.objects.filter(name=name).exists()
-            return HttpResponse(f"{found}:{read_alias(Tag)}")
+            with under_strategy(strategy):
+                found = Tag.objects.filter(name=name).exists()
+                return HttpResponse(f"{found}:{read_alias(Tag)}")
 
         written = RoutingMiddleware(write)(RequestFactory().post("/"))
         committed = time.monotonic(), primary_lsn()
@@ -34,12 +35,12 @@ def post_then_redirect(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    1,
-    "post-redirect-lag",
-    "Post, redirect, 404",
-    "A write goes to the primary; the page the browser is redirected to is read from "
+    number=1,
+    slug="post-redirect-lag",
+    title="Post, redirect, 404",
+    problem="A write goes to the primary; the page the browser is redirected to is read from "
     "a replica that has not replayed it yet.",
-    "sticky pins the writer to the primary for a few seconds; causal waits for a "
+    fix="sticky pins the writer to the primary for a few seconds; causal waits for a "
     "replica that has replayed the writer's WAL position.",
-    side_by_side(post_then_redirect),
+    run=side_by_side(post_then_redirect),
 )

@@ -23,11 +23,11 @@ def replica_per_query(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    9,
-    "replica-per-query",
-    "A replica per query",
-    "With several replicas at different lag, choosing one per query mixes two points in "
+    number=9,
+    slug="replica-per-query",
+    title="A replica per query",
+    problem="With several replicas at different lag, choosing one per query mixes two points in "
     "time on one page. Needs two replicas: make demo REPLICAS=2.",
-    "Choose the replica once per request.",
-    side_by_side(replica_per_query),
+    fix="Choose the replica once per request.",
+    run=side_by_side(replica_per_query),
 )

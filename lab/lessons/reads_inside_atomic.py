@@ -27,11 +27,11 @@ def reads_inside_atomic(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    2,
-    "reads-inside-atomic",
-    "Reads inside atomic()",
-    "Inside a transaction, a read sent to a replica cannot see the transaction's own, "
+    number=2,
+    slug="reads-inside-atomic",
+    title="Reads inside atomic()",
+    problem="Inside a transaction, a read sent to a replica cannot see the transaction's own, "
     "uncommitted writes.",
-    "While the primary has a transaction open, read from the primary.",
-    side_by_side(reads_inside_atomic),
+    fix="While the primary has a transaction open, read from the primary.",
+    run=side_by_side(reads_inside_atomic),
 )

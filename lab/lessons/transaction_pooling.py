@@ -9,17 +9,14 @@ first transaction used (found by looking at it), so the outcome does not depend 
 """
 
 import itertools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import psycopg
-from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 
 from forum.models import Tag
 from routers import conf
 
+from ..harness import holds_cursor, other_client_on, pooled_connection, pooler_missing, server_of
 from ..trace import Statement
 from .base import Lesson, Outcome
 
@@ -27,95 +24,23 @@ SERVER_SIDE_CURSOR = "iterator(), server-side cursor"
 CLIENT_SIDE = "iterator(), DISABLE_SERVER_SIDE_CURSORS"
 CHECK_THEN_READ = "replay check, then a read"
 ONE_TRANSACTION = "check and read in one transaction"
-# Tries at taking given server connections: more than the pool holds idle here.
-MAX_OTHER_CLIENTS = 20
 _counter = itertools.count()
-
-
-@contextmanager
-def pooled_alias(name: str, entry: str, **extra: Any) -> Iterator[str]:
-    """A database alias through the pooler (settings.POOLED_DATABASES[entry]), for the
-    length of one run.
-
-    Added to the connections only while the scenario runs, not to DATABASES for good:
-    every alias there must answer for the test suite and the footer, and the pooler is
-    optional.
-    """
-    config = {**settings.POOLED_DATABASES[entry], "CONN_MAX_AGE": 0, **extra}
-    # configure_settings fills in Django's defaults; it insists on a "default".
-    both = {"default": connections.settings["default"], name: config}
-    connections.settings[name] = connections.configure_settings(both)[name]
-    try:
-        yield name
-    finally:
-        connections[name].close()
-        del connections[name]
-        del connections.settings[name]
-
-
-def pooler_missing(alias: str) -> str | None:
-    """Why the pooler behind `alias` cannot be used, or None when it answers."""
-    try:
-        connections[alias].ensure_connection()
-    except DatabaseError:
-        where = (
-            f"{connections[alias].settings_dict['HOST']}:{connections[alias].settings_dict['PORT']}"
-        )
-        return (
-            f"no pooler answers at {where}: postgres/stack.sh starts PgBouncer when the "
-            "pgbouncer package is installed (as root it installs it)"
-        )
-    return None
-
-
-@contextmanager
-def other_client_on(
-    alias: str, same_server: Callable[[psycopg.Connection[Any]], bool]
-) -> Iterator[bool]:
-    """Another client of the pooler, in a transaction on the server connection that
-    `same_server` recognises, for as long as the block runs; yields whether it got it.
-
-    A try that lands elsewhere ends at once, and its server connection goes back to
-    the end of the pooler's queue (server_round_robin): the tries walk through the idle
-    connections.
-    """
-    params = connections[alias].get_connection_params()
-    for _ in range(MAX_OTHER_CLIENTS):
-        with psycopg.connect(**params, autocommit=True) as client:
-            client.execute("BEGIN")
-            if same_server(client):
-                try:
-                    yield True
-                finally:
-                    # A WITH HOLD cursor left behind would outlive this run in that
-                    # server session, for the next client to trip over.
-                    client.execute("CLOSE ALL")
-                    client.execute("COMMIT")
-                return
-    yield False
-
-
-def holds_cursor(client: psycopg.Connection[Any]) -> bool:
-    # pg_cursors lists the cursors of the server session the transaction runs in.
-    row = client.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%'")
-    return bool(row.fetchone()[0])  # type: ignore[index]
 
 
 def iterate(server_side: bool) -> Outcome:
     """Iterate three tags one row per fetch while another client takes the cursor's server."""
     label = SERVER_SIDE_CURSOR if server_side else CLIENT_SIDE
-    name = f"lab_pooled_{'cursors' if server_side else 'plain'}_{next(_counter)}"
-    with pooled_alias(name, "primary", DISABLE_SERVER_SIDE_CURSORS=not server_side) as alias:
-        missing = pooler_missing(alias)
+    with pooled_connection("primary", DISABLE_SERVER_SIDE_CURSORS=not server_side) as pooled:
+        missing = pooler_missing(pooled)
         if missing:
             return Outcome(label, False, missing)
         prefix = f"lab-pool-{next(_counter)}-"
         Tag.objects.using(conf.primary()).bulk_create(Tag(name=f"{prefix}{n}") for n in range(3))
         try:
-            rows = Tag.objects.using(alias).filter(name__startswith=prefix).order_by("name")
+            rows = Tag.objects.using(pooled.alias).filter(name__startswith=prefix).order_by("name")
             iterator = rows.iterator(chunk_size=1)
             first = next(iterator)
-            with other_client_on(alias, holds_cursor) as took_it:
+            with other_client_on(pooled, holds_cursor) as took_it:
                 rest = list(iterator)
         # Django's own cleanup (closing the cursor) meets the same missing cursor and
         # raises psycopg's error, unwrapped.
@@ -143,16 +68,6 @@ def iterate(server_side: bool) -> Outcome:
     )
 
 
-def server(cursor: Any) -> tuple[int, str]:
-    """The server connection a statement ran on: its backend PID, and its standby's
-    address (none over a Unix socket) and port."""
-    cursor.execute(
-        "SELECT pg_backend_pid(), concat_ws(':', host(inet_server_addr()), current_setting('port'))"
-    )
-    pid, where = cursor.fetchone()
-    return int(pid), str(where)
-
-
 def check_then_read(one_transaction: bool) -> Outcome:
     """The replay check, then the read, with another client taking the check's server
     connection between them (found by its backend PID): where does the read run?"""
@@ -163,20 +78,19 @@ def check_then_read(one_transaction: bool) -> Outcome:
             False,
             "needs two standbys behind the pooler: make stack-down, then make demo REPLICAS=2",
         )
-    with pooled_alias(f"lab_pooled_replicas_{next(_counter)}", "replicas") as alias:
-        missing = pooler_missing(alias)
+    with pooled_connection("replicas") as pooled:
+        missing = pooler_missing(pooled)
         if missing:
             return Outcome(label, False, missing)
-        connection = connections[alias]
         try:
             if one_transaction:
-                connection.set_autocommit(False)  # what ROUTERS_POOLED_REPLICAS does
-            with connection.cursor() as cursor:
-                checked = server(cursor)
+                pooled.set_autocommit(False)  # what ROUTERS_POOLED_REPLICAS does
+            with pooled.cursor() as cursor:
+                checked = server_of(cursor)
                 with other_client_on(
-                    alias, lambda other: server(other.cursor()) == checked
+                    pooled, lambda other: server_of(other.cursor()) == checked
                 ) as took_it:
-                    read = server(cursor)
+                    read = server_of(cursor)
         except (DatabaseError, psycopg.Error) as error:
             return Outcome(label, False, f"the pooler did not answer: {error}")
     if not one_transaction and not took_it:
@@ -214,13 +128,13 @@ def run() -> list[Outcome]:
 
 
 LESSON = Lesson(
-    10,
-    "transaction-pooling",
-    "Behind a transaction pooler",
-    "A pooler in transaction mode may give each transaction another server: a "
+    number=10,
+    slug="transaction-pooling",
+    title="Behind a transaction pooler",
+    problem="A pooler in transaction mode may give each transaction another server: a "
     "server-side cursor's next fetch, or the read after a replay check, lands elsewhere.",
-    "DISABLE_SERVER_SIDE_CURSORS on every pooled alias, and ROUTERS_POOLED_REPLICAS so "
+    fix="DISABLE_SERVER_SIDE_CURSORS on every pooled alias, and ROUTERS_POOLED_REPLICAS so "
     "a request's check and reads share one transaction.",
-    run,
+    run=run,
     compares="Setup",
 )

@@ -10,8 +10,9 @@ from django.contrib.sessions.models import Session
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
-from routers import RoutingMiddleware, conf, current_state, primary_lsn, read_alias
+from routers import RoutingMiddleware, conf, primary_lsn, read_alias
 
+from ..harness import under_strategy
 from .base import Lesson, Outcome, follow, side_by_side
 
 
@@ -23,16 +24,16 @@ def session_after_login(strategy: str) -> Outcome:
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
 
     def log_in(request: HttpRequest) -> HttpResponse:
-        current_state().strategy = strategy  # type: ignore[union-attr]
-        session = store_class()
-        session[SESSION_KEY] = str(user.pk)
-        session.create()
+        with under_strategy(strategy):
+            session = store_class()
+            session[SESSION_KEY] = str(user.pk)
+            session.create()
         return HttpResponse(session.session_key)
 
     def next_page(request: HttpRequest) -> HttpResponse:
-        current_state().strategy = strategy  # type: ignore[union-attr]
-        found = SESSION_KEY in store_class(session_key=key).load()
-        return HttpResponse(f"{found}:{read_alias(Session)}")
+        with under_strategy(strategy):
+            found = SESSION_KEY in store_class(session_key=key).load()
+            return HttpResponse(f"{found}:{read_alias(Session)}")
 
     written = RoutingMiddleware(log_in)(RequestFactory().post("/login/"))
     committed = time.monotonic(), primary_lsn()
@@ -52,13 +53,13 @@ def session_after_login(strategy: str) -> Outcome:
 
 
 LESSON = Lesson(
-    12,
-    "sessions-on-a-lagging-replica",
-    "Logged out right after logging in",
-    "A login writes a session row on the primary. The next page reads the session from "
+    number=12,
+    slug="sessions-on-a-lagging-replica",
+    title="Logged out right after logging in",
+    problem="A login writes a session row on the primary. The next page reads the session from "
     "a replica that has not replayed it: Django finds no session, treats the user as a "
     "visitor and deletes the session cookie.",
-    "Read-your-writes (sticky or causal) covers the login like any write; or read the "
+    fix="Read-your-writes (sticky or causal) covers the login like any write; or read the "
     "sessions and auth apps from the primary; or keep sessions out of the database.",
-    side_by_side(session_after_login),
+    run=side_by_side(session_after_login),
 )

@@ -1,4 +1,5 @@
-"""Lesson 8, the other half: with the primary down, reads go on and writes get a clear 503."""
+"""The forum with its primary down: reads go on from the replicas, writes get a clear 503,
+and a client's own last write is "on its way", never a 404 (lesson 8's last section)."""
 
 import pytest
 from django.http import HttpResponse

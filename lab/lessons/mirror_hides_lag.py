@@ -167,13 +167,13 @@ def run() -> list[Outcome]:
 
 
 LESSON = Lesson(
-    11,
-    "mirror-hides-lag",
-    "TEST.MIRROR hides lag",
-    "A read-your-writes test passes when the replica alias reaches the primary's own "
+    number=11,
+    slug="mirror-hides-lag",
+    title="TEST.MIRROR hides lag",
+    problem="A read-your-writes test passes when the replica alias reaches the primary's own "
     "server, and proves nothing about the lagging standby users meet.",
-    "Test against a real standby with a real apply delay, with committed data, waiting "
+    fix="Test against a real standby with a real apply delay, with committed data, waiting "
     "on conditions with a bound.",
-    run,
+    run=run,
     compares="Test setup",
 )

@@ -65,14 +65,14 @@ def run() -> list[Outcome]:
 
 
 LESSON = Lesson(
-    6,
-    "atomic-on-the-wrong-alias",
-    "atomic() on the wrong alias",
-    "transaction.atomic() without using= opens a transaction on the default database "
+    number=6,
+    slug="atomic-on-the-wrong-alias",
+    title="atomic() on the wrong alias",
+    problem="transaction.atomic() without using= opens a transaction on the default database "
     "only: a write to another database inside it commits at once, and stays when the "
     "block rolls back.",
-    'Open a block on every database the change writes: atomic(using="analytics") '
+    fix='Open a block on every database the change writes: atomic(using="analytics") '
     "inside atomic(). A failure inside both rolls both back.",
-    run,
+    run=run,
     compares="Setup",
 )
