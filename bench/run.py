@@ -23,7 +23,6 @@ import django  # noqa: E402
 django.setup()
 
 import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
@@ -78,19 +77,12 @@ def commit_latency() -> dict[str, float]:
     remote_apply waits until a standby has applied the commit: no stale read after
     a redirect for anyone, paid on every write, and it includes any apply delay.
     """
-    db = settings.DATABASES["default"]
     stack("psql", "primary", "-q", "-c", "ALTER SYSTEM SET synchronous_standby_names = '*'")
     stack("psql", "primary", "-q", "-c", "SELECT pg_reload_conf()")
     results = {}
     try:
-        with psycopg.connect(
-            host=db["HOST"],
-            port=db["PORT"],
-            dbname=db["NAME"],
-            user=db["USER"],
-            password=db["PASSWORD"],
-            autocommit=True,
-        ) as connection:
+        params = connections["default"].get_connection_params()
+        with psycopg.connect(**params, autocommit=True) as connection:
             connection.execute("CREATE TABLE IF NOT EXISTS bench_commit (at timestamptz)")
             for mode, delay in [
                 ("local", "0"),

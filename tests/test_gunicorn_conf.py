@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import gunicorn
+from tests.helpers import gunicorn
 
 
 @pytest.mark.stack

@@ -5,8 +5,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_lag_in_the_browser import use_strategy
-from tests.conftest import fetch, gunicorn, wait_until
 from tests.factories import TagFactory
+from tests.helpers import fetch, gunicorn, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.usefixtures("live_db")]
 

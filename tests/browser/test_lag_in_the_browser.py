@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from forum.models import Post
-from tests.factories import PostFactory, ThreadFactory
+from tests.helpers import replicated_thread
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.usefixtures("live_db")]
 
@@ -26,9 +26,7 @@ def test_it_meets_the_lag_404_under_naive_and_lands_on_the_post_under_causal(
 ):
     # The ORM runs between browser steps, never during one: tell Django so.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    thread = ThreadFactory(title="Seen in a browser")
-    PostFactory(thread=thread, body="Opening post")
-    stack.wait_for_replay()
+    thread = replicated_thread("Seen in a browser")
     thread_url = gunicorn_url + thread.get_absolute_url()
 
     page.goto(gunicorn_url + "/signup/")

@@ -9,8 +9,8 @@ from django.conf import global_settings
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_lag_in_the_browser import use_strategy
-from tests.conftest import wait_until
-from tests.factories import PostFactory, ThreadFactory, UserFactory
+from tests.factories import UserFactory
+from tests.helpers import replicated_thread, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.usefixtures("live_db")]
 
@@ -21,9 +21,7 @@ def demo(gunicorn_url, stack, lagging_replicas, monkeypatch, settings):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # gunicorn's hashers
     UserFactory(username="grace", password="grace-demo-password")
-    thread = ThreadFactory(title="Following the README")
-    PostFactory(thread=thread, body="Opening post")
-    stack.wait_for_replay()
+    thread = replicated_thread("Following the README")
     return gunicorn_url + thread.get_absolute_url()
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from bench import load
 from tests.browser.conftest import page  # noqa: F401  (the browser fixture, for compose too)
-from tests.conftest import free_port, wait_until
+from tests.helpers import free_port, wait_until
 
 REPO = Path(__file__).resolve().parent.parent.parent
 APPLY_DELAY = "2s"

@@ -1,7 +1,7 @@
 """docker-compose.yml, for real: what a user of `docker compose up` meets.
 
-The tests share one project (see conftest.py) and run in this file's order: one
-replica, then two, then a primary restart and a killed replica, then `down`.
+The tests share one project (see conftest.py), in any order: each brings it to the
+shape it needs (`--scale replica=2`, a lag), and the test of `down` brings it back up.
 """
 
 import json
@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from tests.compose.conftest import APPLY_DELAY, DEMO_MEMBER, REPO, Compose, Visitor
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.compose
 

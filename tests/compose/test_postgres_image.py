@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.compose
 

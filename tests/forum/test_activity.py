@@ -16,19 +16,16 @@ from analytics.models import Event
 from forum.models import OutboxEvent, Post
 from forum.outbox import LEFTOVER_AGE, relay, relay_own
 from routers import RequestState, request_scope
-from tests.conftest import unreachable
-from tests.factories import PostFactory, ThreadFactory, UserFactory
+from tests.factories import UserFactory
+from tests.helpers import replicated_thread, unreachable
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
 
 @pytest.fixture
 def thread(client, lagging_replicas):
-    thread = ThreadFactory(title="Outbox or on_commit?")
-    PostFactory(thread=thread, body="Opening post")
     client.force_login(UserFactory(username="relayer"))
-    lagging_replicas.wait_for_replay()
-    return thread
+    return replicated_thread("Outbox or on_commit?")
 
 
 def test_a_reply_records_one_event_and_the_activity_page_shows_it_at_once(client, settings, thread):

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from forum.models import Tag
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

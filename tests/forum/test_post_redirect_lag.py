@@ -7,8 +7,8 @@ on every replica before the reply, so the reply is the only thing they are missi
 import pytest
 
 from forum.models import Post
-from tests.conftest import served_by, wait_until
 from tests.factories import PostFactory, ThreadFactory, UserFactory
+from tests.helpers import served_by, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

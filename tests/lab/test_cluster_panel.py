@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from forum.models import Tag
-from tests.conftest import fetch, wait_until
+from tests.helpers import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

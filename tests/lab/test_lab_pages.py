@@ -11,8 +11,8 @@ from lab.lessons.atomic_on_the_wrong_alias import BOTH
 from lab.lessons.mirror_hides_lag import THIS_PROJECT
 from lab.lessons.no_cross_database_atomicity import OUTBOX
 from lab.lessons.transaction_pooling import ONE_TRANSACTION
-from tests.conftest import REPO, fetch, wait_until
 from tests.factories import PostFactory, TagFactory
+from tests.helpers import REPO, fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

@@ -15,8 +15,8 @@ from django.conf import settings as django_settings
 
 from forum.models import Post
 from routers import conf
-from tests.conftest import served_by, wait_until
-from tests.factories import PostFactory, ThreadFactory, UserFactory
+from tests.factories import UserFactory
+from tests.helpers import replicated_thread, served_by, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -24,12 +24,9 @@ pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 @pytest.fixture
 def thread_and_reader(client, stack):
     """A thread and a logged-in member, both already on every replica."""
-    thread = ThreadFactory(title="Replication lag")
-    PostFactory(thread=thread, body="Opening post")
     member = UserFactory(username="member")
     client.force_login(member)
-    stack.wait_for_replay()
-    return thread
+    return replicated_thread("Replication lag")
 
 
 def reply(client, thread, body):
@@ -138,10 +135,8 @@ def test_it_shows_the_bug_and_the_fix_through_gunicorn(
 ):
     # gunicorn runs with the real hashers, not the tests' fast one.
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-    thread = ThreadFactory(title="Over HTTP")
-    PostFactory(thread=thread, body="Opening post")
     UserFactory(username="http-member", password="http-member-password")
-    stack.wait_for_replay()
+    thread = replicated_thread("Over HTTP")
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
 

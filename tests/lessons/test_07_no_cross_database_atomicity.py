@@ -14,7 +14,7 @@ from forum.models import OutboxEvent
 from forum.outbox import relay
 from lab.harness import relay_killed_half_way
 from lab.lessons.no_cross_database_atomicity import nested, on_commit, outbox
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

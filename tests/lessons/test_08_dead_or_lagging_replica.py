@@ -14,7 +14,7 @@ from routers import (
     request_scope,
     usable_replicas,
 )
-from tests.conftest import fetch, wait_until
+from tests.helpers import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

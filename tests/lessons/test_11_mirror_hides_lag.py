@@ -18,7 +18,7 @@ from lab.lessons.mirror_hides_lag import (
     readable,
 )
 from routers import primary_lsn, replayed
-from tests.conftest import wait_for_replay
+from tests.helpers import wait_for_replay
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "lagging_replicas")]
 

@@ -17,7 +17,7 @@ import pytest
 from django.db import connections
 
 from routers import forget
-from tests.conftest import REPO, fetch, wait_until
+from tests.helpers import REPO, fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 

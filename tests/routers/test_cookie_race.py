@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from routers import conf
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 from tests.routers import urls
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]

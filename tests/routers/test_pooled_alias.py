@@ -16,7 +16,7 @@ import pytest
 from django.db import connections
 
 from routers import forget
-from tests.conftest import NODES, wait_until
+from tests.helpers import NODES, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 

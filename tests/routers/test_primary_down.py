@@ -6,8 +6,8 @@ from django.http import HttpResponse
 
 from forum.models import Post
 from routers import conf
-from tests.conftest import served_by, wait_until
-from tests.factories import PostFactory, ThreadFactory, UserFactory
+from tests.factories import UserFactory
+from tests.helpers import replicated_thread, served_by, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -16,10 +16,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 def primary_down(client, stack, settings):
     """A logged-in member on a thread, then the primary stops (and comes back after)."""
     settings.ROUTERS_STRATEGY = "causal"
-    thread = ThreadFactory(title="Still readable")
-    PostFactory(thread=thread, body="Opening post")
     client.force_login(UserFactory(username="member"))
-    stack.wait_for_replay()
+    thread = replicated_thread("Still readable")
     stack.stop("default")
     yield thread
     stack.start("default")
@@ -89,10 +87,8 @@ def test_it_serves_a_visitor_whose_session_is_unknown_while_the_primary_is_down(
 def unreplayed_reply(client, settings, stack):
     """A member's reply, acknowledged; the replicas apply it 10 s later; the primary stops."""
     settings.ROUTERS_STRATEGY = "causal"
-    thread = ThreadFactory(title="Saved at the last moment")
-    PostFactory(thread=thread, body="Opening post")
     client.force_login(UserFactory(username="member"))
-    stack.wait_for_replay()
+    thread = replicated_thread("Saved at the last moment")
     stack.set_lag("10s")  # ample time to see the reply missing, even on a slow machine
     reply = client.post(f"/t/{thread.pk}/reply", {"body": "Written just in time"})
     stack.stop("default")  # the replicas have received the reply, not yet applied it

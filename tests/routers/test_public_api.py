@@ -4,7 +4,7 @@ import pkgutil
 import tomllib
 
 import routers
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 PUBLIC_MODULES = {"routers.conf", "routers.middleware", "routers.views", "routers.statements"}
 

@@ -13,7 +13,7 @@ from analytics.models import Event
 from forum.models import Tag
 from lab.middleware import STRATEGY_COOKIE
 from routers import RequestState, conf, mark_write, read_alias, request_scope, usable_replicas
-from tests.conftest import unreachable
+from tests.helpers import unreachable
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 

@@ -9,9 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import DataError, connections, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import include, path
@@ -21,6 +19,7 @@ from psycopg import sql
 from analytics.models import Event
 from forum.models import Tag
 from routers import conf, in_request_context, read_alias, request_scope, use_primary
+from tests.helpers import connect
 
 
 def tag_found(name: str) -> str:
@@ -112,8 +111,7 @@ def write_then_lose_connection(request: HttpRequest, name: str) -> HttpResponse:
     Tag.objects.create(name=name)
     primary = connections[conf.primary()]
     pid = primary.connection.info.backend_pid
-    settings = primary.get_connection_params()
-    with psycopg.connect(**settings, autocommit=True) as other:
+    with connect(conf.primary(), autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
     return HttpResponse("written, then disconnected")
 
@@ -210,15 +208,7 @@ def terminate_from_elsewhere(alias: str) -> None:
     """Kill this thread's connection to `alias` from another session, as a server that
     dies does: run by the request itself, the statement would count as a write."""
     pid = connections[alias].connection.info.backend_pid
-    db = settings.DATABASES[alias]
-    with psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"],
-        dbname=db["NAME"],
-        user=db["USER"],
-        password=db["PASSWORD"],
-        autocommit=True,
-    ) as other:
+    with connect(alias, autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
@@ -259,7 +249,7 @@ def show_tag_while_the_pooler_is_busy(request: HttpRequest, name: str) -> HttpRe
     """`/tag/<name>`, with another client taking a pooled server between the routers'
     decision (and its replay check) and the read, as a busy site's other requests do."""
     alias = read_alias(Tag)
-    other = psycopg.connect(**connections[alias].get_connection_params(), autocommit=True)
+    other = connect(alias, autocommit=True)
     try:
         other.execute("BEGIN")
         other.execute("SELECT 1")  # holds a server connection until it ends

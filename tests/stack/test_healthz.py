@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from routers import forget
-from tests.conftest import fetch, wait_until
+from tests.helpers import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

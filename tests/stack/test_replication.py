@@ -5,7 +5,7 @@ import time
 import pytest
 from django.contrib.auth.models import Group
 
-from tests.conftest import fetch, wait_until
+from tests.helpers import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import DatabaseError
 
-from tests.conftest import fetch
+from tests.helpers import connect, fetch
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -29,16 +29,8 @@ def test_it_connects_replica_aliases_as_a_read_only_role():
 
 
 def reader_on_the_primary() -> psycopg.Connection:
-    primary = settings.DATABASES["default"]
     reader = settings.DATABASES["replica"]
-    return psycopg.connect(
-        host=primary["HOST"],
-        port=primary["PORT"],
-        dbname=primary["NAME"],
-        user=reader["USER"],
-        password=reader["PASSWORD"],
-        autocommit=True,
-    )
+    return connect("default", user=reader["USER"], password=reader["PASSWORD"], autocommit=True)
 
 
 def test_it_keeps_the_reader_read_only_even_on_the_primary():

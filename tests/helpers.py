@@ -1,0 +1,214 @@
+"""What the tests share besides fixtures: waiting on a condition, the test stack's nodes,
+reading a node past the routers, and servers the tests start.
+
+`make test` starts a throwaway stack (a primary and two replicas with a 1 s apply
+delay, database `forum_test`) and exports its settings; the tests run against it.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connections, transaction
+
+from routers import conf, forget, parse_lsn
+from tests.factories import PostFactory, ThreadFactory
+
+REPO = Path(__file__).resolve().parent.parent
+# Alias in DATABASES -> node name in postgres/stack.sh.
+NODES = {"default": "primary", "replica": "replica1", "replica_2": "replica2"}
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02, what: str = ""
+) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+class Stack:
+    """The test stack's nodes, driven through postgres/stack.sh."""
+
+    def run(self, *args: str) -> str:
+        """Run postgres/stack.sh; its output."""
+        done = subprocess.run(
+            [str(REPO / "postgres/stack.sh"), *args], check=True, capture_output=True, text=True
+        )
+        return done.stdout
+
+    def stop(self, alias: str) -> None:
+        # Every alias: others reach the same node (the analytics database, a test's
+        # balanced alias).
+        connections.close_all()
+        self.run("stop", NODES[alias])
+        forget()
+
+    def start(self, alias: str) -> None:
+        self.run("start", NODES[alias])
+        connections.close_all()
+        forget()
+
+    def set_lag(self, delay: str, alias: str | None = None) -> None:
+        """Set the apply delay live on one replica alias, or on all of them."""
+        self.run("lag", delay, *([NODES[alias]] if alias else []))
+        for replica in [alias] if alias else replica_aliases():
+            wait_until(
+                lambda replica=replica: (
+                    fetch(replica, "SHOW recovery_min_apply_delay") == normalise_delay(delay)
+                ),
+                what=f"{replica} to reload recovery_min_apply_delay={delay}",
+            )
+
+    def wait_for_replay(self, *aliases: str) -> None:
+        wait_for_replay(*aliases)
+
+
+def wait_for_replay(*aliases: str) -> None:
+    """Wait until these replicas (default: all) have replayed all the primary wrote."""
+    # The insert position: past every position a causal cookie may carry.
+    target = parse_lsn(fetch("default", "SELECT pg_current_wal_insert_lsn()::text"))
+    for alias in aliases or replica_aliases():
+        wait_until(
+            lambda alias=alias: (
+                parse_lsn(fetch(alias, "SELECT pg_last_wal_replay_lsn()::text")) >= target
+            ),
+            what=f"{alias} to replay the primary's WAL",
+        )
+
+
+def normalise_delay(delay: str) -> str:
+    """What SHOW prints for a delay given to stack.sh ("1s" -> "1s", "0" -> "0")."""
+    return {"0": "0", "0s": "0", "1000ms": "1s"}.get(delay, delay)
+
+
+def served_by(response: Any) -> set[str]:
+    """The aliases the page's footer says ran its queries."""
+    return set(re.findall(r'data-alias="([^"]+)"', response.content.decode()))
+
+
+def replica_aliases() -> list[str]:
+    """The default primary's replicas (the analytics ones reach the same servers)."""
+    return conf.replicas()
+
+
+def fetch(alias: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """The first column of the first row of `sql` on `alias`, bypassing the routers."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+
+def connect(alias: str, **options: Any) -> psycopg.Connection[Any]:
+    """A new connection to `alias`'s server, outside Django, with its settings."""
+    return psycopg.connect(**{**connections[alias].get_connection_params(), **options})
+
+
+# Rows the migrations create, not the tests.
+KEPT_TABLES = {"django_migrations", "django_content_type", "auth_permission"}
+
+
+def delete_rows() -> None:
+    """Empty every table with DELETE, not TRUNCATE (which `flush` uses).
+
+    TRUNCATE takes an ACCESS EXCLUSIVE lock, and a standby replays that lock as
+    soon as it receives it but releases it only when it applies the commit: with
+    recovery_min_apply_delay, every read of the table on that replica would block
+    for the whole delay.
+    """
+    for primary in conf.primaries():
+        connection = connections[primary]
+        tables = set(connection.introspection.django_table_names(only_existing=True))
+        # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: order does not matter
+        # inside one transaction.
+        with transaction.atomic(using=primary), connection.cursor() as cursor:
+            for table in sorted(tables - KEPT_TABLES):
+                cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (the system just handed it out)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def unreachable(*aliases: str) -> Iterator[None]:
+    """These aliases pointed at a port nothing listens on, so every connection is
+    refused as by a node that is down; back to their own port afterwards."""
+    ports = {alias: connections[alias].settings_dict["PORT"] for alias in aliases}
+
+    def point_at(port_of: Callable[[str], str]) -> None:
+        for alias in aliases:
+            connections[alias].close()
+            connections[alias].settings_dict["PORT"] = port_of(alias)
+        forget()
+
+    refused = str(free_port())
+    point_at(lambda alias: refused)
+    try:
+        yield
+    finally:
+        point_at(ports.__getitem__)
+
+
+@contextmanager
+def gunicorn(log_dir: Path, **env: str) -> Iterator[str]:
+    """The project served by gunicorn (threads, as in the demo) against the test stack,
+    with `env` added to its environment; its URL."""
+    port = free_port()
+    log = log_dir / "gunicorn.log"
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", **env}
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(f"{url}/healthz") or server.poll() is not None, what="gunicorn")
+        if server.poll() is not None:
+            pytest.fail(f"gunicorn exited:\n{log.read_text()}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def replicated_thread(title: str, **fields: Any) -> Any:
+    """A thread with its opening post, committed and replayed by every replica, so a
+    test's own lag starts from there."""
+    thread = ThreadFactory(title=title, **fields)
+    PostFactory(thread=thread, body="Opening post")
+    wait_for_replay()
+    return thread
