@@ -32,17 +32,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create the virtualenv and install the dependencies
 
 demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http://127.0.0.1:8000
-	@was_up=$$($(STACK) status | grep -q 'primary up' && echo yes || true); \
-	$(STACK) up; \
-	if [ -z "$$was_up" ]; then trap '$(STACK) down' EXIT; fi; \
-	$(STACK) lag $(REPLICA_LAG); \
-	eval "$$($(STACK) env | sed 's/^/export /')"; \
-	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-local-demo-only-secret}"; \
-	export LAB_CLUSTER_CONTROLS="$${LAB_CLUSTER_CONTROLS:-true}"; \
-	$(PY) manage.py collectstatic --noinput -v0 && \
-	$(PY) manage.py migrate_primaries --noinput -v0 && $(PY) manage.py seed_forum && \
-	echo "Serving http://127.0.0.1:8000 (Ctrl-C stops it)" && \
-	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi
+	@VENV=$(VENV) REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) scripts/demo.sh
 
 stack: ## Start the local primary and replicas (REPLICAS=1, REPLICA_LAG=2s)
 	@$(STACK) up
