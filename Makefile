@@ -16,7 +16,7 @@ STACK := REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) postgres/stack.sh
 # directory), which is removed when the line ends, whatever fails (AT_EXIT too runs then).
 throwaway_stack = set -a && . $(1) && set +a && \
 	trap 'postgres/stack.sh reset >/dev/null$(if $(2),; $(2))' EXIT && \
-	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null
+	scripts/ensure-stack.sh && postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null
 
 .PHONY: help venv demo stack stack-down stack-reset lag up down test lint format bench drills screenshots
 
@@ -35,7 +35,7 @@ demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http
 	@VENV=$(VENV) REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) scripts/demo.sh
 
 stack: ## Start the local primary and replicas (REPLICAS=1, REPLICA_LAG=2s)
-	@$(STACK) up
+	@scripts/ensure-stack.sh && $(STACK) up
 
 stack-down: ## Stop the local stack (data is kept)
 	@$(STACK) down

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 venv="${VENV:-.venv}"
 export REPLICAS="${REPLICAS:-1}" REPLICA_LAG="${REPLICA_LAG:-2s}"
 
+scripts/ensure-stack.sh
 if [[ "$(postgres/stack.sh status || true)" != *"primary up"* ]]; then
     trap 'postgres/stack.sh down' EXIT
 fi
