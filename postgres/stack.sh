@@ -184,30 +184,9 @@ start_pooler() {
         hosts+="${hosts:+,}$dir/servers/$node"
     done
     # Over the sockets the servers trust local logins; clients log in to PgBouncer.
-    {
-        echo "[databases]"
-        echo "$APP_DB = host=$STACK_DIR/run port=$STACK_PORT dbname=$APP_DB"
-        [ -z "$hosts" ] || echo "${APP_DB}_replicas = host=$hosts port=5432 dbname=$APP_DB"
-    } >"$dir/pgbouncer.ini"
-    cat >>"$dir/pgbouncer.ini" <<INI
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $POOLER_PORT
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $dir/userlist.txt
-pool_mode = transaction
-default_pool_size = 10
-; Idle server connections taken in turn, not the last one used first: transactions
-; spread over the standbys, as PgBouncer's FAQ advises for load balancing.
-server_round_robin = 1
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-INI
-    printf '"%s" "%s"\n"%s" "%s"\n' "$APP_USER" "$APP_PASSWORD" "$READER_USER" "$READER_PASSWORD" \
-        >"$dir/userlist.txt"
-    chmod 600 "$dir/userlist.txt"
+    LISTEN_ADDR=127.0.0.1 LISTEN_PORT="$POOLER_PORT" \
+        PRIMARY_HOST="$STACK_DIR/run" PRIMARY_PORT="$STACK_PORT" REPLICA_HOSTS="$hosts" REPLICA_PORT=5432 \
+        DAEMON=true "$repo/postgres/pgbouncer/config.sh" "$dir"
     if is_root; then chown -R postgres:postgres "$dir"; fi
     as_pg pgbouncer --daemon --quiet "$dir/pgbouncer.ini" ||
         die "pooler failed to start; see $dir/pgbouncer.log"
