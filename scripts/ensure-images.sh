@@ -3,7 +3,7 @@
 #
 # An image already present is used. A missing one is pulled from Docker Hub; where
 # no registry answers, a stand-in is built from Debian packages under the same tag
-# (tests/compose/standins/, each Dockerfile says what it is). A stand-in is labelled
+# (docker/standins/, each Dockerfile says what it is). A stand-in is labelled
 # with a hash of its files and rebuilt only when they change, so a second run reuses
 # it. The stand-ins start from a Debian trixie base made with mmdebstrap.
 set -euo pipefail
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
-STANDINS=tests/compose/standins
+STANDINS=docker/standins
 BASE=forum-standin/debian:trixie
 HASH_LABEL=forum.standin.hash
 
