@@ -11,6 +11,13 @@ REPLICAS ?= 1
 REPLICA_LAG ?= 2s
 STACK := REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) postgres/stack.sh
 
+# $(call throwaway_stack,ENVFILE[,AT_EXIT]): the rest of the recipe line runs with
+# ENVFILE's variables, against a stack made afresh from them (its own ports and data
+# directory), which is removed when the line ends, whatever fails (AT_EXIT too runs then).
+throwaway_stack = set -a && . $(1) && set +a && \
+	trap 'postgres/stack.sh reset >/dev/null$(if $(2),; $(2))' EXIT && \
+	scripts/ensure-stack.sh && postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null
+
 .PHONY: help venv demo stack stack-down stack-reset lag up down test lint format bench drills screenshots
 
 help: ## List the targets
@@ -25,20 +32,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create the virtualenv and install the dependencies
 
 demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http://127.0.0.1:8000
-	@was_up=$$($(STACK) status | grep -q 'primary up' && echo yes || true); \
-	$(STACK) up; \
-	if [ -z "$$was_up" ]; then trap '$(STACK) down' EXIT; fi; \
-	$(STACK) lag $(REPLICA_LAG); \
-	eval "$$($(STACK) env | sed 's/^/export /')"; \
-	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-local-demo-only-secret}"; \
-	export LAB_CLUSTER_CONTROLS="$${LAB_CLUSTER_CONTROLS:-true}"; \
-	$(PY) manage.py collectstatic --noinput -v0 && \
-	$(PY) manage.py migrate_primaries --noinput -v0 && $(PY) manage.py seed_forum && \
-	echo "Serving http://127.0.0.1:8000 (Ctrl-C stops it)" && \
-	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi
+	@VENV=$(VENV) REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) scripts/demo.sh
 
 stack: ## Start the local primary and replicas (REPLICAS=1, REPLICA_LAG=2s)
-	@$(STACK) up
+	@scripts/ensure-stack.sh && $(STACK) up
 
 stack-down: ## Stop the local stack (data is kept)
 	@$(STACK) down
@@ -69,18 +66,17 @@ down: ## Remove what make up made: containers, network, volumes (and an engine i
 
 # The compose suite needs an engine and the images: without them (not root, no Docker)
 # it is skipped, except under CI=true, where that is a failure.
-ENSURE_COMPOSE := { scripts/ensure-docker.sh && scripts/ensure-images.sh; } || \
-	{ test "$${CI:-}" != true && echo "make test: the compose tests will be skipped" >&2; }
+ENSURE_COMPOSE := { { scripts/ensure-docker.sh && scripts/ensure-images.sh; } || \
+	{ test "$${CI:-}" != true && echo "make test: the compose tests will be skipped" >&2; }; }
 TEST_ENGINE := DOCKERD_PIDFILE=.docker/dockerd-test.pid
 
 test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
 	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh
-	@# The throwaway stack of tests/stack.env (other ports, two replicas, a small lag)
-	@# and any engine started here are removed at the end, whatever fails.
-	@export $(TEST_ENGINE) && set -a && . tests/stack.env && set +a && \
-	trap 'postgres/stack.sh reset >/dev/null; scripts/ensure-docker.sh stop' EXIT && \
+	@# The stack of tests/stack.env (other ports, two replicas, a small lag) and any
+	@# engine started here are removed at the end, whatever fails.
+	@export $(TEST_ENGINE) && \
+	$(call throwaway_stack,tests/stack.env,scripts/ensure-docker.sh stop) && \
 	$(ENSURE_COMPOSE) && \
-	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -95,16 +91,12 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP) ## Measure routing overhead and replica share (see bench/README.md)
-	@set -a && . bench/stack.env && set +a && \
-	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
-	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
+	@$(call throwaway_stack,bench/stack.env) && \
 	$(PY) manage.py migrate_primaries --noinput -v0 && $(PY) bench/run.py && \
 	$(PY) -m pip install --quiet -e '.[dev,bench]' && $(PY) bench/concurrent_http.py
 
 drills: $(STAMP) ## Break the cluster under load and count what visitors saw (see bench/README.md)
-	@set -a && . bench/drills.env && set +a && \
-	trap 'postgres/stack.sh reset >/dev/null' EXIT && \
-	postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null && \
+	@$(call throwaway_stack,bench/drills.env) && \
 	$(PY) bench/drills.py
 
 screenshots: $(STAMP) ## Retake docs/images/ from a running demo (make demo first)

@@ -11,9 +11,13 @@
 # A PgBouncer in transaction mode (POOLER_PORT, STACK_PORT + 9) fronts the nodes for
 # lesson 10: database APP_DB is the primary, APP_DB_replicas every standby, one server
 # connection at a time, taken in turn.
+#
+# It installs nothing: scripts/ensure-stack.sh does (the make targets run it first).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
 STACK_DIR="$(realpath -m "${STACK_DIR:-$repo/.stack}")"
 STACK_PORT="${STACK_PORT:-54320}"
 REPLICAS="${REPLICAS:-1}"
@@ -26,44 +30,12 @@ export APP_USER="${APP_USER:-forum}" APP_PASSWORD="${APP_PASSWORD:-forum}"
 export READER_USER="${READER_USER:-forum_reader}" READER_PASSWORD="${READER_PASSWORD:-forum_reader}"
 export REPLICATION_USER="${REPLICATION_USER:-replicator}" REPLICATION_PASSWORD="${REPLICATION_PASSWORD:-replicator}"
 
-die() { echo "stack: $*" >&2; exit 1; }
-say() { echo "stack: $*"; }
-
 is_root() { [ "$(id -u)" = 0 ]; }
 
 # Run a command as the user that owns the clusters.
 as_pg() {
     # From /, since the postgres user may not be allowed into the caller's directory.
     if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
-}
-
-find_pg_bin() {
-    if [ -n "${PG_BIN:-}" ]; then
-        [ -x "$PG_BIN/initdb" ] || die "PG_BIN=$PG_BIN has no initdb"
-        return
-    fi
-    local dir
-    if command -v pg_config >/dev/null && dir="$(pg_config --bindir 2>/dev/null)" && [ -x "$dir/initdb" ]; then
-        PG_BIN="$dir"
-        return
-    fi
-    dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-    if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then
-        PG_BIN="$dir"
-        return
-    fi
-    if is_root && command -v apt-get >/dev/null; then
-        say "PostgreSQL server binaries not found; installing the Debian package 'postgresql'"
-        # Debian would otherwise create and start its own cluster on port 5432.
-        mkdir -p /etc/postgresql-common
-        grep -qs '^create_main_cluster *= *false' /etc/postgresql-common/createcluster.conf ||
-            echo 'create_main_cluster = false' >>/etc/postgresql-common/createcluster.conf
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-        unset PG_BIN
-        find_pg_bin
-        return
-    fi
-    die "PostgreSQL server binaries not found: install the 'postgresql' package (Debian/Ubuntu) or set PG_BIN to the directory holding initdb"
 }
 
 # As root the postgres user must reach the data directory, and a checkout under
@@ -101,6 +73,16 @@ port_of() {
 }
 
 data_of() { echo "$STACK_DIR/$1"; }
+
+# The replicas the stack has a data directory for, in order, whatever REPLICAS says now
+# (make demo REPLICAS=2, then make lag or make stack-down).
+made_replicas() {
+    local data node
+    for data in "$STACK_DIR"/replica*/; do
+        node="$(basename "$data")"
+        if [[ "$node" =~ ^replica[0-9]+$ ]]; then echo "$node"; fi
+    done | sort -V
+}
 
 is_running() {
     [ -f "$(data_of "$1")/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" status -D "$(data_of "$1")" >/dev/null 2>&1
@@ -181,17 +163,6 @@ pooler_running() {
     [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
-find_pgbouncer() {
-    command -v pgbouncer >/dev/null && return 0
-    if is_root && command -v apt-get >/dev/null; then
-        say "pgbouncer not found; installing the Debian package 'pgbouncer'"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null
-        command -v pgbouncer >/dev/null
-        return
-    fi
-    return 1
-}
-
 start_pooler() {
     local dir node hosts=""
     dir="$(pooler_dir)"
@@ -199,8 +170,8 @@ start_pooler() {
         say "pooler already running on 127.0.0.1:$POOLER_PORT"
         return
     fi
-    if ! find_pgbouncer; then
-        say "pgbouncer not found: no pooler, and lesson 10 says so (install the 'pgbouncer' package)"
+    if ! command -v pgbouncer >/dev/null; then
+        say "pgbouncer not found: no pooler, and lesson 10 says so (scripts/ensure-stack.sh installs it, as root)"
         return
     fi
     port_busy "$POOLER_PORT" && die "pooler: port $POOLER_PORT on 127.0.0.1 is already in use; set POOLER_PORT"
@@ -213,30 +184,9 @@ start_pooler() {
         hosts+="${hosts:+,}$dir/servers/$node"
     done
     # Over the sockets the servers trust local logins; clients log in to PgBouncer.
-    {
-        echo "[databases]"
-        echo "$APP_DB = host=$STACK_DIR/run port=$STACK_PORT dbname=$APP_DB"
-        [ -z "$hosts" ] || echo "${APP_DB}_replicas = host=$hosts port=5432 dbname=$APP_DB"
-    } >"$dir/pgbouncer.ini"
-    cat >>"$dir/pgbouncer.ini" <<INI
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $POOLER_PORT
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $dir/userlist.txt
-pool_mode = transaction
-default_pool_size = 10
-; Idle server connections taken in turn, not the last one used first: transactions
-; spread over the standbys, as PgBouncer's FAQ advises for load balancing.
-server_round_robin = 1
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-INI
-    printf '"%s" "%s"\n"%s" "%s"\n' "$APP_USER" "$APP_PASSWORD" "$READER_USER" "$READER_PASSWORD" \
-        >"$dir/userlist.txt"
-    chmod 600 "$dir/userlist.txt"
+    LISTEN_ADDR=127.0.0.1 LISTEN_PORT="$POOLER_PORT" \
+        PRIMARY_HOST="$STACK_DIR/run" PRIMARY_PORT="$STACK_PORT" REPLICA_HOSTS="$hosts" REPLICA_PORT=5432 \
+        DAEMON=true "$repo/postgres/pgbouncer/config.sh" "$dir"
     if is_root; then chown -R postgres:postgres "$dir"; fi
     as_pg pgbouncer --daemon --quiet "$dir/pgbouncer.ini" ||
         die "pooler failed to start; see $dir/pgbouncer.log"
@@ -270,7 +220,7 @@ cmd_down() {
     stop_pooler
     local node
     # Replicas first, so they do not log a lost primary.
-    for node in $(ls "$STACK_DIR" 2>/dev/null | grep -E '^replica[0-9]+$' | sort -r) primary; do
+    for node in $(made_replicas | tac) primary; do
         [ -d "$(data_of "$node")" ] && stop_node "$node"
     done
     return 0
@@ -312,9 +262,7 @@ cmd_env() {
 cmd_lag() {
     local delay="${1:?usage: stack.sh lag DELAY [NODE] (e.g. 3s, 500ms, 0)}" node
     [[ "$delay" =~ ^(0|[0-9]+(ms|s|min|h))$ ]] || die "DELAY must be 0 or a number with a unit: 500ms, 3s, 1min, 1h (got '$delay')"
-    # Every replica the stack has, not only the REPLICAS of this call (make demo
-    # REPLICAS=2, then make lag).
-    for node in ${2:-$(ls "$STACK_DIR" 2>/dev/null | grep -E '^replica[0-9]+$' | sort)}; do
+    for node in ${2:-$(made_replicas)}; do
         is_running "$node" || die "$node is not running; run 'make stack' first"
         as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$STACK_DIR/run" -p "$(port_of "$node")" -U postgres -d postgres \
             -c "ALTER SYSTEM SET recovery_min_apply_delay = '$delay'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -334,7 +282,8 @@ main() {
     [ -n "$cmd" ] || die "usage: stack.sh up|down|reset|status|env|lag DELAY [NODE]|stop NODE|start NODE|psql NODE"
     shift
     [[ "$REPLICAS" =~ ^[0-9]+$ ]] || die "REPLICAS must be a number (got '$REPLICAS')"
-    find_pg_bin
+    find_pg_bin || die "PostgreSQL's server programs not found: run scripts/ensure-stack.sh" \
+        "(as root it installs Debian's postgresql), or set PG_BIN to the directory holding initdb"
     case "$cmd" in
         env) cmd_env; return ;;
     esac

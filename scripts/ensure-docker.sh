@@ -14,11 +14,11 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 STATE=.docker
 PIDFILE=${DOCKERD_PIDFILE:-$STATE/dockerd.pid}
 PLUGINS=/usr/local/lib/docker/cli-plugins
-
-say() { echo "ensure-docker: $*" >&2; }
 
 stop_engine() {
     [ -f "$PIDFILE" ] || return 0
@@ -29,7 +29,7 @@ stop_engine() {
         # dockerd stops its containers first: give it their stop timeouts.
         for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         if kill -0 "$pid" 2>/dev/null; then
-            say "dockerd (PID $pid) is still stopping; $PIDFILE kept"
+            say "dockerd (PID $pid) is still stopping; $PIDFILE kept" >&2
             return 0
         fi
     fi
@@ -43,14 +43,8 @@ fi
 
 engine_answers() { docker info >/dev/null 2>&1; }
 
-apt_install() {
-    say "installing Debian's $*"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
 start_engine() {
-    command -v dockerd >/dev/null || apt_install docker.io
+    command -v dockerd >/dev/null || apt_install "no Docker engine is installed" docker.io
     # Debian's package brings its own client; one already on PATH is kept.
     mkdir -p "$STATE"
     say "starting dockerd (log: $STATE/dockerd.log)"
@@ -63,7 +57,7 @@ start_engine() {
         kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
         sleep 0.2
     done
-    say "dockerd did not start; the end of $STATE/dockerd.log:"
+    say "dockerd did not start; the end of $STATE/dockerd.log:" >&2
     tail -n 20 "$STATE/dockerd.log" >&2
     rm -f "$PIDFILE"
     exit 1
@@ -92,18 +86,12 @@ install_compose() {
 }
 
 if ! engine_answers; then
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        say "no Docker engine answers, and only root on Debian can start one here:" \
-            "start Docker, or run as root"
-        exit 1
-    fi
+    can_apt_install ||
+        die "no Docker engine answers, and only root on Debian can start one here: start Docker, or run as root"
     start_engine
 fi
 if ! docker compose version >/dev/null 2>&1; then
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        say "'docker compose' (v2) is missing: install the compose plugin" \
-            "(https://docs.docker.com/compose/install/)"
-        exit 1
-    fi
+    can_apt_install ||
+        die "'docker compose' (v2) is missing: install the compose plugin (https://docs.docker.com/compose/install/)"
     install_compose
 fi

@@ -3,17 +3,17 @@
 #
 # An image already present is used. A missing one is pulled from Docker Hub; where
 # no registry answers, a stand-in is built from Debian packages under the same tag
-# (tests/compose/standins/, each Dockerfile says what it is). A stand-in is labelled
+# (docker/standins/, each Dockerfile says what it is). A stand-in is labelled
 # with a hash of its files and rebuilt only when they change, so a second run reuses
 # it. The stand-ins start from a Debian trixie base made with mmdebstrap.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-STANDINS=tests/compose/standins
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+STANDINS=docker/standins
 BASE=forum-standin/debian:trixie
 HASH_LABEL=forum.standin.hash
-
-say() { echo "ensure-images: $*" >&2; }
 
 label_of() {
     docker image inspect --format "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null
@@ -21,16 +21,7 @@ label_of() {
 
 ensure_base() {
     docker image inspect "$BASE" >/dev/null 2>&1 && return 0
-    if ! command -v mmdebstrap >/dev/null; then
-        if [ "$(id -u)" != 0 ]; then
-            say "building a stand-in needs mmdebstrap: install it (apt-get install mmdebstrap)"
-            exit 1
-        fi
-        say "installing Debian's mmdebstrap"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            mmdebstrap >/dev/null
-    fi
+    command -v mmdebstrap >/dev/null || apt_install "building a stand-in needs mmdebstrap" mmdebstrap
     say "making $BASE from Debian's mirror (mmdebstrap, minbase)"
     mmdebstrap --quiet --variant=minbase --format=tar trixie - http://deb.debian.org/debian \
         | docker import --change 'CMD ["bash"]' - "$BASE" >/dev/null
@@ -45,7 +36,7 @@ build_standin() {
     cp /etc/ssl/certs/ca-certificates.crt "$context/host-ca-certificates.crt"
     say "building a stand-in for $tag from $dir"
     docker build --quiet --label "$HASH_LABEL=$hash" --tag "$tag" "$context" >/dev/null \
-        || { rm -rf "$context"; say "could not build the stand-in for $tag"; exit 1; }
+        || { rm -rf "$context"; die "could not build the stand-in for $tag"; }
     rm -rf "$context"
 }
 

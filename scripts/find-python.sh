@@ -3,11 +3,13 @@
 # (Django 5.2 LTS). Candidates are run, not trusted: pyenv shims on PATH exist
 # but fail unless PYENV_VERSION is set. PYTHON=/path/to/python overrides.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 works() { "$1" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; }
 
 if [ -n "${PYTHON:-}" ]; then
-    works "$PYTHON" || { echo "PYTHON=$PYTHON does not run, or is older than 3.11" >&2; exit 1; }
+    works "$PYTHON" || die "PYTHON=$PYTHON does not run, or is older than 3.11"
     echo "$PYTHON"
     exit 0
 fi
@@ -15,9 +17,11 @@ fi
 candidates=()
 if command -v pyenv >/dev/null 2>&1; then
     root="$(pyenv root)"
-    while IFS= read -r version; do
-        candidates+=("$root/versions/$version/bin/python3")
-    done < <(ls "$root/versions" 2>/dev/null | grep -E '^3\.[0-9]+\.[0-9]+$' | sort -V -r)
+    while IFS= read -r dir; do
+        if [[ "$(basename "$dir")" =~ ^3\.[0-9]+\.[0-9]+$ ]]; then
+            candidates+=("${dir}bin/python3")
+        fi
+    done < <(printf '%s\n' "$root"/versions/*/ | sort -V -r)
 fi
 for minor in 14 13 12 11; do
     candidates+=("python3.$minor" "/usr/bin/python3.$minor" "/usr/local/bin/python3.$minor")
@@ -34,9 +38,8 @@ for candidate in "${candidates[@]}"; do
     [ -n "$fallback" ] || fallback="$candidate"
 done
 if [ -n "$fallback" ]; then
-    echo "find-python: no Python >= 3.12 found; using $fallback with Django 5.2 LTS" >&2
+    say "no Python >= 3.12 found; using $fallback with Django 5.2 LTS" >&2
     echo "$fallback"
     exit 0
 fi
-echo "find-python: no usable Python found: install Python 3.12+ (or 3.11), or set PYTHON=/path/to/python" >&2
-exit 1
+die "no usable Python found: install Python 3.12+ (or 3.11), or set PYTHON=/path/to/python"

@@ -1,6 +1,7 @@
 """postgres/stack.sh: idempotent up, down and back, clear errors. On its own ports."""
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -100,3 +101,28 @@ def test_it_rejects_a_malformed_delay(mini_stack, delay):
 
     assert result.returncode != 0
     assert "DELAY must be 0 or a number with a unit" in result.stderr
+
+
+def test_it_installs_nothing_and_names_the_script_that_does(mini_stack):
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("hiding the installed PostgreSQL takes root and unshare (a mount namespace)")
+    # Hidden in a mount namespace of the command's own: nobody else loses PostgreSQL.
+    hide = []
+    if Path("/usr/lib/postgresql").is_dir():
+        hide.append("mount -t tmpfs none /usr/lib/postgresql")
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        hide.append(f"mount --bind /dev/null {pg_config}")
+    script = " && ".join([*hide, 'exec "$0" up'])
+    env = {name: value for name, value in mini_stack.items() if name != "PG_BIN"}
+
+    result = subprocess.run(
+        ["unshare", "--mount", "bash", "-c", script, str(REPO / "postgres/stack.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode != 0
+    assert "PostgreSQL's server programs not found: run scripts/ensure-stack.sh" in result.stderr
+    assert not Path(mini_stack["STACK_DIR"]).exists()

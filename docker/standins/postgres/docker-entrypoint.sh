@@ -62,6 +62,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         echo "error: the database is uninitialized and POSTGRES_PASSWORD is not set" >&2
         exit 1
     fi
+    # Unquoted on purpose: POSTGRES_INITDB_ARGS holds several arguments.
+    # shellcheck disable=SC2086
     initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
         ${POSTGRES_INITDB_ARGS:-}
     printf '\nhost all all all scram-sha-256\n' >>"$PGDATA/pg_hba.conf"

@@ -1,7 +1,7 @@
 """docker-compose.yml and the web image, checked offline: no Docker engine needed.
 
 check-jsonschema validates the file against the compose specification (its schema is
-vendored in the package), and tests/compose_check.py cross-references it with the
+vendored in the package), and tests/compose/compose_check.py cross-references it with the
 repository.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.compose_check import load, problems
+from tests.compose.compose_check import load, problems
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 
