@@ -5,10 +5,10 @@ from .lag import lag_bytes, lag_seconds
 from .probes import health
 
 
-def usable_replicas(primary: str | None = None) -> list[str]:
+def usable_replicas(primary: str | None = None, max_lag_seconds: float | None = None) -> list[str]:
     """Replicas of `primary` (default: ROUTERS_PRIMARY) that answer and are within both
-    bounds: ROUTERS_MAX_LAG_BYTES of WAL and ROUTERS_MAX_LAG_SECONDS of time (see
-    `lag_seconds`).
+    bounds: ROUTERS_MAX_LAG_BYTES of WAL and `max_lag_seconds` (default:
+    ROUTERS_MAX_LAG_SECONDS) of time (see `lag_seconds`).
 
     A byte bound alone does not bound staleness: bytes measure how much WAL the
     primary wrote since, not how old the oldest missing commit is, so a replica paused
@@ -24,7 +24,8 @@ def usable_replicas(primary: str | None = None) -> list[str]:
         if lag is not None and lag > conf.max_lag_bytes():
             continue
         seconds = lag_seconds(alias) if lag else None
-        if seconds is not None and seconds > conf.max_lag_seconds():
+        limit = conf.max_lag_seconds() if max_lag_seconds is None else max_lag_seconds
+        if seconds is not None and seconds > limit:
             continue
         usable.append(alias)
     return usable

@@ -163,11 +163,14 @@ class SafeRouter(BaseRouter):
         request and primary."""
         raise NotImplementedError
 
-    @staticmethod
-    def pick_replica(primary: str) -> str | None:
+    def max_lag_seconds(self) -> float:
+        """How far behind, in seconds, a replica may be and still serve reads."""
+        return conf.max_lag_seconds()
+
+    def pick_replica(self, primary: str) -> str | None:
         """A healthy replica of `primary` that is not too far behind, round-robin; None
         if none is."""
-        candidates = usable_replicas(primary)
+        candidates = usable_replicas(primary, max_lag_seconds=self.max_lag_seconds())
         start = _next_turn()
         for offset in range(len(candidates)):
             alias = candidates[(start + offset) % len(candidates)]
@@ -259,6 +262,17 @@ class StickyRouter(SafeRouter):
     """
 
     strategy = "sticky"
+
+    def max_lag_seconds(self) -> float:
+        """No further behind than the pin lasts, less the age of a lag measurement.
+
+        A client unpinned after N seconds wrote more than N seconds ago: a replica that
+        lacks the write is more than N seconds behind. Lag is measured at most
+        ROUTERS_HEALTH_TTL ago and grows by at most that much since, so a replica
+        measured within N minus the TTL has the write. Otherwise ROUTERS_MAX_LAG_SECONDS
+        longer than the pin would let the writer's next page read stale data.
+        """
+        return min(conf.max_lag_seconds(), conf.sticky_seconds() - conf.health_ttl())
 
     def choose_read_alias(self, primary: str, state: RequestState) -> str:
         if state.cluster(primary).pinned:

@@ -22,7 +22,7 @@ from routers import (
 def healthy(stub):
     """Both replicas up and caught up; the primary up, past every position used here."""
     usable = ["replica", "replica_2"]
-    stub("usable_replicas", lambda primary=None: list(usable))
+    stub("usable_replicas", lambda primary=None, max_lag_seconds=None: list(usable))
     stub("connects", lambda alias: True)
     stub("health", lambda alias: NodeHealth(alias, True, 1000, 0.0))
     return usable
