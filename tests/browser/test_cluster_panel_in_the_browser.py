@@ -4,6 +4,7 @@ and a replica it pauses stops serving reads until it is resumed."""
 import pytest
 from playwright.sync_api import Page, expect
 
+from lab.cluster import set_replay_paused
 from tests.browser.test_lag_in_the_browser import use_strategy
 from tests.factories import TagFactory
 from tests.helpers import fetch, gunicorn, wait_until
@@ -25,15 +26,12 @@ def demo_url(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture
-def panel(demo_url, page, stack, monkeypatch):
+def panel(demo_url, page, stack):
     """The panel open; every replica back to the stack's 1 s delay, replaying, afterwards."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     page.goto(demo_url + "/lab/cluster/")
     yield page
     for alias in ("replica", "replica_2"):
-        if fetch(alias, "SELECT pg_is_wal_replay_paused()"):
-            page.goto(demo_url + "/lab/cluster/")
-            page.click(f'[data-node="{alias}"] button[value="resume"]')
+        set_replay_paused(alias, False)  # what the panel's resume button runs
     stack.set_lag("1s")
     stack.wait_for_replay()
 

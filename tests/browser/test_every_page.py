@@ -26,9 +26,8 @@ MEMBERS_ONLY = ("new thread", "edit post", "delete post")
 
 
 @pytest.fixture
-def site(gunicorn_url, stack, monkeypatch, settings):
+def site(gunicorn_url, stack, settings):
     """A member, a thread with a long one-word title and a reply: every page's paths."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # gunicorn's hashers
     member = UserFactory(username="ada", password="ada-password")
     thread = ThreadFactory(title=LONG_WORD, author=member)

@@ -22,10 +22,8 @@ def reply(page: Page, thread_url: str, text: str) -> None:
 
 
 def test_it_meets_the_lag_404_under_naive_and_lands_on_the_post_under_causal(
-    gunicorn_url, stack, lagging_replicas, monkeypatch, page
+    gunicorn_url, stack, lagging_replicas, page
 ):
-    # The ORM runs between browser steps, never during one: tell Django so.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     thread = replicated_thread("Seen in a browser")
     thread_url = gunicorn_url + thread.get_absolute_url()
 

@@ -15,14 +15,12 @@ def test_it_explains_a_log_out_under_naive_and_keeps_the_login_under_causal(
     gunicorn_url,
     stack,
     lagging_replicas,
-    monkeypatch,
     page,
     settings,
     tmp_path,
     strategy,
     logged_in,
 ):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     # gunicorn checks passwords with the real hashers, not the tests' fast one.
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     UserFactory(username="browser-member")
@@ -45,9 +43,8 @@ def test_it_explains_a_log_out_under_naive_and_keeps_the_login_under_causal(
 
 @pytest.mark.parametrize(("signed_up_under", "then"), [("causal", "sticky"), ("sticky", "causal")])
 def test_it_keeps_a_new_member_logged_in_when_the_strategy_changes_at_once(
-    gunicorn_url, lagging_replicas, monkeypatch, page, signed_up_under, then
+    gunicorn_url, lagging_replicas, page, signed_up_under, then
 ):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     page.goto(gunicorn_url + "/signup/")
     use_strategy(page, signed_up_under)
     page.fill("#id_username", "quick-switcher")

@@ -16,9 +16,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.usefixtures("l
 
 
 @pytest.fixture
-def demo(gunicorn_url, stack, lagging_replicas, monkeypatch, settings):
+def demo(gunicorn_url, stack, lagging_replicas, settings):
     """A thread and the README's demo user, on every replica; the thread's address."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # gunicorn's hashers
     UserFactory(username="grace", password="grace-demo-password")
     thread = replicated_thread("Following the README")
