@@ -135,8 +135,9 @@ def _e003_primary_not_a_replica() -> list[checks.CheckMessage]:
     return [
         checks.Error(
             f"The primary {primary!r} is also listed as a replica.",
-            hint="A replica alias never migrates, so `migrate` would create no table "
-            "on the primary. List only the standbys.",
+            hint="A replica alias never migrates, so `migrate` would create none of the "
+            "apps' tables on the primary (only Django's django_migrations). List only the "
+            "standbys.",
             id="routers.E003",
         )
         for primary in conf.primaries()

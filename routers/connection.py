@@ -75,7 +75,10 @@ def hold_server(alias: str) -> None:
     request scope, the connection to a pooled alias leaves autocommit: its checks and
     reads share one transaction, so one server, until the scope closes
     (`context.release_held`). Only reads go to a replica, and PostgreSQL's default
-    READ COMMITTED gives each statement a fresh snapshot, so nothing is lost by it.
+    READ COMMITTED gives each statement a fresh snapshot, so nothing is lost by it. The
+    transaction keeps the locks of what it read, though: a standby replaying an
+    exclusive lock on such a table stops all replay until the request ends, and past
+    max_standby_streaming_delay it ends the session (FATAL, SQLSTATE 40001).
     """
     state = current_state()
     connection = connections[alias]

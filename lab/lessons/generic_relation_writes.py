@@ -39,7 +39,8 @@ LESSON = Lesson(
     slug="generic-relation-writes",
     title="Generic relations: writes routed as reads",
     problem="A GenericRelation's manager binds its queryset with db_for_read, so update() and "
-    "delete() through it go to a replica (Django ticket #36389).",
+    ".all().delete() through it go to a replica (Django ticket #36389); the manager's own "
+    "create(), add() and set() ask db_for_write.",
     fix="A WritesOnPrimaryQuerySet as the model's default manager sends those writes to the "
     "primary, and its reads can still use a replica.",
     run=side_by_side(generic_relation_writes),

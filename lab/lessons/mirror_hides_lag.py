@@ -135,7 +135,8 @@ def never_committed() -> Outcome:
         NEVER_COMMITTED,
         False,
         "the standby replayed past the insert and still has no row: a test's rolled-back "
-        "data never reaches a standby, so a TestCase cannot show lag at all",
+        "data is replayed on a standby but never becomes visible (its commit never comes), "
+        "so a TestCase cannot show lag at all",
         trace=trace,
     )
 

@@ -24,7 +24,8 @@ def test_it_blames_no_replica_when_the_primary_served_the_page(client):
     assert b'id="lag-hint"' not in response.content
 
 
-# Real commits and the replicas: a TestCase transaction never reaches a replica.
+# Real commits and the replicas: a TestCase's rows never become visible on a replica (their
+# commit never comes).
 @pytest.mark.stack
 @pytest.mark.usefixtures("live_db")
 def test_it_suggests_replication_lag_when_a_replica_served_the_page(client, settings):
