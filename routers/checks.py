@@ -14,7 +14,7 @@ from psycopg import IsolationLevel
 
 from . import conf
 from .middleware import RoutingMiddleware
-from .strategies import SafeRouter, SelectableRouter
+from .strategies import NaiveRouter, SafeRouter, SelectableRouter
 
 _MIDDLEWARE = "routers.middleware.RoutingMiddleware"
 # What http.cookies accepts in a cookie's name (its _LegalChars).
@@ -75,6 +75,7 @@ def check_settings(
             _e004_serializable_replica,
             _w006_repeatable_read_requests,
             _w002_primary_without_replicas,
+            _w008_naive_router,
         )
         for problem in check()
     ]
@@ -348,6 +349,25 @@ def _w002_primary_without_replicas() -> list[checks.CheckMessage]:
         )
         for primary, standbys in conf.clusters().items()
         if not standbys
+    ]
+
+
+def _w008_naive_router() -> list[checks.CheckMessage]:
+    """NaiveRouter is the bug the other routers fix, kept as the baseline to measure
+    against: warn wherever it serves every request."""
+    routers_in_use = _imported(settings.DATABASE_ROUTERS)
+    naive_installed = any(_is_a(r, NaiveRouter) for r in routers_in_use)
+    selectable = any(_is_a(r, SelectableRouter) for r in routers_in_use)
+    if not naive_installed and not (selectable and conf.strategy() == "naive"):
+        return []
+    return [
+        checks.Warning(
+            "Every read goes to a replica with no safeguard (the naive strategy): a page "
+            "after a write reads a replica that may not have it yet.",
+            hint='Use CausalRouter or StickyRouter (or ROUTERS_STRATEGY = "causal"); keep '
+            "naive for measuring the others against.",
+            id="routers.W008",
+        )
     ]
 
 

@@ -41,6 +41,24 @@ def test_it_warns_when_a_cookie_router_lacks_its_middleware(settings):
     assert ids(check_settings(None)) == ["routers.W001"]
 
 
+@pytest.mark.parametrize(
+    ("routers", "strategy"),
+    [(["routers.NaiveRouter"], "causal"), (["routers.SelectableRouter"], "naive")],
+)
+def test_it_warns_when_every_request_is_routed_naively(settings, routers, strategy):
+    settings.DATABASE_ROUTERS = routers
+    settings.ROUTERS_STRATEGY = strategy
+
+    assert ids(check_settings(None)) == ["routers.W008"]
+
+
+def test_it_lets_a_visitor_pick_naive_in_a_demo_without_a_warning(settings):
+    settings.DATABASE_ROUTERS = ["routers.SelectableRouter"]
+    settings.ROUTERS_STRATEGY = "causal"
+
+    assert check_settings(None) == []
+
+
 def test_it_warns_when_there_is_no_replica(settings):
     del settings.ROUTERS_CLUSTERS
     del settings.ROUTERS_APP_PRIMARIES
