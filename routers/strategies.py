@@ -209,10 +209,10 @@ class SafeRouter(BaseRouter):
                 and lsn is not None
                 and bool(chosen or usable_replicas(primary)),
             )
-            if fallback.not_visible:
+            if fallback.not_visible and lsn is not None:
                 state.not_visible = True  # for an error page that swallows the exception
-                raise NotVisibleYet(primary, lsn or 0)
-            if cluster.read_alias in (None, primary):
+                raise NotVisibleYet(primary, lsn)
+            if fallback.alias != primary and cluster.read_alias in (None, primary):
                 cluster.read_alias = fallback.alias
         return fallback.alias
 

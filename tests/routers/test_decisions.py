@@ -16,6 +16,7 @@ from routers import (
     request_scope,
     use_primary,
 )
+from routers.strategies import Fallback, while_primary_down
 
 
 @pytest.fixture
@@ -218,3 +219,24 @@ def test_it_lets_a_writing_request_validate_on_a_replica_when_the_primary_is_dow
     ):
         # The write that follows meets the read-only page, which keeps what was typed.
         assert CausalRouter().db_for_read(Tag) in healthy
+
+
+@pytest.mark.parametrize(
+    ("found", "needs_write", "replicas_answer", "decided"),
+    [
+        ("replica", True, True, Fallback("replica")),
+        ("replica", False, False, Fallback("replica")),
+        (None, True, True, Fallback("default", not_visible=True)),
+        (None, True, False, Fallback("default")),  # no node at all: the primary's error
+        (None, False, True, Fallback("default")),
+    ],
+)
+def test_it_decides_where_reads_go_while_the_primary_is_down(
+    found, needs_write, replicas_answer, decided
+):
+    assert (
+        while_primary_down(
+            "default", found=found, needs_write=needs_write, replicas_answer=replicas_answer
+        )
+        == decided
+    )
