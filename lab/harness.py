@@ -1,6 +1,7 @@
 """The lab's harness: what the lessons' runs need around their scenarios.
 
 - `under_strategy`: route a block of the request being served with one strategy.
+- Lessons 8 and 9: a replica whose replay is paused for the run, so that it is behind.
 - Lesson 7's relay, run as a process of its own and killed half-way at a known point.
 - Lesson 10's pooler: Django connections through PgBouncer, opened for one run, and a
   second client that takes a given server connection from the pool.
@@ -26,7 +27,9 @@ from django.db.utils import load_backend
 
 from analytics.models import Event
 from forum.models import OutboxEvent
-from routers import current_state
+from routers import current_state, describe_nodes
+
+from .cluster import set_replay_paused
 
 # --- A strategy for a block -------------------------------------------------------
 
@@ -44,6 +47,33 @@ def under_strategy(strategy: str) -> Iterator[None]:
         yield
     finally:
         state.strategy = before
+
+
+# --- Lessons 8 and 9: a replica held back for the run -------------------------------
+
+
+@contextmanager
+def replica_held_back() -> Iterator[str | None]:
+    """A replica that applies nothing while the block runs, so that what the block
+    writes stays missing there; None when there is none to hold back.
+
+    A replica already paused (from the cluster panel) is used as it is, and stays paused.
+    Otherwise the first one up is paused for the block, where the cluster controls are
+    on (LAB_CLUSTER_CONTROLS: a demo feature, like the panel's own pause), and resumed
+    after, whatever happens. A paused standby keeps receiving WAL; its replay stops
+    before the next record, so every commit made after the pause waits there.
+    """
+    replicas = [replica for replica in describe_nodes()["replicas"] if replica["up"]]
+    already = [replica["alias"] for replica in replicas if replica["replay_paused"]]
+    if already or not replicas or not settings.LAB_CLUSTER_CONTROLS:
+        yield already[0] if already else None
+        return
+    alias = replicas[0]["alias"]
+    set_replay_paused(alias, True)
+    try:
+        yield alias
+    finally:
+        set_replay_paused(alias, False)
 
 
 # --- Lesson 7: the outbox relay, killed half-way ------------------------------------

@@ -5,6 +5,10 @@ from . import views
 app_name = "lab"
 urlpatterns = [
     path("", views.index, name="index"),
+    # Before the lessons' <slug:slug>/: no lesson may take these names.
+    path("streaming-replication/", views.replication, name="replication"),
+    path("glossary/", views.glossary, name="glossary"),
+    path("use-it-in-your-project/", views.use_it, name="use-it"),
     path("strategy", views.switch_strategy, name="switch-strategy"),
     path("cluster/", views.cluster, name="cluster"),
     path("cluster/delay", views.cluster_delay, name="cluster-delay"),

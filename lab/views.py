@@ -4,7 +4,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from routers import describe_nodes
@@ -18,8 +17,11 @@ from .cluster import (
     set_apply_delay,
     set_replay_paused,
 )
+from .docs import GLOSSARY, USE_IT, render_file
 from .lessons import LESSONS, LESSONS_BY_SLUG
 from .middleware import STRATEGY_COOKIE
+from .replication import STEPS
+from .verdicts import VERDICTS
 
 
 @require_POST
@@ -39,17 +41,36 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "lab/index.html", {"lessons": LESSONS})
 
 
+def replication(request: HttpRequest) -> HttpResponse:
+    """The first page: how streaming replication works, one idea per step."""
+    return render(request, "lab/replication.html", {"steps": STEPS})
+
+
+def glossary(request: HttpRequest) -> HttpResponse:
+    """Every term the lessons use, each an anchor they link to, and the results' verdicts."""
+    context = {"doc": render_file(GLOSSARY), "verdicts": VERDICTS}
+    return render(request, "lab/glossary.html", context)
+
+
+def use_it(request: HttpRequest) -> HttpResponse:
+    """The routers in a project of your own: settings, middleware, checks, /healthz."""
+    return render(request, "lab/use_it.html", {"doc": render_file(USE_IT)})
+
+
 def lesson(request: HttpRequest, slug: str) -> HttpResponse:
     """A lesson; POST runs it live against the stack, naive beside the fixes."""
     found = LESSONS_BY_SLUG.get(slug)
     if found is None:
         raise Http404("No such lesson.")
     outcomes = found.run() if request.method == "POST" else None
-    # Safe: rendered from the project's own markdown with raw HTML escaped.
-    doc = mark_safe(found.doc_html())
-    context = {"lesson": found, "outcomes": outcomes, "doc": doc}
+    context = {
+        "lesson": found,
+        "outcomes": outcomes,
+        "doc": found.doc_html(),
+        "controls": settings.LAB_CLUSTER_CONTROLS,
+    }
     if found.replica_controls:
-        context |= {"nodes": describe_nodes(), "controls": settings.LAB_CLUSTER_CONTROLS}
+        context["nodes"] = describe_nodes()
     return render(request, "lab/lesson.html", context)
 
 

@@ -14,6 +14,7 @@ from analytics.models import Event
 from forum.models import Tag
 
 from ..trace import traced
+from ..verdicts import ALL_OR_NOTHING, HALF_DONE
 from .base import TWO_DATABASES, Lesson, Outcome, lab_events, lab_tag
 
 DEFAULT_ONLY = "atomic()"
@@ -46,14 +47,14 @@ def run_one(setup: str, wrapped: list[str | None]) -> Outcome:
     if tag_kept == event_kept:
         return Outcome(
             setup,
-            True,
+            ALL_OR_NOTHING,
             "both writes rolled back: nothing half-done",
             trace=trace,
             lanes=TWO_DATABASES,
         )
     kept, lost = ("the event", "the tag") if event_kept else ("the tag", "the event")
     summary = f"half-done: {lost} was rolled back, {kept} was committed by itself"
-    return Outcome(setup, False, summary, trace=trace, lanes=TWO_DATABASES)
+    return Outcome(setup, HALF_DONE, summary, trace=trace, lanes=TWO_DATABASES)
 
 
 def run() -> list[Outcome]:
@@ -68,11 +69,11 @@ LESSON = Lesson(
     number=6,
     slug="atomic-on-the-wrong-alias",
     title="atomic() on the wrong alias",
-    problem="transaction.atomic() without using= opens a transaction on the default database "
-    "only: a write to another database inside it commits at once, and stays when the "
-    "block rolls back.",
-    fix='Open a block on every database the change writes: atomic(using="analytics") '
-    "inside atomic(). A failure inside both rolls both back.",
+    problem="transaction.atomic() without using= (an [alias](../glossary.md#alias)) opens a "
+    "transaction on the default database only: a write to another database inside it commits at "
+    "once, and stays when the block rolls back.",
+    fix='Open a block on every database the change writes: atomic(using="analytics") inside '
+    "atomic(). A failure inside both rolls both back.",
     run=run,
     compares="Setup",
 )

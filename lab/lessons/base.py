@@ -14,26 +14,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory
-from markdown_it import MarkdownIt
+from django.utils.safestring import SafeString
 
 from analytics.models import Event
 from forum.models import OutboxEvent, Tag
 from routers import RoutingMiddleware, conf
 
+from ..docs import plain, render_file, render_inline
 from ..timeline import Picture, Timeline, watch_replay
 from ..trace import Statement, TracePicture
+from ..verdicts import ERROR, Verdict
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One strategy's run of a scenario: did the page behave, and what happened."""
+    """One strategy's run of a scenario: what it measured (its verdict), and what happened."""
 
     strategy: str
-    correct: bool
+    verdict: Verdict
     summary: str
     #: For a write followed by a read: when each happened, drawn on the lesson page.
     timeline: Timeline | None = None
@@ -41,6 +42,11 @@ class Outcome:
     trace: tuple[Statement, ...] = field(default=())
     #: The trace's lanes, when they are not the cluster's nodes.
     lanes: tuple[str, ...] = field(default=())
+
+    @property
+    def correct(self) -> bool:
+        """Is this the outcome the fix is after? (Not when nothing was measured.)"""
+        return self.verdict.good is True
 
     @property
     def picture(self) -> Picture | None:
@@ -51,11 +57,11 @@ class Outcome:
         return TracePicture(self.trace, self.lanes)
 
 
-_markdown = MarkdownIt("commonmark", {"html": False})
-
-
 @dataclass(frozen=True, kw_only=True)
 class Lesson:
+    """A lesson. Its problem and fix are a sentence of markdown each, whose terms may
+    link to the glossary as the docs do (`[replica](../glossary.md#replica)`)."""
+
     number: int
     slug: str
     title: str
@@ -66,22 +72,29 @@ class Lesson:
     replica_controls: bool = False
     #: What its rows compare: strategies, for most lessons.
     compares: str = "Strategy"
+    #: What Run it does to the cluster to make the failure happen, where the cluster
+    #: controls are on (`{max_lag_seconds}` is filled in); empty when it changes nothing.
+    before_run: str = ""
 
     @property
     def doc(self) -> str:
         return f"docs/lessons/{self.number:02d}-{self.slug}.md"
 
-    def doc_html(self) -> str:
-        """The lesson's doc, rendered: one source for the repository and the lab page.
+    def doc_html(self) -> SafeString:
+        """The lesson's doc, rendered: one source for the repository and the lab page."""
+        return render_file(self.doc)
 
-        Its title is left out (the page has its own). Raw HTML in the markdown is
-        escaped, not passed through, and markdown-it refuses javascript: links. A code
-        block can be focused, so a keyboard can scroll one wider than a phone.
-        """
-        text = (settings.BASE_DIR / self.doc).read_text(encoding="utf-8")
-        if text.startswith("# "):
-            text = text.split("\n", 1)[1]
-        return _markdown.render(text).replace("<pre>", '<pre tabindex="0">')
+    def problem_html(self) -> SafeString:
+        return render_inline(self.problem)
+
+    def fix_html(self) -> SafeString:
+        return render_inline(self.fix)
+
+    def problem_text(self) -> str:
+        return plain(self.problem)
+
+    def before_run_text(self) -> str:
+        return self.before_run.format(max_lag_seconds=conf.max_lag_seconds())
 
     @property
     def test(self) -> str:
@@ -153,7 +166,7 @@ def side_by_side(scenario: Callable[[str], Outcome]) -> Callable[[], list[Outcom
         try:
             return scenario(strategy)
         except DatabaseError as error:  # naive meeting a dead replica, typically
-            return Outcome(strategy, False, f"the page failed: {error}")
+            return Outcome(strategy, ERROR, f"the page failed: {error}")
 
     def run() -> list[Outcome]:
         outcomes = [run_one(strategy) for strategy in ("naive", "sticky", "causal")]

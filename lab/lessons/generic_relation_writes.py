@@ -6,6 +6,7 @@ from forum.models import Post
 from routers import RequestState, conf, request_scope
 
 from ..trace import traced
+from ..verdicts import ERROR, NO_ERROR, NOT_RUN
 from .base import Lesson, Outcome, side_by_side
 
 
@@ -17,7 +18,7 @@ def generic_relation_writes(strategy: str) -> Outcome:
     """
     post = Post.objects.using(conf.primary()).first()
     if post is None:
-        return Outcome(strategy, False, "no post to try it on: run manage.py seed_forum")
+        return Outcome(strategy, NOT_RUN, "no post to try it on: run manage.py seed_forum")
     manager = post.reactions(manager="plain") if strategy == "naive" else post.reactions
     with traced() as statements, request_scope(RequestState(strategy=strategy)):
         list(manager.all())
@@ -30,8 +31,8 @@ def generic_relation_writes(strategy: str) -> Outcome:
     trace = tuple(statements)
     read, wrote = statements[0].alias, statements[-1].alias
     if error is not None:
-        return Outcome(strategy, False, f"the update went to {wrote}: {error}", trace=trace)
-    return Outcome(strategy, True, f"read on {read}, the update went to {wrote}", trace=trace)
+        return Outcome(strategy, ERROR, f"the update went to {wrote}: {error}", trace=trace)
+    return Outcome(strategy, NO_ERROR, f"read on {read}, the update went to {wrote}", trace=trace)
 
 
 LESSON = Lesson(
@@ -39,8 +40,8 @@ LESSON = Lesson(
     slug="generic-relation-writes",
     title="Generic relations: writes routed as reads",
     problem="A GenericRelation's manager binds its queryset with db_for_read, so update() and "
-    ".all().delete() through it go to a replica (Django ticket #36389); the manager's own "
-    "create(), add() and set() ask db_for_write.",
+    ".all().delete() through it go to a [replica](../glossary.md#replica) (Django ticket "
+    "#36389); the manager's own create(), add() and set() ask db_for_write.",
     fix="A WritesOnPrimaryQuerySet as the model's default manager sends those writes to the "
     "primary, and its reads can still use a replica.",
     run=side_by_side(generic_relation_writes),

@@ -17,6 +17,7 @@ from forum.models import Tag
 from routers import RequestState, conf, primary_lsn, read_alias, replayed, request_scope
 
 from ..trace import Statement, traced
+from ..verdicts import HIDES_LAG, NOT_RUN, SHOWS_LAG, STALE
 from .base import Lesson, Outcome, lab_tag
 
 ON_PRIMARY_HOST = "mirror on the primary host"
@@ -91,22 +92,24 @@ def through_mirror(on_primary_host: bool) -> Outcome:
         if found:
             return Outcome(
                 label,
-                False,
+                HIDES_LAG,
                 "found at once: the test passes, but it read the primary's own server, "
                 "so it hides the 404 a lagging replica gives real users",
                 trace=trace,
             )
-        return Outcome(label, True, "not found: unexpected on the primary's server", trace=trace)
+        return Outcome(
+            label, SHOWS_LAG, "not found: unexpected on the primary's server", trace=trace
+        )
     if found:
         return Outcome(
             label,
-            False,
+            HIDES_LAG,
             "found: the standby had already replayed it (is an apply delay set?)",
             trace=trace,
         )
     return Outcome(
         label,
-        True,
+        SHOWS_LAG,
         "not found: the test fails, as the redirect fails in production. The mirror "
         "took the primary's NAME only; it still reads the lagging standby",
         trace=trace,
@@ -126,14 +129,14 @@ def never_committed() -> Outcome:
     trace = read_trace(began, on_primary_host=False)
     # Whatever it finds, this setup cannot show lag: the row is never visible on a standby.
     if not caught_up:
-        return Outcome(NEVER_COMMITTED, False, "the standby did not replay in time", trace=trace)
+        return Outcome(NEVER_COMMITTED, NOT_RUN, "the standby did not replay in time", trace=trace)
     if found:
         return Outcome(
-            NEVER_COMMITTED, False, "found on the standby: unexpected, uncommitted", trace=trace
+            NEVER_COMMITTED, HIDES_LAG, "found on the standby: unexpected, uncommitted", trace=trace
         )
     return Outcome(
         NEVER_COMMITTED,
-        False,
+        HIDES_LAG,
         "the standby replayed past the insert and still has no row: a test's rolled-back "
         "data is replayed on a standby but never becomes visible (its commit never comes), "
         "so a TestCase cannot show lag at all",
@@ -154,13 +157,17 @@ def this_project() -> Outcome:
             served_by = read_alias(Tag)
         caught_up = position is not None and replayed(replica(), position, REPLAY_TIMEOUT)
         found_later = caught_up and Tag.objects.using(replica()).filter(name=name).exists()
-    if found_now and found_later:
-        summary = (
-            f"found at once (causal read {served_by}), and on the standby once it had "
-            "replayed the write: a real standby, a real commit, a bounded wait"
-        )
-        return Outcome(THIS_PROJECT, True, summary, trace=tuple(statements))
-    return Outcome(THIS_PROJECT, False, "not found", trace=tuple(statements))
+    trace = tuple(statements)
+    if not found_now:
+        return Outcome(THIS_PROJECT, STALE, f"not found: causal read {served_by}", trace=trace)
+    if not found_later:
+        why = f"the standby did not replay the write within {REPLAY_TIMEOUT:.0f} s"
+        return Outcome(THIS_PROJECT, NOT_RUN, why, trace=trace)
+    summary = (
+        f"found at once (causal read {served_by}), and on the standby once it had "
+        "replayed the write: a real standby, a real commit, a bounded wait"
+    )
+    return Outcome(THIS_PROJECT, SHOWS_LAG, summary, trace=trace)
 
 
 def run() -> list[Outcome]:
@@ -171,10 +178,11 @@ LESSON = Lesson(
     number=11,
     slug="mirror-hides-lag",
     title="TEST.MIRROR hides lag",
-    problem="A read-your-writes test passes when the replica alias reaches the primary's own "
-    "server, and proves nothing about the lagging standby users meet.",
-    fix="Test against a real standby with a real apply delay, with committed data, waiting "
-    "on conditions with a bound.",
+    problem="A read-your-writes test passes when the [replica](../glossary.md#replica) "
+    "[alias](../glossary.md#alias) reaches the primary's own server, and proves nothing about the "
+    "lagging standby users meet.",
+    fix="Test against a real [standby](../glossary.md#standby) with a real [apply "
+    "delay](../glossary.md#apply-delay), with committed data, waiting on conditions with a bound.",
     run=run,
     compares="Test setup",
 )

@@ -24,6 +24,7 @@ from forum.outbox import relay
 
 from ..harness import relay_killed_half_way
 from ..trace import Statement, traced
+from ..verdicts import ALL_OR_NOTHING, HALF_DONE, NOT_RUN
 from .base import TWO_DATABASES, Lesson, Outcome, lab_events, lab_tag
 
 NESTED = "atomic() around atomic(using=…)"
@@ -49,17 +50,25 @@ def judged(
     if tag and found == events:
         each = "its event" if events == 1 else f"each of its {events} events"
         return Outcome(
-            setup, True, f"the tag and {each}, once; {cost}", trace=trace, lanes=TWO_DATABASES
+            setup,
+            ALL_OR_NOTHING,
+            f"the tag and {each}, once; {cost}",
+            trace=trace,
+            lanes=TWO_DATABASES,
         )
     if not tag and found == 0:
         return Outcome(
-            setup, True, f"neither the tag nor the event; {cost}", trace=trace, lanes=TWO_DATABASES
+            setup,
+            ALL_OR_NOTHING,
+            f"neither the tag nor the event; {cost}",
+            trace=trace,
+            lanes=TWO_DATABASES,
         )
     if tag:
         state = "the tag without its event" if not found else f"the tag and {found} events"
     else:
         state = "an event for a tag that was never committed"
-    return Outcome(setup, False, f"{state}; {cost}", trace=trace, lanes=TWO_DATABASES)
+    return Outcome(setup, HALF_DONE, f"{state}; {cost}", trace=trace, lanes=TWO_DATABASES)
 
 
 def nested(name: str) -> Outcome:
@@ -113,7 +122,7 @@ def outbox(name: str) -> Outcome:
         if not half_way or not relayed:
             return Outcome(
                 OUTBOX,
-                False,
+                NOT_RUN,
                 "the relay could not be caught half-way",
                 trace=trace,
                 lanes=TWO_DATABASES,
@@ -133,9 +142,8 @@ LESSON = Lesson(
     title="No atomicity across databases",
     problem="Two databases commit one after the other: a crash in between keeps one write and "
     "loses the other, however the atomic blocks are nested.",
-    fix="Write the event to the same database as the change (an outbox row, one "
-    "transaction), and relay it to the other database idempotently; on_commit only "
-    "orders the writes.",
+    fix="Write the event to the same database as the change (an outbox row, one transaction), and "
+    "relay it to the other database idempotently; on_commit only orders the writes.",
     run=run,
     compares="Setup",
 )

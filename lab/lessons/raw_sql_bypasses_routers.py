@@ -6,6 +6,7 @@ from forum.models import Tag
 from routers import RequestState, cursor_for_read, request_scope
 
 from ..trace import traced
+from ..verdicts import COHERENT, MIXED
 from .base import Lesson, Outcome, lab_tag, side_by_side
 
 
@@ -20,18 +21,20 @@ def raw_sql(strategy: str) -> Outcome:
                 raw = cursor.fetchone()[0]
     (orm_alias, raw_alias), trace = (s.alias for s in statements), tuple(statements)
     if raw_alias == orm_alias:
-        summary = f"ORM and raw SQL both read {orm_alias} ({orm} = {raw})"
-        return Outcome(strategy, True, summary, trace=trace)
+        # The tag is brand new: a replica that has not replayed it counts 0 both ways.
+        staleness = "the new tag is there" if orm else "equally stale, without the new tag yet"
+        summary = f"ORM and raw SQL both read {orm_alias} and agree ({orm} = {raw}): {staleness}"
+        return Outcome(strategy, COHERENT, summary, trace=trace)
     summary = f"ORM read {orm_alias} ({orm} rows), raw SQL read {raw_alias} ({raw} rows)"
-    return Outcome(strategy, False, summary, trace=trace)
+    return Outcome(strategy, MIXED, summary, trace=trace)
 
 
 LESSON = Lesson(
     number=5,
     slug="raw-sql-bypasses-routers",
     title="Raw SQL bypasses the routers",
-    problem="django.db.connection is always the default alias: raw SQL reads the primary "
-    "while the ORM reads a replica.",
+    problem="django.db.connection is always the default [alias](../glossary.md#alias): raw SQL "
+    "reads the [primary](../glossary.md#primary) while the ORM reads a replica.",
     fix="cursor_for_read(Model) opens the cursor where the ORM would read.",
     run=side_by_side(raw_sql),
 )

@@ -6,6 +6,7 @@ from forum.models import Tag
 from routers import RequestState, conf, request_scope
 
 from ..trace import traced
+from ..verdicts import FRESH, STALE
 from .base import Lesson, Outcome, lab_tag, side_by_side
 
 
@@ -22,16 +23,17 @@ def reads_inside_atomic(strategy: str) -> Outcome:
         transaction.set_rollback(True, using=conf.primary())
     alias, trace = statements[-1].alias, tuple(statements)
     if found:
-        return Outcome(strategy, True, f"read back inside the block, on {alias}", trace=trace)
-    return Outcome(strategy, False, f"missed its own write: {alias} cannot see it", trace=trace)
+        return Outcome(strategy, FRESH, f"read back inside the block, on {alias}", trace=trace)
+    return Outcome(strategy, STALE, f"missed its own write: {alias} cannot see it", trace=trace)
 
 
 LESSON = Lesson(
     number=2,
     slug="reads-inside-atomic",
     title="Reads inside atomic()",
-    problem="Inside a transaction, a read sent to a replica cannot see the transaction's own, "
-    "uncommitted writes.",
-    fix="While the primary has a transaction open, read from the primary.",
+    problem="Inside a transaction, a read sent to a [replica](../glossary.md#replica) cannot see "
+    "the transaction's own, uncommitted writes.",
+    fix="While the [primary](../glossary.md#primary) has a transaction open, read from the "
+    "primary.",
     run=side_by_side(reads_inside_atomic),
 )

@@ -13,6 +13,7 @@ from django.test import RequestFactory
 from routers import RoutingMiddleware, conf, primary_lsn, read_alias
 
 from ..harness import under_strategy
+from ..verdicts import FRESH, NOT_RUN, STALE
 from .base import Lesson, Outcome, follow, side_by_side
 
 
@@ -20,7 +21,7 @@ def session_after_login(strategy: str) -> Outcome:
     """A login (a new session row on the primary), then the next page loads the session."""
     user = User.objects.using(conf.primary()).order_by("pk").first()
     if user is None:
-        return Outcome(strategy, False, "no user to log in: run manage.py seed_forum")
+        return Outcome(strategy, NOT_RUN, "no user to log in: run manage.py seed_forum")
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
 
     def log_in(request: HttpRequest) -> HttpResponse:
@@ -43,10 +44,10 @@ def session_after_login(strategy: str) -> Outcome:
     finally:
         Session.objects.using(conf.primary()).filter(session_key=key).delete()
     if found:
-        return Outcome(strategy, True, f"still logged in: {alias} had the session", timeline)
+        return Outcome(strategy, FRESH, f"still logged in: {alias} had the session", timeline)
     return Outcome(
         strategy,
-        False,
+        STALE,
         f"logged out: {alias} has no such session yet, Django drops the cookie",
         timeline,
     )
@@ -56,10 +57,11 @@ LESSON = Lesson(
     number=12,
     slug="sessions-on-a-lagging-replica",
     title="Logged out right after logging in",
-    problem="A login writes a session row on the primary. The next page reads the session from "
-    "a replica that has not replayed it: Django finds no session, treats the user as a "
-    "visitor and deletes the session cookie.",
-    fix="Read-your-writes (sticky or causal) covers the login like any write; or read the "
-    "sessions and auth apps from the primary; or keep sessions out of the database.",
+    problem="A login writes a session row on the [primary](../glossary.md#primary). The next page "
+    "reads the session from a replica that has not replayed it: Django finds no session, treats "
+    "the user as a visitor and deletes the session cookie.",
+    fix="[Read-your-writes](../glossary.md#read-your-writes) ([sticky](../glossary.md#sticky) or "
+    "[causal](../glossary.md#causal)) covers the login like any write; or read the sessions and "
+    "auth apps from the primary; or keep sessions out of the database.",
     run=side_by_side(session_after_login),
 )
