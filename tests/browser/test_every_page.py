@@ -45,6 +45,9 @@ def site(gunicorn_url, stack, settings):
         "edit post": f"/p/{post.pk}/edit/",
         "delete post": f"/p/{post.pk}/delete/",
         "lab": "/lab/",
+        "how streaming replication works": "/lab/streaming-replication/",
+        "glossary": "/lab/glossary/",
+        "use it in your project": "/lab/use-it-in-your-project/",
         "cluster panel": "/lab/cluster/",
         **{f"lesson {lesson.slug}": f"/lab/{lesson.slug}/" for lesson in LESSONS},
     }
