@@ -4,8 +4,8 @@ A lesson is a module of this package: its scenario (one strategy's run, an Outco
 and its LESSON. Each has a doc (docs/lessons/NN-slug.md) and a test
 (tests/lessons/test_NN_slug.py) under the same name. The scenarios leave nothing
 behind: they delete what they create. What a run needs around its scenario (a
-strategy for a block, a process to kill, connections through the pooler) is in
-lab/harness.py.
+strategy for a block, a replica held back, a process to kill, connections through the
+pooler) is in lab/harness.py.
 """
 
 import time
