@@ -42,6 +42,7 @@ SELECT CASE
     END
 FROM bounds
 """
+_INSUFFICIENT_PRIVILEGE = "42501"
 # A commit record's description holds its time: "2026-11-27 05:29:21.167582+00; ...".
 _COMMIT_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d(?::\d\d)?"
 _WALINSPECT_SQL = """
@@ -143,10 +144,13 @@ def pending_commit_age(primary: str, replica_lsn: int) -> float | None:
         # again after the TTL.
         close_connection(primary)
         return None
-    except DatabaseError:
-        # The grant was revoked: stop asking (until a restart); the replica's own
-        # estimate will do.
-        lag_cache.set_can_read_wal(primary, False)
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+            # The grant was revoked: stop asking (until a restart); the replica's own
+            # estimate will do.
+            lag_cache.set_can_read_wal(primary, False)
+        # Anything else is this position's: no whole record after it yet ("could not
+        # find a valid record after", XX000), say. Ask again after the TTL.
         return None
     return None if seconds is None else round(float(seconds), 3)
 
