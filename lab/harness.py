@@ -179,7 +179,7 @@ def pooler_missing(connection: BaseDatabaseWrapper) -> str | None:
         where = f"{connection.settings_dict['HOST']}:{connection.settings_dict['PORT']}"
         return (
             f"no pooler answers at {where}: postgres/stack.sh starts PgBouncer when the "
-            "pgbouncer package is installed (as root it installs it)"
+            "pgbouncer package is installed (scripts/ensure-stack.sh installs it, as root)"
         )
     return None
 
@@ -212,11 +212,21 @@ def other_client_on(
     yield False
 
 
-def holds_cursor(client: psycopg.Connection[Any]) -> bool:
-    """Does the client's transaction run in the server session holding Django's cursor?"""
-    # pg_cursors lists the cursors of the server session the transaction runs in.
-    row = client.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%'")
-    return bool(row.fetchone()[0])  # type: ignore[index]
+def holds_cursor(marker: str) -> Callable[[psycopg.Connection[Any]], bool]:
+    """Does a client's transaction run in the server session holding the cursor whose
+    query names `marker`? (Not any Django cursor: a failed run may leave one behind in
+    another server session.)"""
+
+    def holds(client: psycopg.Connection[Any]) -> bool:
+        # pg_cursors lists the cursors of the server session the transaction runs in.
+        row = client.execute(
+            "SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%%'"
+            " AND strpos(statement, %s) > 0",
+            [marker],
+        ).fetchone()
+        return row is not None and bool(row[0])
+
+    return holds
 
 
 def server_of(cursor: Any) -> tuple[int, str]:

@@ -8,7 +8,7 @@ plays the busy site with a second client whose transaction takes the very server
 first transaction used (found by looking at it), so the outcome does not depend on luck.
 """
 
-import itertools
+import uuid
 
 import psycopg
 from django.db import DatabaseError
@@ -25,7 +25,6 @@ SERVER_SIDE_CURSOR = "iterator(), server-side cursor"
 CLIENT_SIDE = "iterator(), DISABLE_SERVER_SIDE_CURSORS"
 CHECK_THEN_READ = "replay check, then a read"
 ONE_TRANSACTION = "check and read in one transaction"
-_counter = itertools.count()
 
 
 def iterate(server_side: bool) -> Outcome:
@@ -35,28 +34,28 @@ def iterate(server_side: bool) -> Outcome:
         missing = pooler_missing(pooled)
         if missing:
             return Outcome(label, NOT_RUN, missing)
-        prefix = f"lab-pool-{next(_counter)}-"
+        # Unique to the run, also across processes: the other client finds this run's
+        # cursor by the query text it holds.
+        prefix = f"lab-pool-{uuid.uuid4().hex[:12]}-"
         Tag.objects.using(conf.primary()).bulk_create(Tag(name=f"{prefix}{n}") for n in range(3))
+        names: list[str] = []
         try:
             rows = Tag.objects.using(pooled.alias).filter(name__startswith=prefix).order_by("name")
             iterator = rows.iterator(chunk_size=1)
-            first = next(iterator)
-            with other_client_on(pooled, holds_cursor) as took_it:
-                rest = list(iterator)
+            names.append(next(iterator).name)
+            with other_client_on(pooled, holds_cursor(prefix)) as took_it:
+                names += [tag.name for tag in iterator]
         # Django's own cleanup (closing the cursor) meets the same missing cursor and
         # raises psycopg's error, unwrapped.
         except (DatabaseError, psycopg.Error) as error:
-            reason = str(error).splitlines()[0]
-            trace = (
-                Statement(0.0, "server A", "DECLARE", False),
-                Statement(1.0, "server B", "FETCH", True),
-            )
-            return Outcome(
-                label, ERROR, f"the second fetch reached another server: {reason}", trace=trace
-            )
+            return lost_cursor(label, str(error).splitlines()[0], len(names))
         finally:
+            # Django's CLOSE may have reached another server session too: a cursor left
+            # open would answer the next run's FETCH of the same name (Django's names
+            # start again with each connection).
+            with other_client_on(pooled, holds_cursor(prefix)):
+                pass  # the client closes every cursor of the session it took
             Tag.objects.using(conf.primary()).filter(name__startswith=prefix).delete()
-    names = [first.name, *(tag.name for tag in rest)]
     if server_side:
         found = "took" if took_it else "could not find"
         return Outcome(label, NO_ERROR, f"read every row (the other client {found} its server)")
@@ -67,6 +66,26 @@ def iterate(server_side: bool) -> Outcome:
         "in that one transaction, so no cursor outlived it",
         trace=(Statement(0.0, "server A", "SELECT", False),),
     )
+
+
+def lost_cursor(label: str, reason: str, rows_read: int) -> Outcome:
+    """The outcome of a server-side cursor whose session another statement missed: which
+    statement, from PostgreSQL's own words."""
+    if "portal" in reason:
+        # psycopg describes the cursor right after declaring it, in a message of its own.
+        summary = (
+            "psycopg's Describe, sent right after the DECLARE, reached another server "
+            f"before any row: {reason}"
+        )
+        missed = "Describe"
+    else:
+        summary = f"a FETCH reached another server after {rows_read} row(s): {reason}"
+        missed = "FETCH"
+    trace = (
+        Statement(0.0, "server A", "DECLARE", False),
+        Statement(1.0, "server B", missed, True),
+    )
+    return Outcome(label, ERROR, summary, trace=trace)
 
 
 def check_then_read(one_transaction: bool) -> Outcome:
@@ -131,8 +150,8 @@ LESSON = Lesson(
     slug="transaction-pooling",
     title="Behind a transaction pooler",
     problem="A [pooler](../glossary.md#pooler) in transaction mode may give each transaction "
-    "another server: a server-side cursor's next fetch, or the read after a replay check, lands "
-    "elsewhere.",
+    "another server: a server-side cursor's Describe or next fetch, or the read after a replay "
+    "check, lands elsewhere.",
     fix="DISABLE_SERVER_SIDE_CURSORS on every pooled alias, and ROUTERS_POOLED_REPLICAS so a "
     "request's check and reads share one transaction.",
     run=run,
