@@ -347,8 +347,9 @@ def read_alone(setup: Setup) -> Outcome:
         READ_ALONE,
         False,
         f"cancelled after {read.seconds:.1f} s: {in_words(conflict)}. The primary's VACUUM "
-        f"had removed the old row versions ({read.cleanup.tuples}); {setup.replica} waited "
-        f"{GRACE} = {setup.grace}s from when it received that WAL, then cancelled the read",
+        f"had removed the old row versions ({read.cleanup.tuples}); {setup.replica} waited at "
+        f"most {GRACE} = {setup.grace}s, counted from when it received the WAL, then "
+        "cancelled the read",
         trace=read.trace,
     )
 
