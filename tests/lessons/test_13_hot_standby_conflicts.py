@@ -59,7 +59,7 @@ def setup(stack) -> Iterator[Setup]:
     replicas = usable_replicas()
     assert replicas == conf.replicas()
     assert {health(alias).apply_delay for alias in replicas} == {1.0}
-    with lab_table() as table, standby_setting(replicas, GRACE, "2s"):
+    with lab_table(replicas) as table, standby_setting(replicas, GRACE, "2s"):
         yield Setup(table, replicas, grace=2, read_ms=3500)
     assert standby_settings() == {AS_SHIPPED}
 
