@@ -3,8 +3,9 @@
 A demo feature (settings.LAB_CLUSTER_CONTROLS): it changes a real cluster. It connects
 to a standby as the app's own role, since the replica aliases use the reader role, which
 may change nothing. postgres/primary/init.sh grants that role exactly what it needs here:
-ALTER SYSTEM on recovery_min_apply_delay, pg_reload_conf(), pg_wal_replay_pause() and
-pg_wal_replay_resume(); never superuser.
+ALTER SYSTEM on recovery_min_apply_delay (and, for lesson 13's run,
+max_standby_streaming_delay and hot_standby_feedback), pg_reload_conf(),
+pg_wal_replay_pause() and pg_wal_replay_resume(); never superuser.
 """
 
 from decimal import Decimal
@@ -75,6 +76,18 @@ def set_apply_delay(aliases: list[str], seconds: Decimal) -> None:
         sql.SQL("ALTER SYSTEM SET recovery_min_apply_delay = {}").format(sql.Literal(delay)),
         sql.SQL("SELECT pg_reload_conf()"),
     )
+
+
+def set_standby_setting(aliases: list[str], name: str, value: str | None) -> None:
+    """Set a setting that a reload applies, live (ALTER SYSTEM and a reload); None
+    resets it to what the configuration files say."""
+    setting = sql.Identifier(name)
+    change = (
+        sql.SQL("ALTER SYSTEM RESET {}").format(setting)
+        if value is None
+        else sql.SQL("ALTER SYSTEM SET {} = {}").format(setting, sql.Literal(value))
+    )
+    _run_on(aliases, change, sql.SQL("SELECT pg_reload_conf()"))
 
 
 def set_replay_paused(alias: str, paused: bool) -> None:

@@ -8,6 +8,7 @@ from . import (
     dead_or_lagging_replica,
     generic_relation_writes,
     get_or_create,
+    hot_standby_conflicts,
     mirror_hides_lag,
     no_cross_database_atomicity,
     post_redirect_lag,
@@ -34,6 +35,7 @@ LESSONS: list[Lesson] = [
         transaction_pooling,
         mirror_hides_lag,
         sessions_on_a_lagging_replica,
+        hot_standby_conflicts,
     )
 ]
 LESSONS_BY_SLUG = {lesson.slug: lesson for lesson in LESSONS}

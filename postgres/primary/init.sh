@@ -103,6 +103,9 @@ CREATE ROLE :"replication_user" LOGIN REPLICATION PASSWORD :'replication_passwor
 GRANT pg_monitor TO :"app_user";
 -- The lab changes the replicas' apply delay live (ALTER SYSTEM + reload, PostgreSQL 15+).
 GRANT ALTER SYSTEM ON PARAMETER recovery_min_apply_delay TO :"app_user";
+-- Lesson 13 shortens a standby's grace for conflicting queries, and turns its feedback
+-- on, for the length of one run (pg_parameter_acl is shared: it replicates).
+GRANT ALTER SYSTEM ON PARAMETER max_standby_streaming_delay, hot_standby_feedback TO :"app_user";
 SQL
 
 app_databases
