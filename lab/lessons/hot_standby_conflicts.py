@@ -50,6 +50,8 @@ from routers import (
 from ..cluster import ControlError, set_standby_setting
 from ..harness import under_strategy
 from ..trace import Statement, traced
+from ..verdicts import ERROR, NO_ERROR
+from ..verdicts import NOT_RUN as NOTHING_MEASURED
 from .base import Lesson, Outcome, lab_events
 
 READ_ALONE = "a long read on a replica"
@@ -346,20 +348,22 @@ def long_read(setup: Setup) -> Read:
 def read_alone(setup: Setup) -> Outcome:
     read = long_read(setup)
     if read.cleanup.error:
-        return Outcome(READ_ALONE, False, f"not shown: {read.cleanup.error}", trace=read.trace)
+        return Outcome(
+            READ_ALONE, NOTHING_MEASURED, f"not shown: {read.cleanup.error}", trace=read.trace
+        )
     conflict = recovery_conflict(read.failure) if read.failure else None
     if conflict is None:
         what = f"failed: {read.failure}" if read.failure else f"finished ({read.count} rows)"
         return Outcome(
             READ_ALONE,
-            False,
+            ERROR,
             f"the read {what} after {read.seconds:.1f} s; the primary's VACUUM said "
             f"{read.cleanup.tuples or 'nothing'}",
             trace=read.trace,
         )
     return Outcome(
         READ_ALONE,
-        False,
+        ERROR,
         f"cancelled after {read.seconds:.1f} s: {in_words(conflict)}. The primary's VACUUM "
         f"had removed the old row versions ({read.cleanup.tuples}); {setup.replica} waited at "
         f"most {GRACE} = {setup.grace}s, counted from when it received the WAL, then "
@@ -382,15 +386,15 @@ def in_a_get(setup: Setup, wrote_first: bool) -> Outcome:
     trace = tuple(sorted([*statements, *cleanup.statements], key=lambda s: s.at_ms))
     cancelled = [s.alias for s in statements if s.verb == "SELECT" and s.failed]
     if cleanup.error:
-        return Outcome(label, False, f"not shown: {cleanup.error}", trace=trace)
+        return Outcome(label, NOTHING_MEASURED, f"not shown: {cleanup.error}", trace=trace)
     if not cancelled:
-        return Outcome(label, False, f"{response.status_code}: no read was cancelled", trace=trace)
+        return Outcome(label, ERROR, f"{response.status_code}: no read was cancelled", trace=trace)
     first = cancelled[0]
     if wrote_first:
         if response.status_code == 500 and len(cancelled) == 1:
             return Outcome(
                 label,
-                False,
+                ERROR,
                 f"500 after {seconds:.1f} s: the read was cancelled on {first} (40001) and the "
                 f"GET was not served again, as it must not be: it had written an activity event "
                 f"(analytics holds {events}), which a second run would write again",
@@ -398,7 +402,7 @@ def in_a_get(setup: Setup, wrote_first: bool) -> Outcome:
             )
         return Outcome(
             label,
-            False,
+            ERROR,
             f"{response.status_code} after {seconds:.1f} s, {len(cancelled)} reads cancelled, "
             f"{events} events in analytics: not the one cancelled read and 500 expected",
             trace=trace,
@@ -406,7 +410,7 @@ def in_a_get(setup: Setup, wrote_first: bool) -> Outcome:
     if response.status_code != 200:
         return Outcome(
             label,
-            False,
+            ERROR,
             f"{response.status_code} after {seconds:.1f} s: the read was cancelled on {first}",
             trace=trace,
         )
@@ -421,7 +425,7 @@ def in_a_get(setup: Setup, wrote_first: bool) -> Outcome:
             f"; {first} was set aside for ROUTERS_HEALTH_TTL and no other replica was in "
             "rotation, so the primary served the second run (with a second replica, that one would)"
         )
-    return Outcome(label, True, summary, trace=trace)
+    return Outcome(label, NO_ERROR, summary, trace=trace)
 
 
 def with_feedback(setup: Setup) -> Outcome:
@@ -442,19 +446,21 @@ def with_feedback(setup: Setup) -> Outcome:
         read = long_read(setup)
     wait_for(lambda: holding() <= before, f"the primary letting go of {setup.replica}'s feedback")
     if read.cleanup.error:
-        return Outcome(FEEDBACK, False, f"not shown: {read.cleanup.error}", trace=read.trace)
+        return Outcome(
+            FEEDBACK, NOTHING_MEASURED, f"not shown: {read.cleanup.error}", trace=read.trace
+        )
     if read.failure is not None or not dead_rows_kept(read.cleanup):
         what = f"failed: {read.failure}" if read.failure else "finished"
         return Outcome(
             FEEDBACK,
-            False,
+            ERROR,
             f"the read {what} after {read.seconds:.1f} s; the primary's VACUUM said "
             f"{read.cleanup.tuples or 'nothing'}",
             trace=read.trace,
         )
     return Outcome(
         FEEDBACK,
-        True,
+        NO_ERROR,
         f"the read finished after {read.seconds:.1f} s ({read.count} rows), not cancelled. The "
         f"cost is on the primary: its VACUUM kept the old row versions, {read.cleanup.tuples} "
         "(they stay for as long as the standby's oldest query needs them)",
@@ -463,7 +469,7 @@ def with_feedback(setup: Setup) -> Outcome:
 
 
 def not_run(why: str) -> list[Outcome]:
-    return [Outcome(NOT_RUN, False, why)]
+    return [Outcome(NOT_RUN, NOTHING_MEASURED, why)]
 
 
 def run() -> list[Outcome]:
@@ -501,8 +507,9 @@ LESSON = Lesson(
     number=13,
     slug="hot-standby-conflicts",
     title="A long read on a replica is cancelled",
-    problem="The primary cleans up row versions no query on the primary needs; a standby "
-    "replaying that cleanup cancels its own queries that may still need them, once "
+    problem="The primary cleans up row versions no query on the primary needs; a "
+    "[standby](../glossary.md#standby) [replaying](../glossary.md#replay) that cleanup "
+    "cancels its own queries that may still need them, once "
     "max_standby_streaming_delay has run out.",
     fix="Serve a cancelled read-only request again (RoutingMiddleware does, never one that "
     "wrote), keep replica reads short, or trade: hot_standby_feedback (bloat on the "
