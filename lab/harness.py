@@ -5,31 +5,50 @@
 - Lesson 7's relay, run as a process of its own and killed half-way at a known point.
 - Lesson 10's pooler: Django connections through PgBouncer, opened for one run, and a
   second client that takes a given server connection from the pool.
+- Lesson 13's standbys and primary: a request served through the whole middleware, a
+  setting on the replicas for a block, a table of a run's own, and the primary's
+  update and vacuum while a long read runs.
 """
 
 import copy
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from django.conf import settings
+from django.core.handlers.base import BaseHandler
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import load_backend
+from django.http import HttpResponseBase
+from django.test import RequestFactory
+from django.urls import get_urlconf, set_urlconf
 
 from analytics.models import Event
 from forum.models import OutboxEvent
-from routers import current_state, describe_nodes
+from routers import (
+    conf,
+    connect_to_server,
+    current_state,
+    describe_nodes,
+    primary_lsn,
+    replayed,
+    servers_of,
+)
 
-from .cluster import set_replay_paused
+from .cluster import ControlError, set_replay_paused, set_standby_setting
+from .trace import Statement
 
 # --- A strategy for a block -------------------------------------------------------
 
@@ -237,3 +256,181 @@ def server_of(cursor: Any) -> tuple[int, str]:
     )
     pid, where = cursor.fetchone()
     return int(pid), str(where)
+
+
+# --- Lesson 13: a request served as Django serves it ---------------------------------
+
+# Bounds on what a run waits for: a reload on the standbys, a replay, a long read to start.
+STANDBY_TIMEOUT = 10.0
+POLL = 0.02
+
+
+def served(url: str, urlconf: str) -> HttpResponseBase:
+    """GET `url` as Django serves a request: the project's whole MIDDLEWARE around the view,
+    so that RoutingMiddleware's process_exception sees the view's error; resolved by the
+    URLconf module `urlconf`, which no URL of the site reaches."""
+    handler = BaseHandler()
+    handler.load_middleware()
+    # CommonMiddleware checks every request's host against ALLOWED_HOSTS.
+    allowed = next(iter(settings.ALLOWED_HOSTS), "localhost")
+    host = "localhost" if allowed == "*" else allowed.lstrip(".")
+    request = RequestFactory().get(url, HTTP_HOST=host)
+    request.urlconf = urlconf
+    outer = get_urlconf()
+    try:
+        return handler.get_response(request)
+    finally:
+        set_urlconf(outer)  # resolving the request set this thread's URLconf to `urlconf`
+
+
+# --- Lesson 13: settings on the standbys, a table of a run's own, the primary's cleanup
+
+
+@contextmanager
+def every_server(aliases: list[str]) -> Iterator[list[psycopg.Connection[Any]]]:
+    """A new connection to every server behind `aliases` (a scaled compose service is one
+    alias over several containers), as each alias's own role, for the block."""
+    with ExitStack() as opened:
+        try:
+            servers = [
+                opened.enter_context(connect_to_server(alias, server, autocommit=True))
+                for alias in aliases
+                for server in servers_of(alias)
+            ]
+        except psycopg.OperationalError as error:
+            raise ControlError(f"a replica did not answer: {error}") from error
+        yield servers
+
+
+def first_column(connection: psycopg.Connection[Any], sql: str, params: tuple[Any, ...]) -> Any:
+    row = connection.execute(sql, params).fetchone()
+    return row[0] if row else None
+
+
+def servers_answer(aliases: list[str], sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """The first column of `sql`'s first row on every server behind `aliases`, each asked
+    in a new session (one already open applies a reload only after its next statement)."""
+    with every_server(aliases) as servers:
+        return [first_column(server, sql, params) for server in servers]
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = STANDBY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise ControlError(f"{what}: not seen after {timeout:.0f} s")
+        time.sleep(POLL)
+
+
+@contextmanager
+def standby_setting(aliases: list[str], name: str, value: str) -> Iterator[None]:
+    """`name` = `value` on these replicas for the block, reset afterwards, whatever
+    happened; each change waited for until a session on every server shows it."""
+
+    def shown(changed: bool) -> bool:
+        sources = servers_answer(aliases, "SELECT source FROM pg_settings WHERE name = %s", (name,))
+        return all((source != "default") == changed for source in sources)
+
+    try:
+        set_standby_setting(aliases, name, value)
+        wait_for(lambda: shown(True), f"{name} = {value} on {', '.join(aliases)}")
+        yield
+    finally:
+        set_standby_setting(aliases, name, None)
+        wait_for(lambda: shown(False), f"{name} reset on {', '.join(aliases)}")
+
+
+@contextmanager
+def lab_table(replicas: list[str], rows: int) -> Iterator[str]:
+    """A table of the run's own on the primary, `rows` rows, replayed by these replicas;
+    dropped afterwards. No autovacuum: the run's own VACUUM is the cleanup."""
+    table = f"lab_conflict_{uuid.uuid4().hex[:10]}"
+    name = connections[conf.primary()].ops.quote_name(table)
+    try:
+        with connections[conf.primary()].cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE {name} (id int PRIMARY KEY, v int NOT NULL)"
+                " WITH (autovacuum_enabled = off)"
+            )
+            cursor.execute(f"INSERT INTO {name} SELECT i, 0 FROM generate_series(1, %s) i", [rows])
+        position = primary_lsn()
+        for alias in replicas:
+            if position is None or not replayed(alias, position, STANDBY_TIMEOUT):
+                raise ControlError(
+                    f"{alias} did not replay the run's table within {STANDBY_TIMEOUT:.0f} s"
+                )
+        yield table
+    finally:
+        with connections[conf.primary()].cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+@dataclass
+class Cleanup:
+    """The primary's side of a conflict: when it updated every row and vacuumed, after the
+    run began, and what its VACUUM said of the dead rows."""
+
+    began: float
+    statements: list[Statement] = field(default_factory=list)
+    tuples: str = ""
+    error: str = ""
+
+    def note(self, verb: str) -> None:
+        at_ms = round((time.monotonic() - self.began) * 1000, 1)
+        self.statements.append(Statement(at_ms, conf.primary(), verb, False))
+
+
+@contextmanager
+def cleaned_up_under_read(table: str, replicas: list[str]) -> Iterator[Cleanup]:
+    """Once the block's long read of `table` runs on one of `replicas`, the primary updates
+    every row (each gets a new version, the old one dies) and vacuums the table (which
+    removes the dead ones), from a thread of its own."""
+    cleanup = Cleanup(began=time.monotonic())
+    read_ended = threading.Event()
+    primary_params = connections[conf.primary()].get_connection_params()
+    name = connections[conf.primary()].ops.quote_name(table)
+
+    def read_running(watched: list[psycopg.Connection[Any]]) -> bool:
+        # The reader role sees its own sessions' queries; the table's name is the run's.
+        sql = (
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE state = 'active'"
+            " AND query LIKE %s AND pid <> pg_backend_pid())"
+        )
+        return any(first_column(server, sql, (f"%pg_sleep%{table}%",)) for server in watched)
+
+    def clean_up(watched: list[psycopg.Connection[Any]]) -> None:
+        notices: list[str] = []
+        deadline = time.monotonic() + STANDBY_TIMEOUT
+        try:
+            while not read_running(watched):
+                if read_ended.is_set() or time.monotonic() > deadline:
+                    cleanup.error = "the long read was not seen running on a replica"
+                    return
+                time.sleep(POLL)
+            with psycopg.connect(**primary_params, autocommit=True) as primary:
+                primary.add_notice_handler(
+                    lambda notice: notices.append(notice.message_primary or "")
+                )
+                primary.execute(f"UPDATE {name} SET v = v + 1")
+                cleanup.note("UPDATE")
+                primary.execute(f"VACUUM (VERBOSE) {name}")
+                cleanup.note("VACUUM")
+        except psycopg.Error as error:
+            cleanup.error = f"the cleanup failed: {error}"
+        lines = (line for notice in notices for line in notice.splitlines())
+        cleanup.tuples = next((line for line in lines if line.startswith("tuples:")), "")
+
+    with every_server(replicas) as watched:
+        worker = threading.Thread(target=clean_up, args=(watched,), daemon=True)
+        worker.start()
+        try:
+            yield cleanup
+        finally:
+            read_ended.set()
+            worker.join(STANDBY_TIMEOUT)
+
+
+def dead_rows_kept(cleanup: Cleanup) -> int | None:
+    """How many dead row versions the primary's VACUUM could not remove yet."""
+    found = re.search(r"(\d+) are dead but not yet removable", cleanup.tuples)
+    return int(found.group(1)) if found else None

@@ -15,6 +15,7 @@ from django.db import connections
 
 from analytics.models import Event
 from lab.cluster import ControlError
+from lab.harness import cleaned_up_under_read, lab_table, servers_answer, standby_setting
 from lab.lessons.hot_standby_conflicts import (
     FEEDBACK,
     GRACE,
@@ -24,12 +25,8 @@ from lab.lessons.hot_standby_conflicts import (
     SERVED_AGAIN,
     WROTE_FIRST,
     Setup,
-    cleaned_up_under_read,
-    lab_table,
     long_read,
     recovery_conflict,
-    servers_answer,
-    standby_setting,
     with_feedback,
 )
 from lab.trace import traced
@@ -59,7 +56,7 @@ def setup(stack) -> Iterator[Setup]:
     replicas = usable_replicas()
     assert replicas == conf.replicas()
     assert {health(alias).apply_delay for alias in replicas} == {1.0}
-    with lab_table(replicas) as table, standby_setting(replicas, GRACE, "2s"):
+    with lab_table(replicas, ROWS) as table, standby_setting(replicas, GRACE, "2s"):
         yield Setup(table, replicas, grace=2, read_ms=3500)
     assert standby_settings() == {AS_SHIPPED}
 
@@ -210,7 +207,7 @@ def test_it_says_so_when_the_cluster_refuses(monkeypatch, client, settings):
     def refused(*args):
         raise ControlError("Could not change replica: refused")
 
-    monkeypatch.setattr("lab.lessons.hot_standby_conflicts.set_standby_setting", refused)
+    monkeypatch.setattr("lab.harness.set_standby_setting", refused)
     found = outcomes(client.post("/lab/hot-standby-conflicts/"))
 
     assert found == {NOT_RUN: ("no", "Could not change replica: refused")}
