@@ -90,12 +90,39 @@ def set_standby_setting(aliases: list[str], name: str, value: str | None) -> Non
     _run_on(aliases, change, sql.SQL("SELECT pg_reload_conf()"))
 
 
+# Pause where replay holds no table lock. A standby takes the ACCESS EXCLUSIVE locks it
+# replays (a VACUUM truncating a table, a TRUNCATE) until it replays their commit, which
+# an apply delay holds back: paused in between, it would block every read of that
+# table until replay resumes. So: pause, wait to be paused, and if such a lock is held,
+# resume, let replay move on, and try again (for 10 s at most).
+_PAUSE_CLEAR_OF_LOCKS = sql.SQL("""
+DO $$
+BEGIN
+    FOR attempt IN 1..200 LOOP
+        PERFORM pg_wal_replay_pause();
+        FOR wait IN 1..100 LOOP
+            EXIT WHEN pg_get_wal_replay_pause_state() = 'paused';
+            PERFORM pg_sleep(0.01);
+        END LOOP;
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_locks
+            WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND granted
+        ) THEN
+            RETURN;
+        END IF;
+        PERFORM pg_wal_replay_resume();
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RAISE EXCEPTION 'replay kept holding a table lock: not paused';
+END
+$$
+""")
+
+
 def set_replay_paused(alias: str, paused: bool) -> None:
-    """Pause or resume WAL replay: a paused standby keeps receiving, and falls behind."""
-    _run_on(
-        [alias],
-        sql.SQL("SELECT pg_wal_replay_pause()" if paused else "SELECT pg_wal_replay_resume()"),
-    )
+    """Pause or resume WAL replay: a paused standby keeps receiving, and falls behind.
+    It pauses where replay holds no table lock (see _PAUSE_CLEAR_OF_LOCKS)."""
+    _run_on([alias], _PAUSE_CLEAR_OF_LOCKS if paused else sql.SQL("SELECT pg_wal_replay_resume()"))
 
 
 class DelayForm(forms.Form):
