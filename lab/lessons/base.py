@@ -26,7 +26,7 @@ from routers import RoutingMiddleware, conf
 from ..docs import plain, render_file, render_inline
 from ..timeline import Picture, Timeline, watch_replay
 from ..trace import Statement, TracePicture
-from ..verdicts import ERROR, Verdict
+from ..verdicts import ERROR, NOT_RUN, Verdict
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,15 @@ def timeline_of(committed: Committed, read_at: float, alias: str) -> Timeline | 
     )
 
 
+# The strategies a side-by-side lesson compares, in the order its table shows them.
+COMPARED = ("naive", "sticky", "causal")
+
+
+def not_run_side_by_side(why: str) -> list[Outcome]:
+    """A side-by-side lesson's rows when its setup could not be made: nothing measured."""
+    return [Outcome(strategy, NOT_RUN, why) for strategy in COMPARED]
+
+
 def side_by_side(scenario: Callable[[str], Outcome]) -> Callable[[], list[Outcome]]:
     """Run `scenario` under naive, sticky and causal; then see when the replicas replayed."""
 
@@ -169,7 +178,7 @@ def side_by_side(scenario: Callable[[str], Outcome]) -> Callable[[], list[Outcom
             return Outcome(strategy, ERROR, f"the page failed: {error}")
 
     def run() -> list[Outcome]:
-        outcomes = [run_one(strategy) for strategy in ("naive", "sticky", "causal")]
+        outcomes = [run_one(strategy) for strategy in COMPARED]
         watched = iter(watch_replay([o.timeline for o in outcomes if o.timeline is not None]))
         return [
             outcome if outcome.timeline is None else replace(outcome, timeline=next(watched))

@@ -25,8 +25,8 @@ from routers import (
 from ..cluster import ControlError
 from ..harness import replica_held_back
 from ..trace import traced
-from ..verdicts import ERROR, FRESH, NOT_RUN, STALE
-from .base import Lesson, Outcome, lab_tag, side_by_side
+from ..verdicts import ERROR, FRESH, STALE
+from .base import Lesson, Outcome, lab_tag, not_run_side_by_side, side_by_side
 
 # Past the time bound, how long the run waits at most for the routers to see it.
 OUT_OF_ROTATION_GRACE = 5.0
@@ -94,7 +94,7 @@ def run() -> list[Outcome]:
             return side_by_side(lambda strategy: dead_or_lagging_replica(strategy, name))()
     except ControlError as error:
         why = f"could not pause a replica: {error}"
-        return [Outcome(strategy, NOT_RUN, why) for strategy in ("naive", "sticky", "causal")]
+        return not_run_side_by_side(why)
 
 
 LESSON = Lesson(

@@ -18,8 +18,8 @@ from routers import RequestState, conf, primary_lsn, replayed, request_scope
 from ..cluster import ControlError
 from ..harness import replica_held_back
 from ..trace import traced
-from ..verdicts import COHERENT, MIXED, NOT_RUN
-from .base import Lesson, Outcome, lab_tag, side_by_side
+from ..verdicts import COHERENT, MIXED
+from .base import Lesson, Outcome, lab_tag, not_run_side_by_side, side_by_side
 
 # How long the run waits at most for each other replica to replay its tag.
 REPLAY_TIMEOUT = 35.0
@@ -72,7 +72,7 @@ def replica_per_query(strategy: str, name: str) -> Outcome:
 def run() -> list[Outcome]:
     if not conf.replicas():
         why = "no replica is configured: there is nothing to choose among"
-        return [Outcome(strategy, NOT_RUN, why) for strategy in ("naive", "sticky", "causal")]
+        return not_run_side_by_side(why)
     try:
         with lab_tag() as name, replica_held_back() as held_back:
             Tag.objects.create(name=name)
@@ -85,7 +85,7 @@ def run() -> list[Outcome]:
             return side_by_side(lambda strategy: replica_per_query(strategy, name))()
     except ControlError as error:
         why = f"could not pause a replica: {error}"
-        return [Outcome(strategy, NOT_RUN, why) for strategy in ("naive", "sticky", "causal")]
+        return not_run_side_by_side(why)
 
 
 LESSON = Lesson(
