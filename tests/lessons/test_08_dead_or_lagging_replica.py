@@ -14,13 +14,7 @@ from routers import (
     request_scope,
     usable_replicas,
 )
-from tests.helpers import connect, fetch, wait_until
-
-# Table locks the replica holds as it replays them (its startup process's).
-HELD_LOCKS = (
-    "SELECT count(*) FROM pg_locks"
-    " WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND granted"
-)
+from tests.helpers import fetch, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -128,21 +122,3 @@ def test_it_skips_a_replica_stale_past_the_time_bound_though_few_bytes_behind(
         lambda: ("replica", 1) in {count_groups("causal", "waiting-") for _ in range(2)},
         what="replica back in rotation after resuming",
     )
-
-
-def test_it_pauses_a_replica_where_no_replayed_table_lock_blocks_its_reads(stack):
-    # A lock the primary took and committed: the replica holds it until it replays the
-    # commit, which the apply delay holds back.
-    with connect("default") as primary:
-        primary.execute("LOCK TABLE auth_group IN ACCESS EXCLUSIVE MODE")
-        primary.execute("SELECT pg_current_xact_id()")
-    wait_until(lambda: fetch("replica", HELD_LOCKS), what="replica to replay the lock")
-
-    set_replay_paused("replica", True)
-    try:
-        assert fetch("replica", HELD_LOCKS) == 0
-        with connect("replica") as reader:
-            reader.execute("SET statement_timeout = '5s'")  # a read the lock blocks fails
-            assert reader.execute("SELECT count(*) FROM auth_group").fetchone() is not None
-    finally:
-        set_replay_paused("replica", False)
