@@ -63,6 +63,8 @@ class RequestState:
     intends_to_write: bool = False
     #: With a primary down, a read found no node with the client's own write.
     not_visible: bool = False
+    #: The session's changes were not saved: its primary was unreachable.
+    session_unsaved: bool = False
     #: The request has been served again after its replica failed (once at most).
     retried: bool = False
     #: Pooled replica aliases whose connection this request keeps in one transaction

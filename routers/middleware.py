@@ -15,8 +15,9 @@ request wrote on, it sets that primary's two cookies, whichever router is in use
 client that switches strategy (SelectableRouter), or a router that wraps one of ours,
 keeps its writes. A streamed body is iterated in the request's routing state. A write
 that fails because the primary is down becomes a 503 "read-only" page; a read of the
-client's own write that no reachable node has yet, a 503 "saved, on its way" page
-(see `routers.primary_down`).
+client's own write that no reachable node has yet, a 503 "saved, on its way" page;
+a session that cannot be saved then costs its changes, not the page (see
+`routers.primary_down`).
 """
 
 import logging
@@ -32,6 +33,7 @@ from .context import current_state, entered, release_held
 from .cookies import remember_write, state_from_cookies
 from .primary_down import (
     answer_for_primary_down,
+    keep_session_saves_from_failing,
     not_visible_response,
     primaries_used,
     primary_unreachable,
@@ -87,6 +89,20 @@ class RoutingMiddleware:
         if not stream_in_state(state, response):
             await sync_to_async(release_held)(state)
         return await sync_to_async(answer_for_primary_down)(request, state, response)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> None:
+        # The session exists by now (SessionMiddleware's process_request has run) and
+        # is saved after the view: with its primary down, that save must not cost the page.
+        session = getattr(request, "session", None)
+        state = current_state()
+        if session is not None and state is not None:
+            keep_session_saves_from_failing(session, state)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         if isinstance(exception, NotVisibleYet):

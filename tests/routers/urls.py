@@ -14,12 +14,13 @@ from django.db import DataError, connections, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import include, path
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from psycopg import sql
 
 from analytics.models import Event
 from forum.models import Tag
 from routers import conf, in_request_context, read_alias, request_scope, use_primary
-from tests.helpers import connect
+from tests.helpers import connect, free_port
 
 
 def tag_found(name: str) -> str:
@@ -283,7 +284,46 @@ def time_out(request: HttpRequest) -> HttpResponse:
     return HttpResponse("slept")
 
 
+@csrf_exempt  # the subject is the session's save; a CSRF check would need a page first
+def save_draft(request: HttpRequest) -> HttpResponse:
+    """A draft kept, or a wizard's step: a POST whose only write is the session."""
+    request.session["draft"] = request.POST["body"]
+    return HttpResponse("draft saved")
+
+
+def count_visit(request: HttpRequest) -> HttpResponse:
+    """A page that counts the visitor's visits: a GET whose only write is the session."""
+    visits = request.session.get("visits", 0) + 1
+    request.session["visits"] = visits
+    return HttpResponse(f"visit {visits}, tags read from {read_alias(Tag)}")
+
+
+def visit_after_a_logout_elsewhere(request: HttpRequest) -> HttpResponse:
+    """A page that changes the session while another tab's logout deletes it."""
+    request.session["visits"] = request.session.get("visits", 0) + 1
+    with connect(conf.primary(), autocommit=True) as other:
+        other.execute(
+            "DELETE FROM django_session WHERE session_key = %s", [request.session.session_key]
+        )
+    return HttpResponse("visit counted")
+
+
+def write_then_lose_the_primary(request: HttpRequest, name: str) -> HttpResponse:
+    """A write, committed; then the primary goes away before the session is saved. The
+    primary's port stays changed: the test puts it back."""
+    Tag.objects.create(name=name)
+    request.session["last_tag"] = name
+    primary = connections[conf.primary()]
+    primary.close()
+    primary.settings_dict["PORT"] = str(free_port())  # refused, as by a server that is down
+    return HttpResponse("created")
+
+
 urlpatterns = [
+    path("visit-logged-out", visit_after_a_logout_elsewhere),
+    path("write-then-lose-primary/<str:name>", write_then_lose_the_primary),
+    path("draft", save_draft),
+    path("visit", count_visit),
     path("time-out", time_out),
     path("event/create/<str:name>", create_event),
     path("event/<str:name>", show_event),
