@@ -34,11 +34,16 @@ def _render_stale_ok(template: str, context: dict[str, Any], request: HttpReques
 
 
 def read_only_response(request: HttpRequest) -> HttpResponse:
-    """The 503 page for a write while the primary is down; it shows what was typed."""
+    """The 503 page for a write while the primary is down; it shows what was typed.
+
+    `submitted` holds one (name, value) pair per value, a field's values together and
+    in the order sent: a checkbox group or a multi-select sends one value per choice.
+    """
     submitted = [
         (name, value)
-        for name, value in request.POST.items()
+        for name, values in request.POST.lists()
         if name != "csrfmiddlewaretoken" and "password" not in name
+        for value in values
     ]
     html = _render_stale_ok("routers/read_only.html", {"submitted": submitted}, request)
     response = HttpResponse(html, status=503)

@@ -1,5 +1,7 @@
 """The forum's styled 503 "read-only" page, shown for a write while the primary is down."""
 
+import re
+
 import pytest
 from django.test import RequestFactory
 
@@ -36,3 +38,14 @@ def test_it_explains_itself_when_nothing_was_submitted():
     html = response.content.decode()
     assert "read-only mode" in html
     assert "<textarea" not in html
+
+
+def test_it_gives_back_every_value_of_a_field_in_order():
+    request = RequestFactory().post(
+        "/lists/new", {"line": ["eggs", "milk", "flour"], "title": "Shopping"}
+    )
+
+    html = read_only_response(request).content.decode()
+
+    kept = re.findall(r"<textarea readonly[^>]*>\n(.*?)</textarea>", html, re.DOTALL)
+    assert kept == ["eggs", "milk", "flour", "Shopping"]
