@@ -132,6 +132,7 @@ def test_it_serves_every_page_to_a_member_when_every_request_saves_the_session(
         assert page.status_code == 200
         assert "member" in page.text  # still logged in: the replicas' copy of the session
         assert served_by(page) <= {"replica", "replica_2"}
+        assert page.session_cookies_set() == []
 
 
 def test_it_serves_the_login_page_when_the_csrf_token_lives_in_the_session(primary_down):
