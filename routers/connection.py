@@ -1,7 +1,9 @@
 """This thread's connection to an alias, as the probes use it: one row of a query,
 outside the request's transaction, closed when it broke, kept on one server behind a
-pooler."""
+pooler; and whether this thread may use it at all (not on an event loop)."""
 
+import asyncio
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -12,6 +14,18 @@ from psycopg.pq import TransactionStatus
 
 from . import conf
 from .context import current_state, probing
+
+
+def database_io_refused() -> bool:
+    """True where Django refuses database I/O (SynchronousOnlyOperation): an event loop
+    runs in this thread, and DJANGO_ALLOW_ASYNC_UNSAFE is not set. The same test as
+    Django's `async_unsafe`.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return not os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def fetch_row(alias: str, sql: str, params: Any = None) -> tuple[Any, ...] | None:

@@ -39,6 +39,9 @@ class ClusterState:
     wrote_at: float | None = None
     #: The alias chosen, once, to serve this request's reads of this cluster.
     read_alias: str | None = None
+    #: The first read was routed on an event loop, where no replica can be checked:
+    #: this request reads the primary (or, while it is down, the fallback).
+    reads_on_primary: bool = False
     #: Something was written on this primary during this request.
     wrote: bool = False
     #: db_for_write chose this primary during this request: an error may be its.

@@ -24,6 +24,7 @@ from django.db import connections, router
 from django.db.models import Model
 
 from . import conf
+from .connection import database_io_refused
 from .context import ClusterState, RequestState, current_state, primary_forced
 from .lag import lag_seconds
 from .lsn import format_lsn
@@ -131,6 +132,12 @@ class SafeRouter(BaseRouter):
     read from a lagging replica passes, then the insert fails), and for
     `generic_models()`. Otherwise `choose_read_alias` decides, once per request and
     primary.
+
+    On an event loop (an async view's `aiterator()` asks there) no query may run, and
+    every check that lets a replica serve must run on the connection the reads will
+    use: the one of the thread Django runs the request's queries in (under ASGI, each
+    thread has connections of its own). A first read routed there goes to the primary,
+    and so does the rest of the request; a choice already made stands.
     """
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
@@ -146,10 +153,17 @@ class SafeRouter(BaseRouter):
         if (
             primary_forced()
             or cluster.wrote
+            or cluster.reads_on_primary
             or (state is not None and state.intends_to_write)
             or model in generic_models()
         ):
             return self._primary_or_fallback(primary)
+        if cluster.read_alias is None and database_io_refused():
+            # No lock: a worker thread of this request may hold it while it probes. If
+            # it chooses a replica meanwhile, the read it routes goes there, and every
+            # later one to the primary, which is ahead of it.
+            cluster.reads_on_primary = True
+            return primary
         if state is None:
             return self.choose_read_alias(primary, RequestState())
         if cluster.read_alias is None:  # the lock only for the first read, not every read
@@ -186,6 +200,10 @@ class SafeRouter(BaseRouter):
         replica has replayed it, or gets NotVisibleYet. Within a request, the fallback
         is the request's replica, so a page never mixes two.
         """
+        if database_io_refused():
+            # No node can be checked here. The reads run in a thread, which asks again
+            # there and falls back if the primary is down.
+            return primary
         # The cached health spares a dead primary a connection attempt per request;
         # connects() catches one that died since it was cached.
         if health(primary).up and connects(primary):

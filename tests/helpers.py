@@ -172,15 +172,19 @@ def unreachable(*aliases: str) -> Iterator[None]:
 
 
 @contextmanager
-def gunicorn(log_dir: Path, **env: str) -> Iterator[str]:
-    """The project served by gunicorn (threads, as in the demo) against the test stack,
-    with `env` added to its environment; its URL."""
+def gunicorn(log_dir: Path, *, asgi: bool = False, **env: str) -> Iterator[str]:
+    """The project served by gunicorn (threads, as in the demo; with `asgi`, its ASGI
+    worker, one event loop) against the test stack, with `env` added to its
+    environment; its URL."""
     port = free_port()
     log = log_dir / "gunicorn.log"
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", **env}
+    app = ["-k", "asgi", "config.asgi:application"] if asgi else ["config.wsgi"]
+    if asgi:
+        env["GUNICORN_THREADS"] = "1"  # the ASGI worker has none, and warns otherwise
     with log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", *app],
             cwd=REPO,
             env=env,
             stdout=output,

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.db import DataError, connections, transaction
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import include, path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -19,7 +19,14 @@ from psycopg import sql
 
 from analytics.models import Event
 from forum.models import Tag
-from routers import conf, in_request_context, read_alias, request_scope, use_primary
+from routers import (
+    conf,
+    current_state,
+    in_request_context,
+    read_alias,
+    request_scope,
+    use_primary,
+)
 from tests.helpers import connect, free_port
 
 
@@ -50,6 +57,45 @@ async def write_then_stream_async(request: HttpRequest, name: str) -> StreamingH
         yield await sync_to_async(tag_found)(name)
 
     return StreamingHttpResponse(body())
+
+
+def aliases_read() -> list[str]:
+    """The aliases this request's statements ran on so far, the routers' probes excluded."""
+    state = current_state()
+    return sorted(state.queries) if state is not None else []
+
+
+# aiterator() asks the routers for its alias on the event loop, where no query may run.
+@csrf_exempt
+async def tag_names_async(request: HttpRequest) -> JsonResponse:
+    names = [tag.name async for tag in Tag.objects.aiterator()]
+    return JsonResponse({"names": names, "aliases": aliases_read()})
+
+
+async def tag_names_after_a_read_async(request: HttpRequest) -> JsonResponse:
+    """The same, after a first read that runs in Django's thread (as every async ORM call
+    but aiterator() does): the routers choose there."""
+    await Tag.objects.aexists()
+    names = [tag.name async for tag in Tag.objects.aiterator()]
+    return JsonResponse({"names": names, "aliases": aliases_read()})
+
+
+async def stream_tag_names_async(request: HttpRequest) -> StreamingHttpResponse:
+    async def body() -> AsyncIterator[str]:
+        yield "streamed:"
+        async for tag in Tag.objects.aiterator():
+            yield f"{tag.name},"
+        yield f":{','.join(aliases_read())}:end"
+
+    return StreamingHttpResponse(body())
+
+
+@csrf_exempt
+async def create_tag_async(request: HttpRequest, name: str) -> JsonResponse:
+    """Create a tag, then list them all as tag_names_async does."""
+    await Tag.objects.acreate(name=name)
+    names = [tag.name async for tag in Tag.objects.aiterator()]
+    return JsonResponse({"names": names, "aliases": aliases_read()})
 
 
 def stream_write_then_read(request: HttpRequest, name: str) -> StreamingHttpResponse:
@@ -337,6 +383,10 @@ urlpatterns = [
     path("stream/<str:name>", write_then_stream),
     path("stream-async/<str:name>", write_then_stream_async),
     path("stream-writes/<str:name>", stream_write_then_read),
+    path("async/tags", tag_names_async),
+    path("async/tags-after-a-read", tag_names_after_a_read_async),
+    path("async/stream-tags", stream_tag_names_async),
+    path("async/create/<str:name>", create_tag_async),
     path("stream-cleanup/<str:name>", stream_with_cleanup),
     path("server-cursor/<str:name>", server_side_cursor),
     path("commit-then-fail/<str:name>", commit_then_fail),
