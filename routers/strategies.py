@@ -205,10 +205,12 @@ class SafeRouter(BaseRouter):
             # there and falls back if the primary is down.
             return primary
         # The cached health spares a dead primary a connection attempt per request;
-        # connects() catches one that died since it was cached.
-        if health(primary).up and connects(primary):
-            return primary
+        # connects() catches one that died since it was cached. A write of this request
+        # that succeeded proves it up, whatever was cached before: its reads need it.
         state = current_state()
+        wrote = state is not None and state.cluster(primary).wrote
+        if (wrote or health(primary).up) and connects(primary):
+            return primary
         if state is None:
             return self.pick_replica(primary) or primary
         cluster = state.cluster(primary)

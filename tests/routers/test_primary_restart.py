@@ -8,7 +8,8 @@ proves it is up: the client's next read must not be sent to a lagging replica.
 import pytest
 from django.http import HttpResponse
 
-from routers import conf
+from forum.models import Tag
+from routers import conf, read_alias, request_scope
 from routers.probes import mark_down
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
@@ -44,3 +45,19 @@ def test_a_write_that_missed_a_restarting_primary_gets_the_read_only_page(client
 
     assert response.status_code == 503
     assert "Kept for you" in response.content.decode()
+
+
+@pytest.mark.parametrize("strategy", ["sticky", "causal"])
+def test_a_write_proves_the_primary_up_for_the_reads_of_its_own_request(
+    settings, lagging_replicas, tag_name, strategy
+):
+    settings.ROUTERS_STRATEGY = strategy
+    settings.ROUTERS_HEALTH_TTL = 60
+    mark_down(conf.primary())  # cached while the primary was restarting
+
+    with request_scope():
+        Tag.objects.create(name=tag_name)
+        found = Tag.objects.filter(name=tag_name).exists()
+        alias = read_alias(Tag)
+
+    assert (found, alias) == (True, conf.primary())
