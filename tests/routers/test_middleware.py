@@ -241,6 +241,18 @@ def test_it_puts_the_prefix_in_front_of_its_cookie_names(strategy, settings):
     assert seen_state(request).cluster().min_lsn == 0x16_B374D848
 
 
+def test_it_reads_the_cookies_clients_hold_from_before_the_prefix():
+    # What every earlier version set: these names, each salted with its name.
+    request = factory.get("/")
+    request.COOKIES["routers_pin"] = cookie_value("routers_pin", "1")
+    request.COOKIES["routers_lsn"] = cookie_value("routers_lsn", "16/B374D848@1764224000123")
+
+    cluster = seen_state(request).cluster()
+
+    assert cluster.pinned
+    assert cluster.min_lsn == 0x16_B374D848
+
+
 def test_it_ignores_the_cookies_of_an_app_with_another_prefix(strategy, settings):
     strategy("causal")
     request = factory.get("/")
