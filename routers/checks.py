@@ -396,8 +396,8 @@ def _w009_cookie_names_shared_with_other_apps() -> list[checks.CheckMessage]:
         checks.Warning(
             f"SESSION_COOKIE_NAME is {settings.SESSION_COOKIE_NAME!r}, but the routing "
             f"cookies keep their default names ({conf.PIN_COOKIE}, {conf.LSN_COOKIE}): "
-            "another app on the same host overwrites them, and each app then rejects "
-            "the other's signature, so its writers read stale data.",
+            "another app on the same host would overwrite them, each app would reject "
+            "the other's signature, and its writers would read stale data.",
             hint=f'Name them apart: ROUTERS_COOKIE_PREFIX = "{settings.SESSION_COOKIE_NAME}_"; '
             'or set ROUTERS_COOKIE_PREFIX = "" if no other app shares the host.',
             id="routers.W009",
