@@ -6,7 +6,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.apps import apps as django_apps
-from django.conf import settings
+from django.conf import global_settings, settings
 from django.core import checks
 from django.db import DatabaseError, connections
 from django.utils.module_loading import import_string
@@ -67,6 +67,7 @@ def check_settings(
             _e007_primaries_are_cluster_keys,
             _e010_app_labels_exist,
             _e011_primary_fits_a_cookie_name,
+            _e012_cookie_prefix_fits_a_cookie_name,
             _e008_replicas_beside_clusters,
             _w007_alias_outside_clusters,
             _e005_pooled_alias_is_a_replica,
@@ -76,6 +77,7 @@ def check_settings(
             _w006_repeatable_read_requests,
             _w002_primary_without_replicas,
             _w008_naive_router,
+            _w009_cookie_names_shared_with_other_apps,
         )
         for problem in check()
     ]
@@ -208,6 +210,19 @@ def _e011_primary_fits_a_cookie_name() -> list[checks.CheckMessage]:
         )
         for primary in conf.primaries()
         if primary != conf.primary() and not _COOKIE_NAME.fullmatch(primary)
+    ]
+
+
+def _e012_cookie_prefix_fits_a_cookie_name() -> list[checks.CheckMessage]:
+    prefix = conf.cookie_prefix()
+    if isinstance(prefix, str) and (prefix == "" or _COOKIE_NAME.fullmatch(prefix)):
+        return []
+    return [
+        checks.Error(
+            f"ROUTERS_COOKIE_PREFIX is {prefix!r}, which cannot start a cookie name.",
+            hint='Use letters, digits and _, as in ROUTERS_COOKIE_PREFIX = "shop_".',
+            id="routers.E012",
+        )
     ]
 
 
@@ -367,6 +382,25 @@ def _w008_naive_router() -> list[checks.CheckMessage]:
             hint='Use CausalRouter or StickyRouter (or ROUTERS_STRATEGY = "causal"); keep '
             "naive for measuring the others against.",
             id="routers.W008",
+        )
+    ]
+
+
+def _w009_cookie_names_shared_with_other_apps() -> list[checks.CheckMessage]:
+    """A session cookie renamed is the usual sign of several apps on one host: they
+    would share the routing cookies too, unless those are renamed as well."""
+    renamed = settings.SESSION_COOKIE_NAME != global_settings.SESSION_COOKIE_NAME
+    if not renamed or hasattr(settings, "ROUTERS_COOKIE_PREFIX"):
+        return []
+    return [
+        checks.Warning(
+            f"SESSION_COOKIE_NAME is {settings.SESSION_COOKIE_NAME!r}, but the routing "
+            f"cookies keep their default names ({conf.PIN_COOKIE}, {conf.LSN_COOKIE}): "
+            "another app on the same host would overwrite them, each app would reject "
+            "the other's signature, and its writers would read stale data.",
+            hint=f'Name them apart: ROUTERS_COOKIE_PREFIX = "{settings.SESSION_COOKIE_NAME}_"; '
+            'or set ROUTERS_COOKIE_PREFIX = "" if no other app shares the host.',
+            id="routers.W009",
         )
     ]
 

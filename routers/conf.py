@@ -17,6 +17,7 @@ Every setting has a default, so a project needs none of them to start:
     ROUTERS_MAX_LAG_SECONDS = 10.0     # ... or whose oldest unapplied commit is older
     ROUTERS_HEALTH_TTL = 1.0           # seconds a health/lag probe result is reused
     ROUTERS_POOLED_REPLICAS = []       # replica aliases behind a transaction-mode pooler
+    ROUTERS_COOKIE_PREFIX = ""         # in front of the cookie names: apps sharing a host
 """
 
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ from django.core.signals import setting_changed
 
 STRATEGIES = ("primary", "naive", "sticky", "causal")
 
-# The default primary's cookie names; another primary's add "_<alias>" (see cookie_name).
+# The default primary's cookie names; another primary's add "_<alias>", and
+# ROUTERS_COOKIE_PREFIX goes in front of every name (see cookie_name).
 PIN_COOKIE = "routers_pin"
 LSN_COOKIE = "routers_lsn"
 # How long a write's LSN is honoured, by the browser and the server (the signature is
@@ -121,11 +123,20 @@ def primary_for(app_label: str | None) -> str:
     return layout.app_primaries.get(app_label or "", layout.primary)
 
 
+def cookie_prefix() -> str:
+    """What goes in front of every routing cookie's name, so two apps on one host (and
+    one cookie domain) keep their positions apart. Empty by default: the names clients
+    already hold."""
+    prefix: str = getattr(settings, "ROUTERS_COOKIE_PREFIX", "")
+    return prefix
+
+
 def cookie_name(base: str, primary_alias: str) -> str:
     """The cookie that carries `base` (PIN_COOKIE, LSN_COOKIE) for one primary: one cookie
     each, so a response sets only the ones for the primaries its request wrote, and
     never carries another primary's older value back to the client."""
-    return base if primary_alias == primary() else f"{base}_{primary_alias}"
+    name = base if primary_alias == primary() else f"{base}_{primary_alias}"
+    return cookie_prefix() + name
 
 
 def strategy() -> str:

@@ -5,7 +5,8 @@ the primary's WAL position after the write, and when the write's response was ma
 Unix ms on the app server's clock). Both are signed, time-stamped and salted per cookie;
 a missing, forged, expired or garbled one is ignored. A response never deletes one: a
 slow response cannot know whether the client has since been given a newer one by
-another request.
+another request. They reach where the session cookie reaches, and a response that sets
+them is kept out of shared caches.
 """
 
 import re
@@ -13,6 +14,7 @@ import time
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from . import conf
 from .context import RequestState
@@ -52,14 +54,19 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
 
 def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int) -> None:
     # Signed (and time-stamped) with SECRET_KEY, salted per cookie, out of JavaScript's
-    # reach, and sent over HTTPS only where the session cookie is.
+    # reach, and scoped as SessionMiddleware scopes the session cookie (domain, path,
+    # SameSite, Secure): a request that carries the session, from a sibling subdomain
+    # or a cross-site iframe, carries the client's writes too, so its session is not
+    # read from a replica that lacks the login.
     response.set_signed_cookie(
         name,
         value,
         salt=name,
         max_age=max_age,
         httponly=True,
-        samesite="Lax",
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        path=settings.SESSION_COOKIE_PATH,
+        samesite=settings.SESSION_COOKIE_SAMESITE,
         secure=settings.SESSION_COOKIE_SECURE,
     )
 
@@ -67,7 +74,15 @@ def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int)
 def remember_write(state: RequestState, response: HttpResponseBase) -> None:
     """Set the cookies that carry this request's writes to the client's next requests:
     for each primary it wrote on, that primary's pin and position."""
-    for primary in state.primaries_written():
+    written = state.primaries_written()
+    if not written:
+        return
+    # This client's position: a cache that gave the response to another client (Django's
+    # cache middleware, a CDN) would replace that client's newer one. Vary on Cookie as
+    # Django's session middleware does; "private" keeps shared caches off altogether.
+    patch_vary_headers(response, ("Cookie",))
+    patch_cache_control(response, private=True)
+    for primary in written:
         pin_cookie = conf.cookie_name(conf.PIN_COOKIE, primary)
         _set_cookie(response, pin_cookie, "1", max_age=conf.sticky_seconds())
         # Once per writing request, after its transactions have committed. If the

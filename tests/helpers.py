@@ -5,9 +5,11 @@ reading a node past the routers, and servers the tests start.
 delay, database `forum_test`) and exports its settings; the tests run against it.
 """
 
+import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import pytest
@@ -171,28 +173,50 @@ def unreachable(*aliases: str) -> Iterator[None]:
         point_at(ports.__getitem__)
 
 
+class Certificate(NamedTuple):
+    cert: Path
+    key: Path
+
+
+def self_signed_certificate(directory: Path, *hosts: str) -> Certificate:
+    """A certificate and its key, for `hosts` and 127.0.0.1, made with openssl."""
+    made = Certificate(directory / "cert.pem", directory / "key.pem")
+    names = ",".join([*(f"DNS:{host}" for host in hosts), "IP:127.0.0.1"])
+    request = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test".split()
+    files = ["-keyout", str(made.key), "-out", str(made.cert)]
+    subprocess.run(
+        [*request, *files, "-addext", f"subjectAltName={names}"], check=True, capture_output=True
+    )
+    return made
+
+
 @contextmanager
-def gunicorn(log_dir: Path, *, asgi: bool = False, **env: str) -> Iterator[str]:
+def gunicorn(
+    log_dir: Path, *, asgi: bool = False, tls: Certificate | None = None, **env: str
+) -> Iterator[str]:
     """The project served by gunicorn (threads, as in the demo; with `asgi`, its ASGI
     worker, one event loop) against the test stack, with `env` added to its
-    environment; its URL."""
+    environment, over HTTPS with `tls`; its URL."""
     port = free_port()
     log = log_dir / "gunicorn.log"
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", **env}
     app = ["-k", "asgi", "config.asgi:application"] if asgi else ["config.wsgi"]
     if asgi:
         env["GUNICORN_THREADS"] = "1"  # the ASGI worker has none, and warns otherwise
+    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", *app]
+    if tls:
+        command += ["--certfile", str(tls.cert), "--keyfile", str(tls.key)]
     with log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", *app],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+            command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    cafile = str(tls.cert) if tls else None
     try:
-        wait_until(lambda: answers(f"{url}/healthz") or server.poll() is not None, what="gunicorn")
+        wait_until(
+            lambda: answers(f"{url}/healthz", cafile) or server.poll() is not None,
+            what="gunicorn",
+        )
         if server.poll() is not None:
             pytest.fail(f"gunicorn exited:\n{log.read_text()}")
         yield url
@@ -201,12 +225,19 @@ def gunicorn(log_dir: Path, *, asgi: bool = False, **env: str) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def answers(url: str) -> bool:
+def answers(url: str, cafile: str | None = None) -> bool:
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def served_with(**changes: Any) -> dict[str, str]:
+    """The environment that makes gunicorn serve the project with these settings
+    changed (tests/server_settings.py applies them): `gunicorn(path, **served_with(...))`."""
+    return {"DJANGO_SETTINGS_MODULE": "tests.server_settings", "TEST_SETTINGS": json.dumps(changes)}
 
 
 def replicated_thread(title: str, **fields: Any) -> Any:

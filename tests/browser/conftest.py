@@ -17,7 +17,13 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def page(monkeypatch):
+def chromium_args():
+    """Chromium's command line beyond CHROMIUM_ARGS: a test module overrides it."""
+    return []
+
+
+@pytest.fixture
+def page(monkeypatch, chromium_args):
     """A page in a fresh headless Chromium.
 
     Playwright runs an event loop in this thread, and while one runs Django keeps this
@@ -29,7 +35,9 @@ def page(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         connections.close_all()
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *chromium_args]
+        )
         try:
             yield browser.new_page()
         finally:

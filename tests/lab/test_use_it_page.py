@@ -124,6 +124,7 @@ def test_the_defaults_it_lists_are_the_packages(settings, page_settings):
                 "ROUTERS_MAX_LAG_SECONDS": conf.max_lag_seconds(),
                 "ROUTERS_HEALTH_TTL": conf.health_ttl(),
                 "ROUTERS_POOLED_REPLICAS": conf.pooled_replicas(),
+                "ROUTERS_COOKIE_PREFIX": conf.cookie_prefix(),
             }
 
     assert listed == defaults

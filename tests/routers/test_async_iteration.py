@@ -18,7 +18,7 @@ import pytest
 
 from forum.models import Tag
 from routers import conf
-from tests.helpers import Stack, gunicorn, replica_aliases, wait_until
+from tests.helpers import Stack, gunicorn, replica_aliases, served_with, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -31,7 +31,7 @@ def asgi_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
     with gunicorn(
         tmp_path_factory.mktemp("asgi"),
         asgi=True,
-        DJANGO_SETTINGS_MODULE="tests.routers.served_settings",
+        **served_with(ROOT_URLCONF="tests.routers.urls"),
     ) as url:
         yield url
 

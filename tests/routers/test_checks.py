@@ -233,3 +233,24 @@ def test_it_reports_a_primary_alias_no_cookie_name_can_hold(settings):
     found = ids(check_settings(None))
 
     assert "routers.E011" in found
+
+
+@pytest.mark.parametrize("prefix", ["shop app_", "shop;", 3])
+def test_it_reports_a_cookie_prefix_no_cookie_name_can_start_with(settings, prefix):
+    settings.ROUTERS_COOKIE_PREFIX = prefix
+
+    assert ids(check_settings(None)) == ["routers.E012"]
+
+
+def test_it_warns_when_the_session_cookie_is_renamed_but_the_routing_cookies_are_not(settings):
+    settings.SESSION_COOKIE_NAME = "shop_session"
+
+    assert ids(check_settings(None)) == ["routers.W009"]
+
+
+@pytest.mark.parametrize("prefix", ["shop_", ""])
+def test_it_accepts_a_renamed_session_cookie_beside_a_chosen_prefix(settings, prefix):
+    settings.SESSION_COOKIE_NAME = "shop_session"
+    settings.ROUTERS_COOKIE_PREFIX = prefix
+
+    assert check_settings(None) == []

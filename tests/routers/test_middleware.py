@@ -207,6 +207,88 @@ def test_it_marks_its_cookies_secure_like_the_session_cookie(strategy, settings,
 
 
 @pytest.mark.parametrize(
+    ("domain", "path", "samesite"),
+    [
+        (None, "/", "Lax"),
+        (".forum.test", "/forum/", "Strict"),
+        (None, "/", "None"),
+        (None, "/", False),
+    ],
+)
+def test_it_scopes_its_cookies_as_the_session_cookie(strategy, settings, domain, path, samesite):
+    strategy("causal")
+    settings.SESSION_COOKIE_DOMAIN = domain
+    settings.SESSION_COOKIE_PATH = path
+    settings.SESSION_COOKIE_SAMESITE = samesite
+
+    response = run(factory.post("/"), writing_view)
+
+    for name in (conf.PIN_COOKIE, conf.LSN_COOKIE):
+        morsel = response.cookies[name]
+        assert (morsel["domain"], morsel["path"]) == (domain or "", path)
+        assert morsel["samesite"] == (samesite or "")  # False: no SameSite, as Django's
+
+
+def test_it_puts_the_prefix_in_front_of_its_cookie_names(strategy, settings):
+    strategy("causal")
+    settings.ROUTERS_COOKIE_PREFIX = "shop_"
+
+    response = run(factory.post("/"), writing_view)
+
+    assert set(response.cookies) == {"shop_routers_pin", "shop_routers_lsn"}
+    request = factory.get("/")
+    request.COOKIES["shop_routers_lsn"] = response.cookies["shop_routers_lsn"].value
+    assert seen_state(request).cluster().min_lsn == 0x16_B374D848
+
+
+def test_it_reads_the_cookies_clients_hold_from_before_the_prefix():
+    # What every earlier version set: these names, each salted with its name.
+    request = factory.get("/")
+    request.COOKIES["routers_pin"] = cookie_value("routers_pin", "1")
+    request.COOKIES["routers_lsn"] = cookie_value("routers_lsn", "16/B374D848@1764224000123")
+
+    cluster = seen_state(request).cluster()
+
+    assert cluster.pinned
+    assert cluster.min_lsn == 0x16_B374D848
+
+
+def test_it_ignores_the_cookies_of_an_app_with_another_prefix(strategy, settings):
+    strategy("causal")
+    request = factory.get("/")
+    request.COOKIES[conf.LSN_COOKIE] = cookie_value(conf.LSN_COOKIE, "16/B374D848")
+    settings.ROUTERS_COOKIE_PREFIX = "shop_"
+
+    assert seen_state(request).clusters == {}
+
+
+@pytest.mark.parametrize("cache_control", [None, "public, max-age=600"])
+def test_it_keeps_a_response_that_sets_its_cookies_out_of_shared_caches(strategy, cache_control):
+    strategy("causal")
+
+    def view(request):
+        response = writing_view(request)
+        if cache_control:
+            response["Cache-Control"] = cache_control
+        return response
+
+    response = run(factory.get("/"), view)
+
+    assert "Cookie" in response["Vary"]
+    assert "private" in response["Cache-Control"]
+    assert "public" not in response["Cache-Control"]
+
+
+def test_it_leaves_the_caching_of_a_response_without_its_cookies_alone(strategy):
+    strategy("causal")
+
+    response = run(factory.get("/"), idle_view)
+
+    assert not response.has_header("Vary")
+    assert not response.has_header("Cache-Control")
+
+
+@pytest.mark.parametrize(
     ("method", "writes"),
     [("get", False), ("head", False), ("post", True), ("put", True), ("delete", True)],
 )

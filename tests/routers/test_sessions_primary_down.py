@@ -3,7 +3,6 @@ never the page. A write gets the read-only page with what was typed; a read gets
 page, from a replica. Served by gunicorn, as a browser meets it."""
 
 import asyncio
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +18,7 @@ from django.db import connections
 from forum.models import Tag
 from routers import conf, forget
 from tests.factories import UserFactory
-from tests.helpers import gunicorn, replicated_thread, served_by, wait_for_replay
+from tests.helpers import gunicorn, replicated_thread, served_by, served_with, wait_for_replay
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -39,9 +38,8 @@ def primary_down(tmp_path, stack) -> Iterator[Serve]:
             url = later.enter_context(
                 gunicorn(
                     tmp_path,
-                    DJANGO_SETTINGS_MODULE="tests.routers.served_settings",
                     FORUM_ROUTING="causal",
-                    TEST_SETTINGS=json.dumps(overrides),
+                    **served_with(ROOT_URLCONF="tests.routers.urls", **overrides),
                 )
             )
             stack.stop("default")

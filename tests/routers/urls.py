@@ -247,6 +247,13 @@ def create_tag(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse("created")
 
 
+def touch_tag(request: HttpRequest, name: str) -> HttpResponse:
+    """A public page that writes on every GET, as a visit counter does: an UPDATE,
+    whether the row exists or not."""
+    Tag.objects.filter(name=name).update(name=name)
+    return HttpResponse("visited")
+
+
 # Tag name -> the replica its first read lost (see read_then_lose_replica).
 lost_replica: dict[str, str] = {}
 
@@ -380,6 +387,7 @@ urlpatterns = [
     path("lose-primary/<str:name>", primary_read_then_lose_primary),
     path("tag/<str:name>", show_tag),
     path("create/<str:name>", create_tag),
+    path("touch/<str:name>", touch_tag),
     path("stream/<str:name>", write_then_stream),
     path("stream-async/<str:name>", write_then_stream_async),
     path("stream-writes/<str:name>", stream_write_then_read),
