@@ -1,10 +1,15 @@
 """Lesson 8: a dead or far-behind replica is skipped; none left means the primary."""
 
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import OperationalError
 
 from lab.cluster import set_replay_paused
+from lab.lessons.mirror_hides_lag import flush_wal
 from routers import (
     RequestState,
     conf,
@@ -14,7 +19,18 @@ from routers import (
     request_scope,
     usable_replicas,
 )
-from tests.helpers import fetch, wait_until
+from tests.helpers import connect, fetch, wait_until
+
+# Table locks a standby holds as it replays them (its startup process's), on one table
+# or on any.
+REPLAYED_LOCK_ON = (
+    "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass"
+    " AND mode = 'AccessExclusiveLock' AND granted"
+)
+REPLAYED_LOCKS = (
+    "SELECT count(*) FROM pg_locks"
+    " WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND granted"
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -122,3 +138,90 @@ def test_it_skips_a_replica_stale_past_the_time_bound_though_few_bytes_behind(
         lambda: ("replica", 1) in {count_groups("causal", "waiting-") for _ in range(2)},
         what="replica back in rotation after resuming",
     )
+
+
+@pytest.fixture
+def own_table(stack):
+    """A table of this test's own, on every replica; dropped afterwards, and the drop
+    replayed (it takes an ACCESS EXCLUSIVE lock too)."""
+    name = "lesson_8_locked"
+    with connect("default", autocommit=True) as primary:
+        primary.execute(f"CREATE TABLE IF NOT EXISTS {name} (id int)")
+    stack.wait_for_replay()
+    yield name
+    with connect("default", autocommit=True) as primary:
+        primary.execute(f"DROP TABLE {name}")
+    stack.wait_for_replay()
+
+
+def reads_within(alias: str, table: str, timeout: str) -> bool:
+    """Whether a read of `table` on `alias` returns within `timeout`."""
+    with connect(alias, autocommit=True) as reader:
+        reader.execute(f"SET statement_timeout = '{timeout}'")
+        try:
+            reader.execute(f"SELECT count(*) FROM {table}")
+        except psycopg.errors.QueryCanceled:
+            return False
+    return True
+
+
+def pausing_on(standby: psycopg.Connection) -> bool:
+    """Whether a statement that pauses replay runs on `standby` (other than its own)."""
+    running = standby.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+        " AND state = 'active' AND query LIKE '%pg_wal_replay_pause()%'"
+    ).fetchone()
+    return bool(running and running[0])
+
+
+def test_it_pauses_a_replica_where_no_replayed_table_lock_blocks_its_reads(own_table):
+    app = settings.DATABASES["default"]
+    # The app's role, as the lab's controls connect: it may pause replay, and it sees
+    # the lab's own statement in pg_stat_activity.
+    standby = connect("replica", user=app["USER"], password=app["PASSWORD"], autocommit=True)
+    locker = connect("default")
+    pausing = ThreadPoolExecutor(max_workers=1)
+    try:
+        # Held open on the primary, the lock stays held on the replica, which releases it
+        # only when it replays the transaction's end: no window to catch.
+        locker.execute(f"LOCK TABLE {own_table} IN ACCESS EXCLUSIVE MODE")
+        flush_wal()  # else the lock's record may wait on the primary for the next commit
+        wait_until(
+            lambda: fetch("replica", REPLAYED_LOCK_ON, (own_table,)),
+            what="replica to replay the lock",
+        )
+
+        # A plain pause keeps the lock, and the table's reads wait for replay to resume.
+        standby.execute("SELECT pg_wal_replay_pause()")
+        try:
+            wait_until(
+                lambda: fetch("replica", "SELECT pg_get_wal_replay_pause_state()") == "paused",
+                what="the plain pause",
+            )
+            assert fetch("replica", REPLAYED_LOCK_ON, (own_table,)) == 1
+            assert not reads_within("replica", own_table, "1s")
+        finally:
+            standby.execute("SELECT pg_wal_replay_resume()")
+
+        # The lab's pause cannot return while the lock is held: it resumes and tries again.
+        paused = pausing.submit(set_replay_paused, "replica", True)
+        wait_until(
+            lambda: paused.done() or pausing_on(standby),
+            what="the lab's pause to run on the replica",
+        )
+        assert not paused.done(), "the lab's pause returned while replay held the lock"
+        assert fetch("replica", REPLAYED_LOCK_ON, (own_table,)) == 1
+
+        # The commit is flushed at once (the transaction wrote WAL: the lock's record).
+        # The replica applies it after its apply delay (1 s on the test stack), well
+        # within the lab's 10 s of tries, and then pauses clear of the lock.
+        locker.commit()
+        paused.result(timeout=30)  # the lab gives up, with an error, after about 10 s
+        assert fetch("replica", "SELECT pg_get_wal_replay_pause_state()") == "paused"
+        assert fetch("replica", REPLAYED_LOCKS) == 0
+        assert reads_within("replica", own_table, "1s")
+    finally:
+        locker.close()  # ends the transaction if it is still open
+        pausing.shutdown()
+        set_replay_paused("replica", False)
+        standby.close()
