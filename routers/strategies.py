@@ -27,7 +27,7 @@ from . import conf
 from .context import ClusterState, RequestState, current_state, primary_forced
 from .lag import lag_seconds
 from .lsn import format_lsn
-from .positions import ahead_of_primary
+from .positions import from_another_cluster
 from .probes import connects, health, probe
 from .querysets import generic_models
 from .replay import replayed, replica_with
@@ -194,10 +194,13 @@ class SafeRouter(BaseRouter):
         if state is None:
             return self.pick_replica(primary) or primary
         cluster = state.cluster(primary)
-        # The client's own write must be there, unless this request is itself a write
-        # (its reads are validation; the write will meet the read-only page).
-        lsn = None if state.intends_to_write else cluster.min_lsn
         with state.choosing:
+            # The client's own write must be there, unless this request is itself a
+            # write (its reads are validation; the write will meet the read-only page).
+            lsn = None if state.intends_to_write else cluster.min_lsn
+            if lsn is not None and from_another_cluster(primary, cluster):
+                # No replica will ever replay it: there is nothing to wait for.
+                cluster.min_lsn = lsn = None
             chosen = cluster.read_alias if cluster.read_alias != primary else None
             found = self._replica_while_primary_down(primary, chosen, lsn)
             fallback = while_primary_down(
@@ -296,9 +299,8 @@ class CausalRouter(SafeRouter):
         if replica is None:
             return self._primary_or_fallback(primary)
         cluster = state.cluster(primary)
-        if cluster.min_lsn is not None and ahead_of_primary(primary, cluster.min_lsn):
-            # A position from another PostgreSQL cluster: it means nothing here.
-            cluster.min_lsn = None
+        if from_another_cluster(primary, cluster):
+            cluster.min_lsn = None  # it means nothing here
         if cluster.min_lsn is None:
             return replica
         if replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster)):

@@ -11,6 +11,7 @@ from django.test import RequestFactory
 
 from routers import NodeHealth, RoutingMiddleware, conf, current_state, db_write, use_primary
 from routers.context import primary_forced
+from routers.positions import Position
 
 factory = RequestFactory()
 
@@ -51,10 +52,14 @@ def strategy(settings):
     return choose
 
 
+# The test stack's cluster, say (`SELECT system_identifier FROM pg_control_system()`).
+CLUSTER = 7714484792588521126
+
+
 @pytest.fixture(autouse=True)
 def primary_at(stub):
     """The primary's position, as the middleware reads it after a write (no database)."""
-    stub("primary_lsn", lambda primary=None: 0x16_B374D848)
+    stub("primary_position", lambda primary=None: Position(0x16_B374D848, CLUSTER))
 
 
 def test_it_reads_a_genuine_pin_cookie():
@@ -110,11 +115,38 @@ def test_it_reads_a_genuine_lsn_cookie():
 
 
 @pytest.mark.parametrize(
+    ("value", "wrote_at", "cluster"),
+    [
+        ("16/B374D848@1764224000123@7714484792588521126", 1764224000.123, CLUSTER),
+        # pg_control_system() shows the unsigned identifier as a bigint: past 2**63, < 0.
+        ("16/B374D848@1764224000123@-42", 1764224000.123, -42),
+        # Today's cookies, carried for an hour after an upgrade: read as they were.
+        ("16/B374D848@1764224000123", 1764224000.123, None),
+        ("16/B374D848", None, None),
+    ],
+)
+def test_it_reads_the_cluster_of_a_genuine_lsn_cookie_when_it_names_one(value, wrote_at, cluster):
+    request = factory.get("/")
+    request.COOKIES[conf.LSN_COOKIE] = cookie_value(conf.LSN_COOKIE, value)
+
+    state = seen_state(request).cluster()
+
+    assert (state.min_lsn, state.wrote_at, state.system_identifier) == (
+        0x16_B374D848,
+        wrote_at,
+        cluster,
+    )
+
+
+@pytest.mark.parametrize(
     "value",
     [
         "16/B374D848",  # forged: unsigned
         cookie_value(conf.LSN_COOKIE, "zz/zz"),  # signed, but not an LSN
         cookie_value(conf.LSN_COOKIE, "1/2/3"),
+        cookie_value(conf.LSN_COOKIE, "16/B374D848@1764224000123@"),
+        cookie_value(conf.LSN_COOKIE, "16/B374D848@1764224000123@cluster"),
+        cookie_value(conf.LSN_COOKIE, "16/B374D848@@7714484792588521126"),
         cookie_value(conf.PIN_COOKIE, "16/B374D848"),  # signed for the other cookie
         "\x00",
     ],
@@ -176,6 +208,16 @@ def test_it_stores_the_primarys_lsn_and_the_time_after_a_write(strategy):
     state = seen_state(request)
     assert state.cluster().min_lsn == 0x16_B374D848
     assert before - 0.001 <= state.cluster().wrote_at <= time.time()
+
+
+def test_it_stores_the_cluster_of_the_position_after_a_write(strategy):
+    strategy("causal")
+
+    response = run(factory.post("/"), writing_view)
+
+    value = unsign(conf.LSN_COOKIE, response.cookies[conf.LSN_COOKIE].value)
+    assert value.startswith("16/B374D848@")
+    assert value.endswith(f"@{CLUSTER}")
 
 
 def test_it_notices_writes_a_db_write_view_declares(strategy):
@@ -258,7 +300,7 @@ def test_it_keeps_state_apart_between_asyncio_tasks():
 
 def test_it_sets_no_lsn_cookie_when_the_primary_vanished_mid_request(strategy, stub):
     strategy("causal")
-    stub("primary_lsn", lambda primary=None: None)
+    stub("primary_position", lambda primary=None: None)
 
     response = run(factory.post("/"), writing_view)
 
