@@ -27,6 +27,13 @@ _LSN_TEXT = re.compile(
     r"(?P<lsn>[0-9A-F]{1,8}/[0-9A-F]{1,8})"
     r"(?:@(?P<ms>\d{1,15})(?:@(?P<cluster>-?\d{1,19}))?)?"
 )
+# How far behind the clock of the app server that signed a pin may run. A browser
+# counts the pin's Max-Age from when it received the response, on its own clock, so
+# the pin lasts ROUTERS_STICKY_SECONDS whatever the servers' clocks say; the server's
+# own bound (against the signer's time stamp) only stops a client that keeps cookies
+# past their Max-Age from replaying a pin for ever, and must not end it early when the
+# writing server's clock is behind the reading one's.
+PIN_CLOCK_SKEW_SECONDS = 60
 # RFC 9110's safe methods. Any other method may write, so its reads go to the primary.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -39,7 +46,10 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
         lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, primary)
         # The signature's timestamp bounds each on the server too, not only in the browser.
         pin = request.get_signed_cookie(
-            pin_cookie, default=None, salt=pin_cookie, max_age=conf.sticky_seconds()
+            pin_cookie,
+            default=None,
+            salt=pin_cookie,
+            max_age=conf.sticky_seconds() + PIN_CLOCK_SKEW_SECONDS,
         )
         lsn = request.get_signed_cookie(
             lsn_cookie, default=None, salt=lsn_cookie, max_age=conf.LSN_COOKIE_SECONDS

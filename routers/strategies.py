@@ -270,7 +270,12 @@ class StickyRouter(SafeRouter):
         """No further behind than the pin lasts, less the age of a lag measurement.
 
         A client unpinned after N seconds wrote more than N seconds ago: a replica that
-        lacks the write is more than N seconds behind. Lag is measured at most
+        lacks the write is more than N seconds behind. The browser counts the N seconds
+        (the pin's Max-Age) from the write's response, on its own clock, so this holds
+        whatever the app servers' clocks say. A client that keeps cookies past their
+        Max-Age is unpinned by the servers' bound instead, N seconds plus
+        `cookies.PIN_CLOCK_SKEW_SECONDS` after the signer's time stamp: later still,
+        unless the signer's clock was behind by more than that. Lag is measured at most
         ROUTERS_HEALTH_TTL ago and grows by at most that much since, so a replica
         measured within N minus the TTL has the write. Otherwise ROUTERS_MAX_LAG_SECONDS
         longer than the pin would let the writer's next page read stale data.

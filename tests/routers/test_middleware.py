@@ -11,6 +11,7 @@ from django.test import RequestFactory
 
 from routers import NodeHealth, RoutingMiddleware, conf, current_state, db_write, use_primary
 from routers.context import primary_forced
+from routers.cookies import PIN_CLOCK_SKEW_SECONDS
 from routers.positions import Position
 
 factory = RequestFactory()
@@ -99,12 +100,32 @@ def test_it_ignores_a_forged_or_garbled_pin_cookie(value):
     assert not seen_state(request).cluster().pinned
 
 
-def test_it_ignores_an_expired_pin_cookie(settings):
+def test_it_ignores_an_expired_pin_cookie(monkeypatch):
+    """The browser drops it after ROUTERS_STICKY_SECONDS; a client that kept it anyway,
+    past the allowance for app servers' clocks that disagree."""
+    now = time.time()
+    signed_at = now - conf.sticky_seconds() - PIN_CLOCK_SKEW_SECONDS - 1
+    monkeypatch.setattr(signing.time, "time", lambda: signed_at)
+    old = cookie_value(conf.PIN_COOKIE, "1")
+    monkeypatch.setattr(signing.time, "time", lambda: now)
     request = factory.get("/")
-    request.COOKIES[conf.PIN_COOKIE] = cookie_value(conf.PIN_COOKIE, "1")
-    settings.ROUTERS_STICKY_SECONDS = -1
+    request.COOKIES[conf.PIN_COOKIE] = old
 
     assert not seen_state(request).cluster().pinned
+
+
+def test_it_reads_a_pin_signed_by_a_clock_behind_within_the_allowance(monkeypatch, settings):
+    """Signed 2.5 s ago by a server whose clock is 3 s behind: 5.5 s old by its time
+    stamp, but the browser, counting the 5 s Max-Age from the response, still sends it."""
+    settings.ROUTERS_STICKY_SECONDS = 5
+    now = time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now - 2.5 - 3)
+    pin = cookie_value(conf.PIN_COOKIE, "1")
+    monkeypatch.setattr(signing.time, "time", lambda: now)
+    request = factory.get("/")
+    request.COOKIES[conf.PIN_COOKIE] = pin
+
+    assert seen_state(request).cluster().pinned
 
 
 def test_it_reads_a_genuine_lsn_cookie():
