@@ -37,6 +37,9 @@ class ClusterState:
     min_lsn: int | None = None
     #: causal: when that write committed (time.time()), if the cookie says.
     wrote_at: float | None = None
+    #: causal: the PostgreSQL cluster that position is in (its system identifier), if
+    #: the cookie says.
+    system_identifier: int | None = None
     #: The alias chosen, once, to serve this request's reads of this cluster.
     read_alias: str | None = None
     #: The first read was routed on an event loop, where no replica can be checked:

@@ -1,12 +1,13 @@
 """The routing cookies: a request's state read from them, its writes written to them.
 
-One pair per primary: sticky's pin, and causal's position ("16/B374D848@1764224000123":
-the primary's WAL position after the write, and when the write's response was made, in
-Unix ms on the app server's clock). Both are signed, time-stamped and salted per cookie;
-a missing, forged, expired or garbled one is ignored. A response never deletes one: a
-slow response cannot know whether the client has since been given a newer one by
-another request. They reach where the session cookie reaches, and a response that sets
-them is kept out of shared caches.
+One pair per primary: sticky's pin, and causal's position
+("16/B374D848@1764224000123@7714484792588521126": the primary's WAL position after the
+write, when the write's response was made, in Unix ms on the app server's clock, and
+the PostgreSQL cluster it is in, by its system identifier). Both are signed,
+time-stamped and salted per cookie; a missing, forged, expired or garbled one is
+ignored. A response never deletes one: a slow response cannot know whether the client
+has since been given a newer one by another request. They reach where the session
+cookie reaches, and a response that sets them is kept out of shared caches.
 """
 
 import re
@@ -19,11 +20,22 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from . import conf
 from .context import RequestState
 from .lsn import format_lsn, parse_lsn
-from .positions import primary_lsn
+from .positions import primary_position
 
-# Older copies of this package read only "16/B374D848" and ignore the "@ms" form: after
-# a roll-back, clients keep read-your-writes only for new writes.
-_LSN_TEXT = re.compile(r"(?P<lsn>[0-9A-F]{1,8}/[0-9A-F]{1,8})(?:@(?P<ms>\d{1,15}))?")
+# The cookies of older copies of this package ("16/B374D848", "16/B374D848@ms") are read
+# too, as they were. Those copies ignore the forms with more parts: after a roll-back,
+# clients keep read-your-writes only for new writes.
+_LSN_TEXT = re.compile(
+    r"(?P<lsn>[0-9A-F]{1,8}/[0-9A-F]{1,8})"
+    r"(?:@(?P<ms>\d{1,15})(?:@(?P<cluster>-?\d{1,19}))?)?"
+)
+# How far behind the clock of the app server that signed a pin may run. A browser
+# counts the pin's Max-Age from when it received the response, on its own clock, so
+# the pin lasts ROUTERS_STICKY_SECONDS whatever the servers' clocks say; the server's
+# own bound (against the signer's time stamp) only stops a client that keeps cookies
+# past their Max-Age from replaying a pin for ever, and must not end it early when the
+# writing server's clock is behind the reading one's.
+PIN_CLOCK_SKEW_SECONDS = 60
 # RFC 9110's safe methods. Any other method may write, so its reads go to the primary.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -36,7 +48,10 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
         lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, primary)
         # The signature's timestamp bounds each on the server too, not only in the browser.
         pin = request.get_signed_cookie(
-            pin_cookie, default=None, salt=pin_cookie, max_age=conf.sticky_seconds()
+            pin_cookie,
+            default=None,
+            salt=pin_cookie,
+            max_age=conf.sticky_seconds() + PIN_CLOCK_SKEW_SECONDS,
         )
         lsn = request.get_signed_cookie(
             lsn_cookie, default=None, salt=lsn_cookie, max_age=conf.LSN_COOKIE_SECONDS
@@ -49,6 +64,7 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
         if match is not None:
             cluster.min_lsn = parse_lsn(match["lsn"])
             cluster.wrote_at = int(match["ms"]) / 1000 if match["ms"] else None
+            cluster.system_identifier = int(match["cluster"]) if match["cluster"] else None
     return state
 
 
@@ -87,8 +103,9 @@ def remember_write(state: RequestState, response: HttpResponseBase) -> None:
         _set_cookie(response, pin_cookie, "1", max_age=conf.sticky_seconds())
         # Once per writing request, after its transactions have committed. If the
         # primary has just gone away there is no position to record.
-        position = primary_lsn(primary)
+        position = primary_position(primary)
         if position is not None:
-            value = f"{format_lsn(position)}@{int(time.time() * 1000)}"
+            made_ms = int(time.time() * 1000)
+            value = f"{format_lsn(position.lsn)}@{made_ms}@{position.system_identifier}"
             lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, primary)
             _set_cookie(response, lsn_cookie, value, conf.LSN_COOKIE_SECONDS)

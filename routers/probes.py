@@ -25,11 +25,14 @@ from .servers import replayed_positions
 # written, which is past the end of every committed transaction.
 # With the standby's apply delay, in seconds: it holds each commit back that long.
 # And when the server started: with its address, who it is (see `ReplayedPositions`).
+# And which cluster it belongs to: initdb's identifier, which a standby shares with its
+# primary (read from pg_control, about 20 us, executable by every role).
 _POSITION_SQL = (
     "SELECT CASE WHEN pg_is_in_recovery()"
     " THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,"
     " extract(epoch FROM current_setting('recovery_min_apply_delay')::interval)::float,"
-    " pg_postmaster_start_time()::text"
+    " pg_postmaster_start_time()::text,"
+    " (SELECT system_identifier FROM pg_control_system())"
 )
 
 
@@ -43,6 +46,9 @@ class NodeHealth:
     checked_at: float
     #: recovery_min_apply_delay, in seconds (a standby holds every commit back that long).
     apply_delay: float = 0.0
+    #: The PostgreSQL cluster the node belongs to (pg_control_system()'s
+    #: system_identifier, a standby's is its primary's); None when down.
+    system_identifier: int | None = None
 
 
 class HealthCache:
@@ -83,7 +89,9 @@ def probe(alias: str) -> NodeHealth:
     position = parse_lsn(row[0]) if row[0] else 0
     if alias not in conf.pooled_replicas():  # behind a pooler the server is unknown
         replayed_positions.record(alias, row[2], position)
-    return health_cache.remember(NodeHealth(alias, True, position, time.monotonic(), float(row[1])))
+    return health_cache.remember(
+        NodeHealth(alias, True, position, time.monotonic(), float(row[1]), int(row[3]))
+    )
 
 
 def health(alias: str) -> NodeHealth:

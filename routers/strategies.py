@@ -28,7 +28,7 @@ from .connection import database_io_refused
 from .context import ClusterState, RequestState, current_state, primary_forced
 from .lag import lag_seconds
 from .lsn import format_lsn
-from .positions import ahead_of_primary
+from .positions import from_another_cluster
 from .probes import connects, health, probe
 from .querysets import generic_models
 from .replay import replayed, replica_with
@@ -214,10 +214,13 @@ class SafeRouter(BaseRouter):
         if state is None:
             return self.pick_replica(primary) or primary
         cluster = state.cluster(primary)
-        # The client's own write must be there, unless this request is itself a write
-        # (its reads are validation; the write will meet the read-only page).
-        lsn = None if state.intends_to_write else cluster.min_lsn
         with state.choosing:
+            # The client's own write must be there, unless this request is itself a
+            # write (its reads are validation; the write will meet the read-only page).
+            lsn = None if state.intends_to_write else cluster.min_lsn
+            if lsn is not None and from_another_cluster(primary, cluster):
+                # No replica will ever replay it: there is nothing to wait for.
+                cluster.min_lsn = lsn = None
             chosen = cluster.read_alias if cluster.read_alias != primary else None
             found = self._replica_while_primary_down(primary, chosen, lsn)
             fallback = while_primary_down(
@@ -287,7 +290,12 @@ class StickyRouter(SafeRouter):
         """No further behind than the pin lasts, less the age of a lag measurement.
 
         A client unpinned after N seconds wrote more than N seconds ago: a replica that
-        lacks the write is more than N seconds behind. Lag is measured at most
+        lacks the write is more than N seconds behind. The browser counts the N seconds
+        (the pin's Max-Age) from the write's response, on its own clock, so this holds
+        whatever the app servers' clocks say. A client that keeps cookies past their
+        Max-Age is unpinned by the servers' bound instead, N seconds plus
+        `cookies.PIN_CLOCK_SKEW_SECONDS` after the signer's time stamp: later still,
+        unless the signer's clock was behind by more than that. Lag is measured at most
         ROUTERS_HEALTH_TTL ago and grows by at most that much since, so a replica
         measured within N minus the TTL has the write. Otherwise ROUTERS_MAX_LAG_SECONDS
         longer than the pin would let the writer's next page read stale data.
@@ -316,9 +324,8 @@ class CausalRouter(SafeRouter):
         if replica is None:
             return self._primary_or_fallback(primary)
         cluster = state.cluster(primary)
-        if cluster.min_lsn is not None and ahead_of_primary(primary, cluster.min_lsn):
-            # A position from another PostgreSQL cluster: it means nothing here.
-            cluster.min_lsn = None
+        if from_another_cluster(primary, cluster):
+            cluster.min_lsn = None  # it means nothing here
         if cluster.min_lsn is None:
             return replica
         if replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster)):

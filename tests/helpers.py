@@ -1,5 +1,6 @@
 """What the tests share besides fixtures: waiting on a condition, the test stack's nodes,
-reading a node past the routers, and servers the tests start.
+reading a node past the routers, servers the tests start, and a test client that lets
+cookies expire.
 
 `make test` starts a throwaway stack (a primary and two replicas with a 1 s apply
 delay, database `forum_test`) and exports its settings; the tests run against it.
@@ -22,6 +23,7 @@ from typing import Any, NamedTuple
 import psycopg
 import pytest
 from django.db import connections, transaction
+from django.test import Client
 
 from routers import conf, forget, parse_lsn
 from tests.factories import PostFactory, ThreadFactory
@@ -247,3 +249,28 @@ def replicated_thread(title: str, **fields: Any) -> Any:
     PostFactory(thread=thread, body="Opening post")
     wait_for_replay()
     return thread
+
+
+class BrowserClient(Client):
+    """Django's test client, dropping each cookie once its Max-Age has run out, counted
+    from when its response came, as a browser does. Django's own client keeps every
+    cookie for ever, so only the server's bound would end a pin."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expiry: dict[str, float] = {}  # cookie name -> time.monotonic() it expires
+
+    def request(self, **request: Any) -> Any:
+        now = time.monotonic()
+        for name, expires in list(self.expiry.items()):
+            if expires <= now:
+                del self.expiry[name]
+                self.cookies.pop(name, None)
+        response = super().request(**request)
+        received = time.monotonic()
+        for name, morsel in response.cookies.items():
+            if morsel["max-age"] == "":
+                self.expiry.pop(name, None)  # a session cookie: kept
+            else:
+                self.expiry[name] = received + int(morsel["max-age"])
+        return response

@@ -16,9 +16,15 @@ from django.conf import settings as django_settings
 from forum.models import Post
 from routers import conf
 from tests.factories import UserFactory
-from tests.helpers import replicated_thread, served_by, wait_until
+from tests.helpers import BrowserClient, replicated_thread, served_by, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
+
+
+@pytest.fixture
+def client():
+    """A client that lets cookies expire as browsers do: the pin ends after its Max-Age."""
+    return BrowserClient()
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from django.test import RequestFactory
 
 from routers import NodeHealth, RoutingMiddleware, conf, current_state, db_write, use_primary
 from routers.context import primary_forced
+from routers.cookies import PIN_CLOCK_SKEW_SECONDS
+from routers.positions import Position
 
 factory = RequestFactory()
 
@@ -51,10 +53,14 @@ def strategy(settings):
     return choose
 
 
+# The test stack's cluster, say (`SELECT system_identifier FROM pg_control_system()`).
+CLUSTER = 7714484792588521126
+
+
 @pytest.fixture(autouse=True)
 def primary_at(stub):
     """The primary's position, as the middleware reads it after a write (no database)."""
-    stub("primary_lsn", lambda primary=None: 0x16_B374D848)
+    stub("primary_position", lambda primary=None: Position(0x16_B374D848, CLUSTER))
 
 
 def test_it_reads_a_genuine_pin_cookie():
@@ -94,12 +100,32 @@ def test_it_ignores_a_forged_or_garbled_pin_cookie(value):
     assert not seen_state(request).cluster().pinned
 
 
-def test_it_ignores_an_expired_pin_cookie(settings):
+def test_it_ignores_an_expired_pin_cookie(monkeypatch):
+    """The browser drops it after ROUTERS_STICKY_SECONDS; a client that kept it anyway,
+    past the allowance for app servers' clocks that disagree."""
+    now = time.time()
+    signed_at = now - conf.sticky_seconds() - PIN_CLOCK_SKEW_SECONDS - 1
+    monkeypatch.setattr(signing.time, "time", lambda: signed_at)
+    old = cookie_value(conf.PIN_COOKIE, "1")
+    monkeypatch.setattr(signing.time, "time", lambda: now)
     request = factory.get("/")
-    request.COOKIES[conf.PIN_COOKIE] = cookie_value(conf.PIN_COOKIE, "1")
-    settings.ROUTERS_STICKY_SECONDS = -1
+    request.COOKIES[conf.PIN_COOKIE] = old
 
     assert not seen_state(request).cluster().pinned
+
+
+def test_it_reads_a_pin_signed_by_a_clock_behind_within_the_allowance(monkeypatch, settings):
+    """Signed 2.5 s ago by a server whose clock is 3 s behind: 5.5 s old by its time
+    stamp, but the browser, counting the 5 s Max-Age from the response, still sends it."""
+    settings.ROUTERS_STICKY_SECONDS = 5
+    now = time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now - 2.5 - 3)
+    pin = cookie_value(conf.PIN_COOKIE, "1")
+    monkeypatch.setattr(signing.time, "time", lambda: now)
+    request = factory.get("/")
+    request.COOKIES[conf.PIN_COOKIE] = pin
+
+    assert seen_state(request).cluster().pinned
 
 
 def test_it_reads_a_genuine_lsn_cookie():
@@ -110,11 +136,38 @@ def test_it_reads_a_genuine_lsn_cookie():
 
 
 @pytest.mark.parametrize(
+    ("value", "wrote_at", "cluster"),
+    [
+        ("16/B374D848@1764224000123@7714484792588521126", 1764224000.123, CLUSTER),
+        # pg_control_system() shows the unsigned identifier as a bigint: past 2**63, < 0.
+        ("16/B374D848@1764224000123@-42", 1764224000.123, -42),
+        # Today's cookies, carried for an hour after an upgrade: read as they were.
+        ("16/B374D848@1764224000123", 1764224000.123, None),
+        ("16/B374D848", None, None),
+    ],
+)
+def test_it_reads_the_cluster_of_a_genuine_lsn_cookie_when_it_names_one(value, wrote_at, cluster):
+    request = factory.get("/")
+    request.COOKIES[conf.LSN_COOKIE] = cookie_value(conf.LSN_COOKIE, value)
+
+    state = seen_state(request).cluster()
+
+    assert (state.min_lsn, state.wrote_at, state.system_identifier) == (
+        0x16_B374D848,
+        wrote_at,
+        cluster,
+    )
+
+
+@pytest.mark.parametrize(
     "value",
     [
         "16/B374D848",  # forged: unsigned
         cookie_value(conf.LSN_COOKIE, "zz/zz"),  # signed, but not an LSN
         cookie_value(conf.LSN_COOKIE, "1/2/3"),
+        cookie_value(conf.LSN_COOKIE, "16/B374D848@1764224000123@"),
+        cookie_value(conf.LSN_COOKIE, "16/B374D848@1764224000123@cluster"),
+        cookie_value(conf.LSN_COOKIE, "16/B374D848@@7714484792588521126"),
         cookie_value(conf.PIN_COOKIE, "16/B374D848"),  # signed for the other cookie
         "\x00",
     ],
@@ -176,6 +229,16 @@ def test_it_stores_the_primarys_lsn_and_the_time_after_a_write(strategy):
     state = seen_state(request)
     assert state.cluster().min_lsn == 0x16_B374D848
     assert before - 0.001 <= state.cluster().wrote_at <= time.time()
+
+
+def test_it_stores_the_cluster_of_the_position_after_a_write(strategy):
+    strategy("causal")
+
+    response = run(factory.post("/"), writing_view)
+
+    value = unsign(conf.LSN_COOKIE, response.cookies[conf.LSN_COOKIE].value)
+    assert value.startswith("16/B374D848@")
+    assert value.endswith(f"@{CLUSTER}")
 
 
 def test_it_notices_writes_a_db_write_view_declares(strategy):
@@ -340,7 +403,7 @@ def test_it_keeps_state_apart_between_asyncio_tasks():
 
 def test_it_sets_no_lsn_cookie_when_the_primary_vanished_mid_request(strategy, stub):
     strategy("causal")
-    stub("primary_lsn", lambda primary=None: None)
+    stub("primary_position", lambda primary=None: None)
 
     response = run(factory.post("/"), writing_view)
 
