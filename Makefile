@@ -71,7 +71,7 @@ ENSURE_COMPOSE := { { scripts/ensure-docker.sh && scripts/ensure-images.sh; } ||
 TEST_ENGINE := DOCKERD_PIDFILE=.docker/dockerd-test.pid
 
 test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
-	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh && scripts/ensure-faketime.sh
+	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh && scripts/ensure-test-tools.sh
 	@# The stack of tests/stack.env (other ports, two replicas, a small lag) and any
 	@# engine started here are removed at the end, whatever fails.
 	@export $(TEST_ENGINE) && \

@@ -32,10 +32,10 @@ READ_AFTER = 2.5  # seconds after the write's response
 
 
 def libfaketime() -> str:
-    """Debian's libfaketime (scripts/ensure-faketime.sh installs it)."""
+    """Debian's libfaketime (scripts/ensure-test-tools.sh installs it)."""
     found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
     if not found:
-        pytest.fail("libfaketime is missing: run scripts/ensure-faketime.sh")
+        pytest.fail("libfaketime is missing: run scripts/ensure-test-tools.sh")
     return found[0]
 
 
