@@ -33,13 +33,13 @@ from .context import current_state, entered, release_held
 from .cookies import remember_write, state_from_cookies
 from .primary_down import (
     answer_for_primary_down,
-    keep_session_saves_from_failing,
     not_visible_response,
     primaries_used,
     primary_unreachable,
     read_only_response,
 )
 from .probes import discard, probe
+from .sessions import keep_session_saves_from_failing
 from .strategies import NotVisibleYet
 from .streaming import stream_in_state
 

@@ -2,16 +2,14 @@
 
 A write while the primary is down gets the read-only page, which shows what was
 typed; a read of the client's own write that no reachable node has yet gets the
-"saved, on its way" page, which reloads itself. A session that cannot be saved costs
-its changes, not the page.
+"saved, on its way" page, which reloads itself. A session that could not be saved (see
+`routers.sessions`) costs its changes, not the page.
 """
 
-import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase, UpdateError
-from django.db import InterfaceError, OperationalError, connections
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 
@@ -19,8 +17,6 @@ from . import conf
 from .context import RequestState, current_state, request_scope
 from .cookies import SAFE_METHODS
 from .probes import probe
-
-logger = logging.getLogger(__name__)
 
 # Seconds before the "saved, on its way" page reloads itself: about a replica's delay.
 NOT_VISIBLE_RETRY_SECONDS = 2
@@ -95,36 +91,6 @@ def primaries_used(state: RequestState | None) -> list[str]:
             and state.clusters[primary].writes_routed
         )
     ]
-
-
-def keep_session_saves_from_failing(session: SessionBase, state: RequestState) -> None:
-    """Drop, rather than raise, a save of `session` that fails because its primary is
-    unreachable, and note it in `state` (`answer_for_primary_down` then answers).
-
-    SessionMiddleware saves the session after the view, and turns the error into a
-    400 (an existing session: UpdateError, then SessionInterrupted) or a 500 (a new
-    one) before any middleware above it sees the response: the page is lost either
-    way. This session's own `save` is the one place to catch it, whatever the engine.
-    A save that fails while the primary is up (a session deleted by a logout in
-    another tab) still raises.
-    """
-    save = session.save
-
-    def save_unless_primary_down(must_create: bool = False) -> None:
-        if must_create:  # create() saving a new key: the save that called it decides
-            save(must_create=True)
-            return
-        try:
-            save()
-        except (UpdateError, OperationalError, InterfaceError) as error:
-            cause = error.__context__ if isinstance(error, UpdateError) else error
-            lost = isinstance(cause, OperationalError | InterfaceError) and primary_unreachable()
-            if not lost:
-                raise
-            logger.warning("session not saved, its primary is unreachable: %s", cause)
-            state.session_unsaved = True
-
-    session.save = save_unless_primary_down  # type: ignore[method-assign]
 
 
 def answer_for_primary_down(
