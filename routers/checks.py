@@ -68,6 +68,7 @@ def check_settings(
             _e010_app_labels_exist,
             _e011_primary_fits_a_cookie_name,
             _e012_cookie_prefix_fits_a_cookie_name,
+            _e013_browser_cookie_prefix_unmet,
             _e008_replicas_beside_clusters,
             _w007_alias_outside_clusters,
             _e005_pooled_alias_is_a_replica,
@@ -78,6 +79,7 @@ def check_settings(
             _w002_primary_without_replicas,
             _w008_naive_router,
             _w009_cookie_names_shared_with_other_apps,
+            _w010_samesite_none_without_secure,
         )
         for problem in check()
     ]
@@ -222,6 +224,39 @@ def _e012_cookie_prefix_fits_a_cookie_name() -> list[checks.CheckMessage]:
             f"ROUTERS_COOKIE_PREFIX is {prefix!r}, which cannot start a cookie name.",
             hint='Use letters, digits and _, as in ROUTERS_COOKIE_PREFIX = "shop_".',
             id="routers.E012",
+        )
+    ]
+
+
+def _e013_browser_cookie_prefix_unmet() -> list[checks.CheckMessage]:
+    """Browsers keep a cookie named __Secure-... only with Secure, and __Host-... only
+    with Secure, no Domain and Path=/ (RFC 6265bis), in any case: Chromium 156 drops
+    "__host-a=1; Path=/" sent over http. The routing cookies take the session cookie's
+    attributes."""
+    prefix = conf.cookie_prefix()
+    if not isinstance(prefix, str):
+        return []  # E012
+    lowered = prefix.lower()
+    host_only_root = settings.SESSION_COOKIE_DOMAIN is None and settings.SESSION_COOKIE_PATH == "/"
+    if lowered.startswith("__host-"):
+        met = settings.SESSION_COOKIE_SECURE and host_only_root
+        needs = (
+            "SESSION_COOKIE_SECURE = True, no SESSION_COOKIE_DOMAIN and SESSION_COOKIE_PATH = '/'"
+        )
+    elif lowered.startswith("__secure-"):
+        met = settings.SESSION_COOKIE_SECURE
+        needs = "SESSION_COOKIE_SECURE = True"
+    else:
+        return []
+    if met:
+        return []
+    return [
+        checks.Error(
+            f"ROUTERS_COOKIE_PREFIX is {prefix!r}: browsers keep cookies so named only "
+            f"with {needs}, which the routing cookies take from the session cookie. "
+            "Every write would be forgotten.",
+            hint=f"Set {needs}, or choose another prefix.",
+            id="routers.E013",
         )
     ]
 
@@ -401,6 +436,22 @@ def _w009_cookie_names_shared_with_other_apps() -> list[checks.CheckMessage]:
             hint=f'Name them apart: ROUTERS_COOKIE_PREFIX = "{settings.SESSION_COOKIE_NAME}_"; '
             'or set ROUTERS_COOKIE_PREFIX = "" if no other app shares the host.',
             id="routers.W009",
+        )
+    ]
+
+
+def _w010_samesite_none_without_secure() -> list[checks.CheckMessage]:
+    """Browsers refuse a SameSite=None cookie without Secure: the session cookie, and the
+    routing cookies that take its attributes."""
+    if settings.SESSION_COOKIE_SAMESITE != "None" or settings.SESSION_COOKIE_SECURE:
+        return []
+    return [
+        checks.Warning(
+            'SESSION_COOKIE_SAMESITE is "None" without SESSION_COOKIE_SECURE: browsers '
+            "refuse such cookies, so neither the session nor the routing cookies (which "
+            "take its attributes) are kept, and every write is forgotten.",
+            hint="Set SESSION_COOKIE_SECURE = True (and serve over HTTPS), or another SameSite.",
+            id="routers.W010",
         )
     ]
 

@@ -29,6 +29,18 @@ def _render_stale_ok(template: str, context: dict[str, Any], request: HttpReques
         return render_to_string(template, context, request)
 
 
+def _kept_from_view(request: HttpRequest, name: str) -> bool:
+    """A field the page does not show: the CSRF token, a password, and what the view
+    marked with `sensitive_post_parameters` (as Django's error reports hide it)."""
+    sensitive = getattr(request, "sensitive_post_parameters", ())
+    return (
+        name == "csrfmiddlewaretoken"
+        or "password" in name.lower()
+        or sensitive == "__ALL__"
+        or name in sensitive
+    )
+
+
 def read_only_response(request: HttpRequest) -> HttpResponse:
     """The 503 page for a write while the primary is down; it shows what was typed.
 
@@ -38,7 +50,7 @@ def read_only_response(request: HttpRequest) -> HttpResponse:
     submitted = [
         (name, value)
         for name, values in request.POST.lists()
-        if name != "csrfmiddlewaretoken" and "password" not in name
+        if not _kept_from_view(request, name)
         for value in values
     ]
     html = _render_stale_ok("routers/read_only.html", {"submitted": submitted}, request)

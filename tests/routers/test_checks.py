@@ -254,3 +254,31 @@ def test_it_accepts_a_renamed_session_cookie_beside_a_chosen_prefix(settings, pr
     settings.ROUTERS_COOKIE_PREFIX = prefix
 
     assert check_settings(None) == []
+
+
+@pytest.mark.parametrize("prefix", ["__Host-", "__secure-"])
+def test_it_reports_a_browser_cookie_prefix_the_session_cookie_does_not_meet(settings, prefix):
+    settings.ROUTERS_COOKIE_PREFIX = prefix
+
+    assert ids(check_settings(None)) == ["routers.E013"]
+
+
+def test_it_accepts_a_host_prefix_on_a_secure_host_only_session_cookie(settings):
+    settings.ROUTERS_COOKIE_PREFIX = "__Host-"
+    settings.SESSION_COOKIE_SECURE = True
+
+    assert check_settings(None) == []
+
+
+def test_it_reports_a_host_prefix_beside_a_session_cookie_domain(settings):
+    settings.ROUTERS_COOKIE_PREFIX = "__Host-"
+    settings.SESSION_COOKIE_SECURE = True
+    settings.SESSION_COOKIE_DOMAIN = ".forum.test"
+
+    assert ids(check_settings(None)) == ["routers.E013"]
+
+
+def test_it_warns_of_samesite_none_without_secure(settings):
+    settings.SESSION_COOKIE_SAMESITE = "None"
+
+    assert ids(check_settings(None)) == ["routers.W010"]

@@ -41,3 +41,21 @@ def test_it_leaves_out_passwords_and_the_csrf_token():
     assert "ada" in html
     assert "never shown" not in html
     assert "nor this" not in html
+
+
+def test_it_leaves_out_a_password_in_any_case_and_what_the_view_marked_sensitive():
+    request = RequestFactory().post(
+        "/pay/", {"Password": "hunter2", "PIN": "1234", "card": "4111", "note": "Shown"}
+    )
+    request.sensitive_post_parameters = ["PIN", "card"]
+
+    html = read_only_response(request).content.decode()
+
+    assert re.findall(r"<dd><pre>(.*?)</pre></dd>", html) == ["Shown"]
+
+
+def test_it_shows_nothing_of_a_view_that_marked_every_field_sensitive():
+    request = RequestFactory().post("/pay/", {"note": "Hidden too"})
+    request.sensitive_post_parameters = "__ALL__"
+
+    assert "Hidden too" not in read_only_response(request).content.decode()
