@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench import load
-from tests.browser.conftest import page  # noqa: F401  (the browser fixture, for compose too)
+from tests.browser.conftest import chromium_args, page  # noqa: F401  (the browser fixture, for compose too)
 from tests.helpers import free_port, wait_until
 
 REPO = Path(__file__).resolve().parent.parent.parent
