@@ -1,11 +1,12 @@
 """What the tests share besides fixtures: waiting on a condition, the test stack's nodes,
-reading a node past the routers, servers the tests start, and a test client that lets
-cookies expire.
+reading a node past the routers, servers the tests start, and clients that let cookies
+expire.
 
 `make test` starts a throwaway stack (a primary and two replicas with a 1 s apply
 delay, database `forum_test`) and exports its settings; the tests run against it.
 """
 
+import http.cookiejar
 import json
 import os
 import re
@@ -14,6 +15,8 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +25,7 @@ from typing import Any, NamedTuple
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import connections, transaction
 from django.test import Client
 
@@ -274,3 +278,31 @@ class BrowserClient(Client):
             else:
                 self.expiry[name] = received + int(morsel["max-age"])
         return response
+
+
+class HttpBrowser:
+    """A client of a real server over HTTP that keeps cookies as a browser does
+    (http.cookiejar honours Max-Age) and sends forms with their CSRF token. Each request
+    answers (status, final URL after redirects, body)."""
+
+    def __init__(self) -> None:
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
+
+    def get(self, url: str) -> tuple[int, str, str]:
+        return self._open(url)
+
+    def post(self, url: str, fields: dict[str, str]) -> tuple[int, str, str]:
+        token = self.cookie(settings.CSRF_COOKIE_NAME) or ""
+        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": token}).encode()
+        return self._open(urllib.request.Request(url, data=data, headers={"Referer": url}))
+
+    def _open(self, request: str | urllib.request.Request) -> tuple[int, str, str]:
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, response.geturl(), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.geturl(), error.read().decode()

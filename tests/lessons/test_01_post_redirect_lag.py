@@ -4,19 +4,13 @@ The replicas hold every commit back for 3 s (recovery_min_apply_delay), so the
 redirect after a reply always reaches them before the reply does.
 """
 
-import http.cookiejar
-import urllib.error
-import urllib.parse
-import urllib.request
-
 import pytest
 from django.conf import global_settings
-from django.conf import settings as django_settings
 
 from forum.models import Post
 from routers import conf
 from tests.factories import UserFactory
-from tests.helpers import BrowserClient, replicated_thread, served_by, wait_until
+from tests.helpers import BrowserClient, HttpBrowser, replicated_thread, served_by, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -128,14 +122,6 @@ def test_it_waits_briefly_for_a_replica_just_behind(client, settings, thread_and
     assert served_by(response) & {"replica", "replica_2"}
 
 
-def http_get(opener, url):
-    try:
-        with opener.open(url, timeout=10) as response:
-            return response.status, response.geturl(), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.geturl(), error.read().decode()
-
-
 def test_it_shows_the_bug_and_the_fix_through_gunicorn(
     gunicorn_url, stack, lagging_replicas, settings
 ):
@@ -143,22 +129,12 @@ def test_it_shows_the_bug_and_the_fix_through_gunicorn(
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     UserFactory(username="http-member", password="http-member-password")
     thread = replicated_thread("Over HTTP")
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    browser = HttpBrowser()
 
     def form_post(path, fields):
-        token = next(c.value for c in jar if c.name == django_settings.CSRF_COOKIE_NAME)
-        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": token}).encode()
-        request = urllib.request.Request(
-            gunicorn_url + path, data=data, headers={"Referer": gunicorn_url + path}
-        )
-        try:
-            with opener.open(request, timeout=10) as response:
-                return response.status, response.geturl(), response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.geturl(), error.read().decode()
+        return browser.post(gunicorn_url + path, fields)
 
-    http_get(opener, gunicorn_url + "/login/")
+    browser.get(gunicorn_url + "/login/")
     status, url, body = form_post(
         "/login/", {"username": "http-member", "password": "http-member-password"}
     )

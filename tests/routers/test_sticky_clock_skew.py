@@ -10,20 +10,16 @@ write.
 """
 
 import glob
-import http.cookiejar
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 from django.conf import global_settings
-from django.conf import settings as django_settings
 from django.core import signing
 
 from forum.models import Post
 from routers import conf
 from tests.factories import UserFactory
-from tests.helpers import fetch, gunicorn, replica_aliases, replicated_thread
+from tests.helpers import HttpBrowser, fetch, gunicorn, replica_aliases, replicated_thread
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -53,29 +49,6 @@ def writer_and_reader(tmp_path):
         yield writer, reader
 
 
-class Browser:
-    """Cookies as a browser keeps them (http.cookiejar honours Max-Age), forms with
-    their CSRF token."""
-
-    def __init__(self):
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-
-    def cookie(self, name):
-        return next((c.value for c in self.jar if c.name == name), None)
-
-    def get(self, url):
-        with self.opener.open(url, timeout=10) as response:
-            return response.read().decode()
-
-    def post(self, url, fields):
-        token = self.cookie(django_settings.CSRF_COOKIE_NAME)
-        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": token}).encode()
-        request = urllib.request.Request(url, data=data, headers={"Referer": url})
-        with self.opener.open(request, timeout=10) as response:
-            return response.read().decode()
-
-
 def test_a_pin_signed_by_a_clock_behind_still_pins_the_writer_on_another_server(
     writer_and_reader, stack, settings
 ):
@@ -83,19 +56,21 @@ def test_a_pin_signed_by_a_clock_behind_still_pins_the_writer_on_another_server(
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # gunicorn's hashers
     UserFactory(username="skewed", password="skewed-password")
     thread = replicated_thread("Written on a server whose clock is behind")
-    browser = Browser()
+    browser = HttpBrowser()
     browser.get(f"{writer}/login/")
     browser.post(f"{writer}/login/", {"username": "skewed", "password": "skewed-password"})
     stack.wait_for_replay()  # the session, so that only the reply is missing below
     stack.set_lag("10s")
     try:
-        browser.post(f"{writer}/t/{thread.pk}/reply", {"body": "Pinned across servers"})
+        replied, _, _ = browser.post(
+            f"{writer}/t/{thread.pk}/reply", {"body": "Pinned across servers"}
+        )
         answered = time.monotonic()
         pin = browser.cookie(conf.PIN_COOKIE)
         signed_at = signing.b62_decode(pin.split(":")[-2])
         # The wait is the scenario (a read 2.5 s after the write), not a synchronisation.
         time.sleep(max(0.0, answered + READ_AFTER - time.monotonic()))
-        page = browser.get(f"{reader}/t/{thread.pk}/")
+        status, _, page = browser.get(f"{reader}/t/{thread.pk}/")
         read_after = time.monotonic() - answered
         sql = "SELECT count(*) FROM forum_post WHERE body = %s"
         on_replicas = [fetch(alias, sql, ("Pinned across servers",)) for alias in replica_aliases()]
@@ -107,5 +82,6 @@ def test_a_pin_signed_by_a_clock_behind_still_pins_the_writer_on_another_server(
     # The read came while every replica still lacked the reply, within the pin's 5 s.
     assert on_replicas == [0] * len(on_replicas)
     assert read_after < 5
+    assert (replied, status) == (200, 200)
     assert "Pinned across servers" in page
     assert Post.objects.filter(body="Pinned across servers").exists()
