@@ -26,12 +26,13 @@ from .context import (
     in_request_context,
     is_probing,
     mark_write,
-    request_scope,
+    unit_of_work,
     use_primary,
 )
 from .helpers import cursor_for_read, db_write, read_alias, replica_aware_get_or_create
 from .lag import lag_bytes, lag_seconds
 from .lsn import format_lsn, parse_lsn
+from .members import forget_member, member_authenticated
 from .middleware import RoutingMiddleware
 from .nodes import describe_nodes
 from .positions import primary_lsn
@@ -40,6 +41,7 @@ from .probes import NodeHealth, health, probe
 from .querysets import WritesOnPrimaryQuerySet, generic_models, keeps_writes_on_primary
 from .replay import replayed
 from .rotation import usable_replicas
+from .scopes import request_scope
 from .servers import Server, connect_to_server, servers_of
 from .strategies import (
     BaseRouter,
@@ -52,11 +54,14 @@ from .strategies import (
     active_router,
     strategy_router,
 )
+from .tasks import enqueue_on_commit, enqueue_with_writes, task_scope
+from .timelines import LostWrite, lost_writes
 
 __all__ = [
     "BaseRouter",
     "CausalRouter",
     "ClusterState",
+    "LostWrite",
     "NaiveRouter",
     "NodeHealth",
     "NotVisibleYet",
@@ -73,7 +78,10 @@ __all__ = [
     "cursor_for_read",
     "db_write",
     "describe_nodes",
+    "enqueue_on_commit",
+    "enqueue_with_writes",
     "forget",
+    "forget_member",
     "format_lsn",
     "generic_models",
     "health",
@@ -82,7 +90,9 @@ __all__ = [
     "keeps_writes_on_primary",
     "lag_bytes",
     "lag_seconds",
+    "lost_writes",
     "mark_write",
+    "member_authenticated",
     "not_visible_response",
     "parse_lsn",
     "primary_lsn",
@@ -94,6 +104,8 @@ __all__ = [
     "request_scope",
     "servers_of",
     "strategy_router",
+    "task_scope",
+    "unit_of_work",
     "usable_replicas",
     "use_primary",
 ]

@@ -6,7 +6,8 @@ class RoutersConfig(AppConfig):
     verbose_name = "Read/write routing"
 
     def ready(self) -> None:
-        from . import checks, tracking
+        from . import checks, tracking, unscoped
 
         checks.register()
         tracking.connect()
+        unscoped.give_each_command_its_own_writes()

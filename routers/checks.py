@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Iterable, Sequence
+from importlib.util import find_spec
 from typing import Any
 
 from django.apps import AppConfig
@@ -13,6 +14,8 @@ from django.utils.module_loading import import_string
 from psycopg import IsolationLevel
 
 from . import conf
+from .atomic_requests import read_committed
+from .history import HAS_HISTORY_FUNCTION_SQL, HISTORY_FUNCTION
 from .middleware import RoutingMiddleware
 from .strategies import NaiveRouter, SafeRouter, SelectableRouter
 
@@ -80,6 +83,15 @@ def check_settings(
             _w008_naive_router,
             _w009_cookie_names_shared_with_other_apps,
             _w010_samesite_none_without_secure,
+            _w011_token_header_kept_from_cors,
+            _e014_task_mode_exists,
+            _e015_delayed_tasks_can_wait,
+            _w012_atomic_requests_on_a_primary,
+            _w013_atomic_requests_on_one_snapshot,
+            _w014_atomic_requests_on_a_replica,
+            _e016_positions_cache_exists,
+            _w015_positions_cache_unshared,
+            _w016_positions_cache_unbounded,
         )
         for problem in check()
     ]
@@ -124,16 +136,19 @@ def _e001_aliases_exist() -> list[checks.CheckMessage]:
     ]
 
 
-def _e002_strategy_exists() -> list[checks.CheckMessage]:
-    if conf.strategy() in conf.STRATEGIES:
+def _one_of(
+    setting: str, value: str, choices: tuple[str, ...], id: str
+) -> list[checks.CheckMessage]:
+    """An error unless the setting's `value` is one of `choices`."""
+    if value in choices:
         return []
     return [
-        checks.Error(
-            f"ROUTERS_STRATEGY is {conf.strategy()!r}.",
-            hint=f"Use one of {', '.join(conf.STRATEGIES)}.",
-            id="routers.E002",
-        )
+        checks.Error(f"{setting} is {value!r}.", hint=f"Use one of {', '.join(choices)}.", id=id)
     ]
+
+
+def _e002_strategy_exists() -> list[checks.CheckMessage]:
+    return _one_of("ROUTERS_STRATEGY", conf.strategy(), conf.STRATEGIES, "routers.E002")
 
 
 def _e003_primary_not_a_replica() -> list[checks.CheckMessage]:
@@ -456,6 +471,191 @@ def _w010_samesite_none_without_secure() -> list[checks.CheckMessage]:
     ]
 
 
+def _w011_token_header_kept_from_cors() -> list[checks.CheckMessage]:
+    """With django-cors-headers, a browser app on another origin reads the consistency
+    token only if CORS_EXPOSE_HEADERS names it, and may send it back only if
+    CORS_ALLOW_HEADERS does (their defaults name neither; "*" covers it only for
+    requests without credentials, by the Fetch standard). Without them its writes are
+    forgotten without an error."""
+    if not django_apps.is_installed("corsheaders"):
+        return []
+    names = {conf.TOKEN_HEADER.lower()}
+    if not getattr(settings, "CORS_ALLOW_CREDENTIALS", False):
+        names.add("*")
+    missing = [
+        name
+        for name in ("CORS_EXPOSE_HEADERS", "CORS_ALLOW_HEADERS")
+        if not names & {str(entry).lower() for entry in getattr(settings, name, ())}
+    ]
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"django-cors-headers is installed, but {' and '.join(missing)} "
+            f"{'do' if len(missing) > 1 else 'does'} not name {conf.TOKEN_HEADER}: a browser "
+            "app on another origin cannot read the consistency token or send it back, "
+            "and reads its own writes stale.",
+            hint=f'Add "{conf.TOKEN_HEADER}" to CORS_EXPOSE_HEADERS, and to CORS_ALLOW_HEADERS '
+            "(after corsheaders.defaults.default_headers).",
+            id="routers.W011",
+        )
+    ]
+
+
+def _e014_task_mode_exists() -> list[checks.CheckMessage]:
+    return _one_of("ROUTERS_TASK_MODE", conf.task_mode(), conf.TASK_MODES, "routers.E014")
+
+
+def _e015_delayed_tasks_can_wait() -> list[checks.CheckMessage]:
+    """A delayed task is enqueued again to run later: its backend must take `run_after`."""
+    if conf.task_mode() != "delayed" or find_spec("django.tasks") is None:
+        return []
+    from django.tasks import task_backends
+    from django.tasks.exceptions import InvalidTaskBackend
+
+    problems: list[checks.CheckMessage] = []
+    for alias in task_backends.settings:
+        try:
+            backend = task_backends[alias]
+        except InvalidTaskBackend:
+            continue  # Django's own checks report it
+        if not backend.supports_defer:
+            problems.append(
+                checks.Error(
+                    f'ROUTERS_TASK_MODE is "delayed", but the task backend {alias!r} '
+                    f"({type(backend).__name__}) cannot run a task later: a task whose "
+                    "enqueuer's write no replica has yet would fail instead of waiting.",
+                    hint='Use ROUTERS_TASK_MODE = "sticky", or a backend that supports '
+                    "run_after (django-tasks-db's DatabaseBackend does).",
+                    id="routers.E015",
+                )
+            )
+    return problems
+
+
+def _atomic_request_primaries() -> list[str]:
+    return [p for p in conf.primaries() if settings.DATABASES.get(p, {}).get("ATOMIC_REQUESTS")]
+
+
+def _w012_atomic_requests_on_a_primary() -> list[checks.CheckMessage]:
+    """Django's handler opens the view's block before the view runs, and entering it
+    connects: no router is asked, so no replica can stand in."""
+    return [
+        checks.Warning(
+            f"Primary alias {primary!r} has ATOMIC_REQUESTS: Django connects to it to open "
+            "each view's transaction, before the view runs, so while it is down every "
+            "page fails (the read-only page), where the routers would read the replicas.",
+            hint="Wrap only the views that write in transaction.atomic(); or silence "
+            "routers.W012 if pages may fail while the primary is down.",
+            id="routers.W012",
+        )
+        for primary in _atomic_request_primaries()
+    ]
+
+
+def _w013_atomic_requests_on_one_snapshot() -> list[checks.CheckMessage]:
+    """The view's block is read like no block only under READ COMMITTED (see
+    routers.atomic_requests)."""
+    return [
+        checks.Warning(
+            f"Primary alias {primary!r} has ATOMIC_REQUESTS under REPEATABLE READ or "
+            "SERIALIZABLE: each view's transaction is one snapshot, on the primary, so "
+            "every read of every page goes to the primary.",
+            hint="Use READ COMMITTED on the primary, and a stricter level only in the "
+            "atomic() blocks that need it; or silence routers.W013.",
+            id="routers.W013",
+        )
+        for primary in _atomic_request_primaries()
+        if not read_committed(primary)
+    ]
+
+
+def _w014_atomic_requests_on_a_replica() -> list[checks.CheckMessage]:
+    # Under REPEATABLE READ, routers.W006 says it already.
+    return [
+        checks.Warning(
+            f"Replica alias {alias!r} has ATOMIC_REQUESTS: Django connects to it to open "
+            "a transaction around every view, whichever node the routers read, so while "
+            "it is down every page fails (a 500) instead of reading another node.",
+            hint="Turn ATOMIC_REQUESTS off on replica aliases: reads need no transaction there.",
+            id="routers.W014",
+        )
+        for alias, config, level in _isolation_levels()
+        if config.get("ATOMIC_REQUESTS") and level != IsolationLevel.REPEATABLE_READ
+    ]
+
+
+def _positions_cache() -> dict[str, Any] | None:
+    """ROUTERS_MEMBER_POSITIONS_CACHE's entry in CACHES, if it names one."""
+    alias = conf.member_positions_cache()
+    if alias is None:
+        return None
+    entry = settings.CACHES.get(alias)
+    return entry if isinstance(entry, dict) else None
+
+
+def _e016_positions_cache_exists() -> list[checks.CheckMessage]:
+    alias = conf.member_positions_cache()
+    if alias is None or _positions_cache() is not None:
+        return []
+    return [
+        checks.Error(
+            f"ROUTERS_MEMBER_POSITIONS_CACHE is {alias!r}, which CACHES lacks.",
+            hint="Name a cache of CACHES that every app server shares (a RedisCache), or "
+            "set it to None: positions per member off.",
+            id="routers.E016",
+        )
+    ]
+
+
+# Caches that cannot keep a member's writes for their other clients, and why.
+_UNSHARED_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache": "each process keeps its own, so "
+    "another worker or server never sees a write kept there",
+    "django.core.cache.backends.dummy.DummyCache": "it keeps nothing",
+    "django.core.cache.backends.db.DatabaseCache": "its reads go through the routers, to "
+    "a replica that may not have the writes kept there yet",
+}
+
+
+def _w015_positions_cache_unshared() -> list[checks.CheckMessage]:
+    backend = (_positions_cache() or {}).get("BACKEND", "")
+    if backend not in _UNSHARED_CACHES:
+        return []
+    return [
+        checks.Warning(
+            f"ROUTERS_MEMBER_POSITIONS_CACHE names a {backend.rsplit('.', 1)[-1]}: "
+            f"{_UNSHARED_CACHES[backend]}. A member's other clients may read their "
+            "writes stale.",
+            hint="Use a cache every app server shares: "
+            "django.core.cache.backends.redis.RedisCache.",
+            id="routers.W015",
+        )
+    ]
+
+
+_TIMEOUTS = ("socket_timeout", "socket_connect_timeout")
+
+
+def _w016_positions_cache_unbounded() -> list[checks.CheckMessage]:
+    entry = _positions_cache() or {}
+    if entry.get("BACKEND") != "django.core.cache.backends.redis.RedisCache":
+        return []
+    missing = [name for name in _TIMEOUTS if name not in entry.get("OPTIONS", {})]
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"The positions cache's OPTIONS set no {' and no '.join(missing)}: a Redis that "
+            "hangs (a stopped process, a lost host) holds a member's request for the redis "
+            "package's own default (5 s in redis 8.1), once every few seconds in each "
+            "process.",
+            hint='"OPTIONS": {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}',
+            id="routers.W016",
+        )
+    ]
+
+
 # Can this alias write? A standby cannot, whatever the role; on a server that can, the
 # role's grants decide (default_transaction_read_only is only a default: BEGIN READ
 # WRITE overrides it).
@@ -501,6 +701,57 @@ def check_replica_roles(
     return problems
 
 
+def _one_value(alias: str, sql: str) -> Any:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def check_failover_grants(
+    app_configs: Sequence[AppConfig] | None, databases: Iterable[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """What the routers read across a failover: each replica alias's WAL receiver (W017),
+    each primary's timeline history (W018). Runs with `manage.py check --database ...`."""
+    problems: list[checks.CheckMessage] = []
+    chosen = set(databases or ())
+    for alias in sorted(chosen & set(conf.all_replicas())):
+        try:
+            allowed = _one_value(alias, "SELECT pg_has_role('pg_read_all_stats', 'USAGE')")
+        except DatabaseError:
+            continue  # W003 says it
+        if not allowed:
+            problems.append(
+                checks.Warning(
+                    f"Replica alias {alias!r} connects as a role that cannot read its WAL "
+                    "receiver's status and timeline (pg_stat_wal_receiver shows it only the "
+                    "pid): after a failover, a standby still on the old timeline, or a "
+                    "demoted primary not yet rewound, keeps serving reads.",
+                    hint="On the primary: GRANT pg_read_all_stats TO <the replica role>; "
+                    "(see routers/README.md, Across a failover).",
+                    id="routers.W017",
+                )
+            )
+    for alias in sorted(chosen & set(conf.primaries())):
+        try:
+            available = _one_value(alias, HAS_HISTORY_FUNCTION_SQL)
+        except DatabaseError:
+            continue
+        if not available:
+            problems.append(
+                checks.Warning(
+                    f"Primary {alias!r} lacks {HISTORY_FUNCTION}, or its role may not run "
+                    "it: after a failover, a write the failover lost cannot be told from "
+                    "one the new primary has; both are compared by WAL position alone, and "
+                    "no lost write is reported.",
+                    hint="Create it as the superuser, in each database the app connects to "
+                    "(its SQL is in routers/README.md, Across a failover).",
+                    id="routers.W018",
+                )
+            )
+    return problems
+
+
 def register() -> None:
     checks.register(check_settings)
     checks.register(check_replica_roles, checks.Tags.database)
+    checks.register(check_failover_grants, checks.Tags.database)

@@ -18,6 +18,9 @@ Every setting has a default, so a project needs none of them to start:
     ROUTERS_HEALTH_TTL = 1.0           # seconds a health/lag probe result is reused
     ROUTERS_POOLED_REPLICAS = []       # replica aliases behind a transaction-mode pooler
     ROUTERS_COOKIE_PREFIX = ""         # in front of the cookie names: apps sharing a host
+    ROUTERS_TASK_MODE = "sticky"       # a task whose enqueuer's write no replica has yet:
+                                       # sticky (read the primary) or delayed (retry once)
+    ROUTERS_MEMBER_POSITIONS_CACHE = None  # a CACHES alias: each member's writes kept there
 """
 
 from dataclasses import dataclass
@@ -28,6 +31,14 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 STRATEGIES = ("primary", "naive", "sticky", "causal")
+# What a task (routers.tasks) does when no replica has its enqueuer's write yet.
+TASK_MODES = ("sticky", "delayed")
+# The keyword arguments routers.tasks adds to the tasks it enqueues (the enqueuer's
+# writes, a token of routers.tokens; the mark of a delayed task's one retry), and the
+# key of what a delayed task's first run returns: the id of the run that replaces it.
+TASK_WRITES_KEYWORD = "routers_writes"
+TASK_RETRIED_KEYWORD = "routers_retried"
+TASK_RETRIED_AS = "routers_retried_as"
 
 # The default primary's cookie names; another primary's add "_<alias>", and
 # ROUTERS_COOKIE_PREFIX goes in front of every name (see cookie_name).
@@ -39,6 +50,10 @@ LSN_COOKIE = "routers_lsn"
 # reach that server checks it for free. A replica an hour behind is long out of
 # rotation (ROUTERS_MAX_LAG_SECONDS).
 LSN_COOKIE_SECONDS = 3600
+# The consistency token's header, one name both ways (routers.headers): a response to
+# a request that wrote carries the client's writes in it, and a request that sends
+# it back is routed as if it carried the cookies too.
+TOKEN_HEADER = "Routers-Consistency"
 
 
 @dataclass(frozen=True)
@@ -174,3 +189,18 @@ def pooled_replicas() -> list[str]:
     transaction may run on another server, so a request's reads are kept in one."""
     aliases: list[str] = getattr(settings, "ROUTERS_POOLED_REPLICAS", [])
     return list(aliases)
+
+
+def task_mode() -> str:
+    """What a task does when no replica has replayed its enqueuer's write yet: `sticky`
+    runs it at once (its reads go to the primary), `delayed` runs it again once,
+    ROUTERS_STICKY_SECONDS later (see routers.tasks)."""
+    mode: str = getattr(settings, "ROUTERS_TASK_MODE", "sticky")
+    return mode
+
+
+def member_positions_cache() -> str | None:
+    """The alias in CACHES that keeps each member's writes for their other clients (see
+    routers.members); None: positions per member are off."""
+    alias: str | None = getattr(settings, "ROUTERS_MEMBER_POSITIONS_CACHE", None)
+    return alias

@@ -50,6 +50,19 @@ def close_connection(alias: str) -> None:
         connections[alias].close()
 
 
+def transaction_begun(alias: str) -> bool:
+    """Has a statement begun the transaction of an atomic block open on `alias`? Until
+    then `outside_transaction` runs statements in autocommit, where a failed one dooms
+    nothing."""
+    connection = connections[alias]
+    if not connection.in_atomic_block:
+        return False
+    raw = connection.connection
+    if raw is None:
+        return True  # closed inside the block: nothing may run on it
+    return not raw.autocommit and raw.info.transaction_status != TransactionStatus.IDLE
+
+
 @contextmanager
 def outside_transaction(alias: str) -> Iterator[bool]:
     """Run probes of `alias` where they cannot fix the snapshot of the request's reads.
@@ -60,17 +73,20 @@ def outside_transaction(alias: str) -> Iterator[bool]:
     saw the older snapshot. So, inside an atomic block that has not run anything
     yet, the probes run in autocommit on the same connection and the transaction
     begins afterwards; once it has begun, only READ COMMITTED (a fresh snapshot per
-    statement) lets a check inside it hold for the reads that follow. An isolation
-    level left unset is taken for the server's default, READ COMMITTED; a server or
-    role whose default_transaction_isolation says otherwise should set the level in
-    the alias's OPTIONS.
+    statement) lets a check inside it hold for the reads that follow. Behind a pooler in
+    transaction mode (ROUTERS_POOLED_REPLICAS), a probe in autocommit is a transaction
+    of its own, which may reach another server than the block's: there the probes run
+    inside the block, under READ COMMITTED only. An isolation level left unset is taken
+    for the server's default, READ COMMITTED; a server or role whose
+    default_transaction_isolation says otherwise should set the level in the alias's
+    OPTIONS.
     """
     connection = connections[alias]
     raw = connection.connection
     if not connection.in_atomic_block or raw is None or raw.autocommit:
         yield True
         return
-    if raw.info.transaction_status != TransactionStatus.IDLE:
+    if raw.info.transaction_status != TransactionStatus.IDLE or alias in conf.pooled_replicas():
         yield raw.isolation_level in (None, IsolationLevel.READ_COMMITTED)
         return
     raw.autocommit = True

@@ -15,12 +15,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.transaction import Atomic
 
 from . import conf
+
+if TYPE_CHECKING:
+    from .timelines import LostWrite
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -40,6 +45,8 @@ class ClusterState:
     #: causal: the PostgreSQL cluster that position is in (its system identifier), if
     #: the cookie says.
     system_identifier: int | None = None
+    #: causal: the timeline that position is on, if the cookie says.
+    timeline: int | None = None
     #: The alias chosen, once, to serve this request's reads of this cluster.
     read_alias: str | None = None
     #: The first read was routed on an event loop, where no replica can be checked:
@@ -47,8 +54,21 @@ class ClusterState:
     reads_on_primary: bool = False
     #: Something was written on this primary during this request.
     wrote: bool = False
+    #: Rows were locked on this primary (SELECT ... FOR UPDATE or FOR SHARE) during
+    #: this request.
+    locked: bool = False
     #: db_for_write chose this primary during this request: an error may be its.
     writes_routed: bool = False
+
+
+@dataclass
+class RequestBlock:
+    """The atomic block ATOMIC_REQUESTS opens around the view on one primary."""
+
+    #: The connection it is opened on: the request's own, not a worker thread's.
+    connection: BaseDatabaseWrapper
+    #: The block itself, once a read inside it has seen it open.
+    atomic: Atomic | None = None
 
 
 @dataclass
@@ -73,9 +93,21 @@ class RequestState:
     session_unsaved: bool = False
     #: The request has been served again after its replica failed (once at most).
     retried: bool = False
+    #: The member the request serves, once authentication said (`member_authenticated`):
+    #: the writes kept for them were absorbed, and this request's are kept for them.
+    member: str | None = None
     #: Pooled replica aliases whose connection this request keeps in one transaction
     #: (one server behind the pooler), ended when the request's scope closes.
     held: set[str] = field(default_factory=set)
+    #: The primaries whose ATOMIC_REQUESTS block wraps the view as their outermost
+    #: one, while the view runs (`routers.atomic_requests`).
+    request_blocks: dict[str, RequestBlock] = field(default_factory=dict)
+    #: The client's writes a failover lost, found in this request (`routers.timelines`):
+    #: their positions are dropped, and the response deletes them from the client.
+    lost_writes: list["LostWrite"] = field(default_factory=list)
+    #: The primaries its positions were settled against, probed afresh and up (once
+    #: per request and primary; `routers.timelines`).
+    settled_afresh: set[str] = field(default_factory=set)
     #: Statements executed per alias, the routers' own probes excluded.
     queries: Counter[str] = field(default_factory=Counter)
     #: Held while a read alias is chosen (worker threads of one request share the
@@ -104,6 +136,7 @@ class RequestState:
 
 
 _state: ContextVar[RequestState | None] = ContextVar("routers_state", default=None)
+_unscoped: ContextVar[RequestState | None] = ContextVar("routers_unscoped", default=None)
 _primary_depth: ContextVar[int] = ContextVar("routers_primary_depth", default=0)
 _probing: ContextVar[bool] = ContextVar("routers_probing", default=False)
 
@@ -113,9 +146,38 @@ def current_state() -> RequestState | None:
     return _state.get()
 
 
+def unscoped_state() -> RequestState:
+    """The writes of code running outside any request scope (a script, a shell, a
+    management command), kept in its context; see `routers.unscoped`."""
+    state = _unscoped.get()
+    if state is None:
+        state = RequestState()
+        _unscoped.set(state)
+    return state
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """Inside, code outside a request scope starts with no writes remembered, and the
+    ones it makes are forgotten on the way out: one unit of work's own.
+
+    Each management command gets one; wrap each job of a loop of your own in one, so
+    that a job's reads are routed by its own writes only:
+
+        for job in queue:
+            with unit_of_work():
+                job.run()
+    """
+    token = _unscoped.set(None)
+    try:
+        yield
+    finally:
+        _unscoped.reset(token)
+
+
 def mark_write(using: str | None = None) -> None:
-    """Record that the current request wrote on the primary `using` (default:
-    ROUTERS_PRIMARY).
+    """Record that the current request (or, outside one, the running code) wrote on
+    the primary `using` (default: ROUTERS_PRIMARY).
 
     The routers notice every statement run through Django's connections. Call this
     for a write they cannot see, made before the response leaves: another service
@@ -123,33 +185,8 @@ def mark_write(using: str | None = None) -> None:
     """
     if using is not None and using not in conf.primaries():
         raise ValueError(f"mark_write(using={using!r}): not a primary the routers know")
-    state = _state.get()
-    if state is not None:
-        state.cluster(using).wrote = True
-
-
-@contextmanager
-def request_scope(state: RequestState | None = None) -> Iterator[RequestState]:
-    """Route everything inside as one request: one replica, one set of decisions.
-
-    The middleware opens one per HTTP request; use it in a task or a command to get
-    the same consistency. Inside an open scope, `request_scope()` joins it; given a
-    state of its own, it routes with that state and hands any write it made back to
-    the enclosing scope, so the request still remembers it.
-    """
-    outer = _state.get()
-    if state is None and outer is not None:
-        yield outer
-        return
-    state = state or RequestState()
-    try:
-        with entered(state):
-            yield state
-    finally:
-        release_held(state)
-        if outer is not None:
-            for primary in state.primaries_written():
-                outer.cluster(primary).wrote = True
+    state = _state.get() or unscoped_state()
+    state.cluster(using).wrote = True
 
 
 @contextmanager

@@ -1,9 +1,9 @@
 """The routing cookies: a request's state read from them, its writes written to them.
 
 One pair per primary: sticky's pin, and causal's position
-("16/B374D848@1764224000123@7714484792588521126": the primary's WAL position after the
-write, when the write's response was made, in Unix ms on the app server's clock, and
-the PostgreSQL cluster it is in, by its system identifier). Both are signed,
+("16/B374D848@1764224000123@7714484792588521126@2": the primary's WAL position after the
+write, when the write's response was made, in Unix ms on the app server's clock, the
+PostgreSQL cluster it is in, by its system identifier, and the timeline it is on). Both are signed,
 time-stamped and salted per cookie; a missing, forged, expired or garbled one is
 ignored. A response never deletes one: a slow response cannot know whether the client
 has since been given a newer one by another request. They reach where the session
@@ -11,7 +11,6 @@ cookie reaches, and a response that sets them is kept out of shared caches.
 """
 
 import re
-import time
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
@@ -20,14 +19,15 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from . import conf
 from .context import RequestState
 from .lsn import format_lsn, parse_lsn
-from .positions import primary_position
+from .timelines import LostWrite
+from .tokens import Write
 
-# The cookies of older copies of this package ("16/B374D848", "16/B374D848@ms") are read
-# too, as they were. Those copies ignore the forms with more parts: after a roll-back,
-# clients keep read-your-writes only for new writes.
+# The cookies of older copies of this package ("16/B374D848", "16/B374D848@ms",
+# "16/B374D848@ms@cluster") are read too, as they were. Those copies ignore the forms with
+# more parts: after a roll-back, clients keep read-your-writes only for new writes.
 _LSN_TEXT = re.compile(
     r"(?P<lsn>[0-9A-F]{1,8}/[0-9A-F]{1,8})"
-    r"(?:@(?P<ms>\d{1,15})(?:@(?P<cluster>-?\d{1,19}))?)?"
+    r"(?:@(?P<ms>\d{1,15})(?:@(?P<cluster>-?\d{1,19})(?:@(?P<timeline>[1-9]\d{0,9}))?)?)?"
 )
 # How far behind the clock of the app server that signed a pin may run. A browser
 # counts the pin's Max-Age from when it received the response, on its own clock, so
@@ -65,6 +65,7 @@ def state_from_cookies(request: HttpRequest) -> RequestState:
             cluster.min_lsn = parse_lsn(match["lsn"])
             cluster.wrote_at = int(match["ms"]) / 1000 if match["ms"] else None
             cluster.system_identifier = int(match["cluster"]) if match["cluster"] else None
+            cluster.timeline = int(match["timeline"]) if match["timeline"] else None
     return state
 
 
@@ -87,25 +88,43 @@ def _set_cookie(response: HttpResponseBase, name: str, value: str, max_age: int)
     )
 
 
-def remember_write(state: RequestState, response: HttpResponseBase) -> None:
-    """Set the cookies that carry this request's writes to the client's next requests:
-    for each primary it wrote on, that primary's pin and position."""
-    written = state.primaries_written()
-    if not written:
+def remember_write(writes: list[Write], response: HttpResponseBase) -> None:
+    """Set the cookies that carry a request's `writes` (`tokens.writes_made`) to the
+    client's next requests: for each primary written, that primary's pin and position."""
+    if not writes:
         return
     # This client's position: a cache that gave the response to another client (Django's
     # cache middleware, a CDN) would replace that client's newer one. Vary on Cookie as
     # Django's session middleware does; "private" keeps shared caches off altogether.
     patch_vary_headers(response, ("Cookie",))
     patch_cache_control(response, private=True)
-    for primary in written:
-        pin_cookie = conf.cookie_name(conf.PIN_COOKIE, primary)
+    for write in writes:
+        pin_cookie = conf.cookie_name(conf.PIN_COOKIE, write.primary)
         _set_cookie(response, pin_cookie, "1", max_age=conf.sticky_seconds())
-        # Once per writing request, after its transactions have committed. If the
-        # primary has just gone away there is no position to record.
-        position = primary_position(primary)
-        if position is not None:
-            made_ms = int(time.time() * 1000)
+        # If the primary had just gone away there is no position to record.
+        if write.position is not None:
+            made_ms = int(write.at * 1000)
+            position = write.position
             value = f"{format_lsn(position.lsn)}@{made_ms}@{position.system_identifier}"
-            lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, primary)
+            if position.timeline is not None:
+                value += f"@{position.timeline}"
+            lsn_cookie = conf.cookie_name(conf.LSN_COOKIE, write.primary)
             _set_cookie(response, lsn_cookie, value, conf.LSN_COOKIE_SECONDS)
+
+
+def forget_lost(lost: list[LostWrite], writes: list[Write], response: HttpResponseBase) -> None:
+    """Delete the position cookie of each primary whose position a failover lost
+    (`timelines.lost_writes`), unless the request wrote there anew (its new position
+    replaces it): the client is told once, and routes without it."""
+    written = {write.primary for write in writes}
+    for primary in dict.fromkeys(each.primary for each in lost):
+        if primary in written:
+            continue
+        patch_vary_headers(response, ("Cookie",))
+        patch_cache_control(response, private=True)
+        response.delete_cookie(
+            conf.cookie_name(conf.LSN_COOKIE, primary),
+            domain=settings.SESSION_COOKIE_DOMAIN,
+            path=settings.SESSION_COOKIE_PATH,
+            samesite=settings.SESSION_COOKIE_SAMESITE,
+        )

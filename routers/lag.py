@@ -10,12 +10,13 @@ Seconds are what a reader of a page means by "behind".
 import threading
 import time
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 
 from . import conf
+from .atomic_requests import in_clean_request_block
 from .caches import registered
-from .connection import close_connection, fetch_row, outside_transaction
-from .context import probing
+from .connection import close_connection, fetch_row, outside_transaction, transaction_begun
+from .context import current_state, probing
 from .lsn import format_lsn
 from .probes import health, health_cache
 
@@ -119,12 +120,29 @@ def pending_commit_age(primary: str, replica_lsn: int) -> float | None:
     How far behind a replica is in time, as a person means it: 0 when nothing committed
     is waiting, and after a quiet spell only the age of what is waiting, not the time
     since the replica last applied something. None when it cannot be known: the primary
-    is down, lacks pg_walinspect or the grant to use it, or the request has a
-    transaction open on it (a failed query would doom that transaction).
+    is down, lacks pg_walinspect or the grant to use it, or the request has a block of
+    its own open on it (a failed query would doom its transaction; its reads go to the
+    primary anyway).
+
+    Inside ATOMIC_REQUESTS's block, whose reads may go to a replica, it is asked without
+    dooming the transaction either: in autocommit while the transaction has not begun,
+    in a savepoint of its own once it has.
     """
-    connection = connections[primary]
-    if connection.in_atomic_block:
+    if connections[primary].in_atomic_block and not in_clean_request_block(
+        primary, current_state()
+    ):
         return None
+    if not transaction_begun(primary):
+        with outside_transaction(primary):
+            return _pending_commit_age(primary, replica_lsn)
+    try:
+        with transaction.atomic(using=primary):
+            return _pending_commit_age(primary, replica_lsn)
+    except DatabaseError:  # rolled back to the savepoint: the transaction goes on
+        return None
+
+
+def _pending_commit_age(primary: str, replica_lsn: int) -> float | None:
     allowed = lag_cache.can_read_wal(primary)
     if allowed is None:
         row = fetch_row(primary, _WALINSPECT_SQL)
@@ -136,7 +154,7 @@ def pending_commit_age(primary: str, replica_lsn: int) -> float | None:
         return None
     params = {"lsn": format_lsn(replica_lsn), "stamp": _COMMIT_TIME}
     try:
-        with probing(), connection.cursor() as cursor:
+        with probing(), connections[primary].cursor() as cursor:
             cursor.execute(_PENDING_COMMIT_SQL, params)
             seconds = cursor.fetchone()[0]
     except (OperationalError, InterfaceError):

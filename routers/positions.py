@@ -12,25 +12,46 @@ from .context import ClusterState
 from .lsn import parse_lsn
 from .probes import NodeHealth, health, health_cache, probe
 
-# The insert position, not the write position (pg_current_wal_lsn): with
-# synchronous_commit = off a commit is visible before its WAL is written out.
-_PRIMARY_POSITION_SQL = (
-    "SELECT pg_current_wal_insert_lsn()::text, (SELECT system_identifier FROM pg_control_system())"
-)
+# Past the write's commit, and reached by the standbys soon: they are sent flushed WAL
+# only. Not the insert position: it may be past another session's WAL that nothing
+# flushes for seconds (a transaction left open), or, after a record that ends a page,
+# past the next page's header, where no record ends. Nor the flush position alone: an
+# asynchronous commit (synchronous_commit = off, maybe by a SET LOCAL, gone once it
+# committed: the session cannot tell) is visible before it is flushed. So the flush
+# position once all inserted WAL is flushed; else the end of a message written now (64
+# bytes, non-transactional), after the commit: WAL of a transaction without an XID, which
+# the walwriter flushes once that transaction commits, as it does an asynchronous commit,
+# within three wal_writer_delay. PostgreSQL checks the right to call every function of a
+# statement before running it, the message's too: the app's role needs it. And the
+# timeline the primary writes on: the first 8 hex digits of the WAL file name
+# (PostgreSQL 15 names it by the insertion timeline, the new one as soon as a promotion
+# ends; pg_control_checkpoint() would name the last checkpoint's, stale after one).
+# On a standby pg_walfile_name() raises: no position from a demoted primary.
+_PRIMARY_POSITION_SQL = """
+SELECT CASE WHEN flushed >= inserted THEN flushed
+            ELSE pg_logical_emit_message(false, 'routers', '') END::text,
+       (SELECT system_identifier FROM pg_control_system()),
+       ('x' || substr(pg_walfile_name(flushed), 1, 8))::bit(32)::int
+FROM (SELECT pg_current_wal_flush_lsn() AS flushed, pg_current_wal_insert_lsn() AS inserted) AS wal
+"""
 
 
 @dataclass(frozen=True)
 class Position:
-    """A WAL position, and the PostgreSQL cluster whose WAL it is in."""
+    """A WAL position, the PostgreSQL cluster whose WAL it is in, and its timeline."""
 
     lsn: int
     #: pg_control_system()'s system_identifier: set by initdb, the same on every standby.
     system_identifier: int
+    #: The timeline the primary wrote it on (each promotion starts a new one); None in a
+    #: position made before positions named it.
+    timeline: int | None = None
 
 
 def primary_position(primary: str | None = None) -> Position | None:
     """The WAL position of `primary` (default: ROUTERS_PRIMARY) now, past every committed
-    transaction, with its cluster's identifier; None if down."""
+    transaction and one its standbys reach without waiting for more WAL, with its
+    cluster's identifier; None if down."""
     primary = primary or conf.primary()
     had_connection = connections[primary].connection is not None
     row = fetch_row(primary, _PRIMARY_POSITION_SQL)
@@ -40,7 +61,7 @@ def primary_position(primary: str | None = None) -> Position | None:
         row = fetch_row(primary, _PRIMARY_POSITION_SQL)
     if row is None:
         return None
-    position = Position(parse_lsn(row[0]), int(row[1]))
+    position = Position(parse_lsn(row[0]), int(row[1]), int(row[2]))
     # The primary answered: a "down" cached before it came back must not send the
     # client's next read, which needs this write, to a replica.
     health_cache.remember(
@@ -50,6 +71,7 @@ def primary_position(primary: str | None = None) -> Position | None:
             position.lsn,
             time.monotonic(),
             system_identifier=position.system_identifier,
+            timeline=position.timeline,
         )
     )
     return position
@@ -104,7 +126,7 @@ def of_another_cluster(primary: str, system_identifier: int) -> bool:
 
 
 def ahead_of_primary(primary: str, lsn: int) -> bool:
-    """Is `lsn` past `primary`'s insert position, so no position of this primary at all?
+    """Is `lsn` past `primary`'s position now, so no position of this primary at all?
 
     The cached position answers when it is past `lsn`, as it is for every write not
     just made; else the primary is asked (and the answer cached). A primary that is

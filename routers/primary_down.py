@@ -2,7 +2,8 @@
 
 A write while the primary is down gets the read-only page, which shows what was
 typed; a read of the client's own write that no reachable node has yet gets the
-"saved, on its way" page, which reloads itself. A session that could not be saved (see
+"saved, on its way" page, which reloads itself. A client that asked for JSON (an API
+client) gets each as a JSON object instead. A session that could not be saved (see
 `routers.sessions`) costs its changes, not the page.
 """
 
@@ -10,16 +11,44 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template.loader import render_to_string
 
 from . import conf
-from .context import RequestState, current_state, request_scope
+from .context import RequestState, current_state
 from .cookies import SAFE_METHODS
 from .probes import probe
+from .scopes import request_scope
 
 # Seconds before the "saved, on its way" page reloads itself: about a replica's delay.
 NOT_VISIBLE_RETRY_SECONDS = 2
+READ_ONLY_RETRY_SECONDS = 30
+JSON = "application/json"
+READ_ONLY_DETAIL = (
+    "Read-only mode: the primary database is unreachable, so nothing was saved. "
+    "Reads still work; send it again in a minute."
+)
+MAYBE_SAVED_DETAIL = (
+    "Read-only mode: the primary database went away while this request was writing, "
+    "so it may have been saved, in part or in full. Check before sending it again."
+)
+NOT_VISIBLE_DETAIL = (
+    "Saved, on its way: what you saved is safe, but the primary database cannot be "
+    "reached and no replica has caught up with it yet. Ask again in a few seconds."
+)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    """Did the client ask for JSON rather than a page? Its Accept header says; where it
+    ranks both alike (none sent, or */*), the body it sent does."""
+    offered = [JSON, "text/html"] if request.content_type == JSON else ["text/html", JSON]
+    return request.get_preferred_type(offered) == JSON
+
+
+def _json_503(detail: str, retry_after: int) -> JsonResponse:
+    response = JsonResponse({"detail": detail}, status=503)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _render_stale_ok(template: str, context: dict[str, Any], request: HttpRequest) -> str:
@@ -41,31 +70,51 @@ def _kept_from_view(request: HttpRequest, name: str) -> bool:
     )
 
 
-def read_only_response(request: HttpRequest) -> HttpResponse:
+def read_only_response(request: HttpRequest, maybe_saved: bool = False) -> HttpResponse:
     """The 503 page for a write while the primary is down; it shows what was typed.
+
+    `maybe_saved`: a write statement was sent to the primary before it went away, so
+    its outcome is unknown (in autocommit it may have committed; a COMMIT whose answer
+    never came may have too). The page then says so instead of "not saved", which
+    would invite a second copy.
 
     `submitted` holds one (name, value) pair per value, a field's values together and
     in the order sent: a checkbox group or a multi-select sends one value per choice.
+    A client that asked for JSON gets `{"detail": ...}`: it still holds what it sent.
     """
+    if _wants_json(request):
+        detail = MAYBE_SAVED_DETAIL if maybe_saved else READ_ONLY_DETAIL
+        return _json_503(detail, READ_ONLY_RETRY_SECONDS)
     submitted = [
         (name, value)
         for name, values in request.POST.lists()
         if not _kept_from_view(request, name)
         for value in values
     ]
-    html = _render_stale_ok("routers/read_only.html", {"submitted": submitted}, request)
+    context = {"submitted": submitted, "maybe_saved": maybe_saved}
+    html = _render_stale_ok("routers/read_only.html", context, request)
     response = HttpResponse(html, status=503)
-    response["Retry-After"] = "30"
+    response["Retry-After"] = str(READ_ONLY_RETRY_SECONDS)
     return response
 
 
 def not_visible_response(request: HttpRequest) -> HttpResponse:
-    """The 503 page for a client whose write no reachable node can show yet."""
+    """The 503 page for a client whose write no reachable node can show yet (JSON, for
+    a client that asked for it)."""
+    if _wants_json(request):
+        return _json_503(NOT_VISIBLE_DETAIL, NOT_VISIBLE_RETRY_SECONDS)
     context = {"retry_after": NOT_VISIBLE_RETRY_SECONDS}
     html = _render_stale_ok("routers/not_visible_yet.html", context, request)
     response = HttpResponse(html, status=503)
     response["Retry-After"] = str(NOT_VISIBLE_RETRY_SECONDS)
     return response
+
+
+def sent_a_write(request: HttpRequest, state: RequestState | None) -> bool:
+    """Did the client send something the primary may have saved before it went away? A
+    write statement reached it in a request whose method may write: a GET's incidental
+    writes (a session, a counter) are nothing its client sent."""
+    return request.method not in SAFE_METHODS and state is not None and state.wrote
 
 
 def primary_unreachable() -> bool:
@@ -131,4 +180,4 @@ def answer_for_primary_down(
         probe(primary).up for primary in primaries_used(state)
     ):
         return response
-    return read_only_response(request)
+    return read_only_response(request, maybe_saved=sent_a_write(request, state))

@@ -21,19 +21,32 @@ from .lsn import parse_lsn
 from .servers import replayed_positions
 
 # On a standby: the position replayed (applied), never the one merely received,
-# since only replayed rows are visible to queries. On the primary: the position
-# written, which is past the end of every committed transaction.
+# since only replayed rows are visible to queries. On the primary: the WAL written
+# out so far, which a replica's lag in bytes is counted against (not a write's
+# position: an asynchronous commit may be past it for a moment, see positions.py).
 # With the standby's apply delay, in seconds: it holds each commit back that long.
 # And when the server started: with its address, who it is (see `ReplayedPositions`).
 # And which cluster it belongs to: initdb's identifier, which a standby shares with its
 # primary (read from pg_control, about 20 us, executable by every role).
+# And the timeline: a primary's, the one it writes on (the WAL file name's first 8 hex
+# digits, see positions.py); a standby's, the one its WAL receiver receives, with the
+# receiver's status: "none" without a receiver, NULL where the role may not see it
+# (pg_stat_wal_receiver shows a role without pg_read_all_stats only the pid).
 _POSITION_SQL = (
     "SELECT CASE WHEN pg_is_in_recovery()"
     " THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,"
     " extract(epoch FROM current_setting('recovery_min_apply_delay')::interval)::float,"
     " pg_postmaster_start_time()::text,"
-    " (SELECT system_identifier FROM pg_control_system())"
+    " (SELECT system_identifier FROM pg_control_system()),"
+    " CASE WHEN pg_is_in_recovery() THEN receiver.received_tli"
+    " ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,"
+    " CASE WHEN NOT pg_is_in_recovery() THEN NULL"
+    " WHEN receiver.pid IS NULL THEN 'none' ELSE receiver.status END"
+    # The view has a row only while a receiver runs: read once, joined to one row.
+    " FROM (SELECT) AS node LEFT JOIN pg_stat_wal_receiver AS receiver ON true"
 )
+# What a standby's WAL receiver does when it streams (pg_stat_wal_receiver.status).
+STREAMING = "streaming"
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,12 @@ class NodeHealth:
     #: The PostgreSQL cluster the node belongs to (pg_control_system()'s
     #: system_identifier, a standby's is its primary's); None when down.
     system_identifier: int | None = None
+    #: A primary's timeline, the one it writes WAL on; a standby's, the one its WAL
+    #: receiver last received (None without one, or hidden from the role).
+    timeline: int | None = None
+    #: A standby's WAL receiver status ("streaming", "waiting", ..., "none" without a
+    #: receiver); None on a primary, or where the role may not see it.
+    receiver: str | None = None
 
 
 class HealthCache:
@@ -90,7 +109,16 @@ def probe(alias: str) -> NodeHealth:
     if alias not in conf.pooled_replicas():  # behind a pooler the server is unknown
         replayed_positions.record(alias, row[2], position)
     return health_cache.remember(
-        NodeHealth(alias, True, position, time.monotonic(), float(row[1]), int(row[3]))
+        NodeHealth(
+            alias,
+            True,
+            position,
+            time.monotonic(),
+            float(row[1]),
+            int(row[3]),
+            timeline=row[4],
+            receiver=row[5],
+        )
     )
 
 

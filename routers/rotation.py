@@ -1,14 +1,32 @@
-"""Which replicas are in rotation: up, and within both lag bounds."""
+"""Which replicas are in rotation: up, on the primary's timeline, and within both lag
+bounds."""
 
 from . import conf
 from .lag import lag_bytes, lag_seconds
-from .probes import health
+from .probes import STREAMING, NodeHealth, health
+
+
+def on_primary_timeline(replica: NodeHealth, primary: NodeHealth) -> bool:
+    """Does `replica` receive the WAL of `primary`'s current timeline?
+
+    After a failover, a standby still on the old timeline (streaming from the deposed
+    primary, or stuck: it replayed WAL past the switch point) and a demoted primary not
+    yet rewound (hot-standby reads of the rows the failover lost) answer as any
+    standby, their replay positions comparable by number alone: only the timeline their
+    WAL receiver streams tells them apart. Unknown is taken as yes: the primary down
+    (no timeline to compare with) or the receiver hidden from the role (no
+    pg_read_all_stats, `routers.W017`), as before timelines were looked at.
+    """
+    if not primary.up or primary.timeline is None or replica.receiver is None:
+        return True
+    return replica.receiver == STREAMING and replica.timeline == primary.timeline
 
 
 def usable_replicas(primary: str | None = None, max_lag_seconds: float | None = None) -> list[str]:
-    """Replicas of `primary` (default: ROUTERS_PRIMARY) that answer and are within both
-    bounds: ROUTERS_MAX_LAG_BYTES of WAL and `max_lag_seconds` (default:
-    ROUTERS_MAX_LAG_SECONDS) of time (see `lag_seconds`).
+    """Replicas of `primary` (default: ROUTERS_PRIMARY) that answer, receive its current
+    timeline (`on_primary_timeline`) and are within both bounds: ROUTERS_MAX_LAG_BYTES of
+    WAL and `max_lag_seconds` (default: ROUTERS_MAX_LAG_SECONDS) of time (see
+    `lag_seconds`).
 
     A byte bound alone does not bound staleness: bytes measure how much WAL the
     primary wrote since, not how old the oldest missing commit is, so a replica paused
@@ -16,9 +34,11 @@ def usable_replicas(primary: str | None = None, max_lag_seconds: float | None = 
     the primary is down the lag is unknown; the replicas are still used, since stale
     reads beat no reads.
     """
+    primary = primary or conf.primary()
     usable = []
     for alias in conf.replicas(primary):
-        if not health(alias).up:
+        known = health(alias)
+        if not known.up or not on_primary_timeline(known, health(primary)):
             continue
         lag = lag_bytes(alias)
         if lag is not None and lag > conf.max_lag_bytes():

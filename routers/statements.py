@@ -170,6 +170,19 @@ def is_write(sql: str) -> bool:
     return any(_statement_writes(statement) for statement in code.split(";"))
 
 
+@lru_cache(maxsize=2048)
+def locks_rows(sql: str) -> bool:
+    """Could this SQL lock rows (`SELECT ... FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`,
+    `FOR KEY SHARE`)? `is_write` counts such a statement as a read: it changes no data.
+    Text that cannot be read counts as locking.
+
+        >>> locks_rows('SELECT "id" FROM "forum_tag" WHERE "id" = %s FOR UPDATE')
+        True
+    """
+    code = code_only(sql)
+    return code is None or bool(_LOCKING.search(code))
+
+
 def _statement_writes(code: str) -> bool:
     verb_match = _VERB.match(code)
     if verb_match is None:

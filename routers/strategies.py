@@ -24,6 +24,7 @@ from django.db import connections, router
 from django.db.models import Model
 
 from . import conf
+from .atomic_requests import in_clean_request_block
 from .connection import database_io_refused
 from .context import ClusterState, RequestState, current_state, primary_forced
 from .lag import lag_seconds
@@ -33,6 +34,8 @@ from .probes import connects, health, probe
 from .querysets import generic_models
 from .replay import replayed, replica_with
 from .rotation import usable_replicas
+from .timelines import settle_positions
+from .unscoped import state_for_read
 
 
 class NotVisibleYet(Exception):
@@ -131,7 +134,8 @@ class SafeRouter(BaseRouter):
     writes (its reads are mostly validation guarding the write: a uniqueness check
     read from a lagging replica passes, then the insert fails), and for
     `generic_models()`. Otherwise `choose_read_alias` decides, once per request and
-    primary.
+    primary. The block ATOMIC_REQUESTS opens around the view counts only once the
+    request wrote or locked rows in it (`routers.atomic_requests`).
 
     On an event loop (an async view's `aiterator()` asks there) no query may run, and
     every check that lets a replica serve must run on the connection the reads will
@@ -146,29 +150,32 @@ class SafeRouter(BaseRouter):
         # in_atomic_block is a plain attribute: transaction.get_autocommit() would
         # connect to the primary in a request that reads only replicas. (atomic() sets
         # it; set_autocommit(False) does not.) No fallback here: the transaction lives
-        # on the primary, and so must its reads.
-        if connections[primary].in_atomic_block:
+        # on the primary, and so must its reads (ATOMIC_REQUESTS's: once it wrote or locked).
+        if connections[primary].in_atomic_block and not in_clean_request_block(primary, state):
             return primary
-        cluster = state.cluster(primary) if state is not None else ClusterState()
+        if state is None:
+            # Outside any request scope: this one read, with the running code's own
+            # writes (`routers.unscoped`).
+            state = state_for_read(primary)
+        cluster = state.cluster(primary)
         if (
             primary_forced()
             or cluster.wrote
             or cluster.reads_on_primary
-            or (state is not None and state.intends_to_write)
+            or state.intends_to_write
             or model in generic_models()
         ):
-            return self._primary_or_fallback(primary)
+            return self._primary_or_fallback(primary, state)
         if cluster.read_alias is None and database_io_refused():
             # No lock: a worker thread of this request may hold it while it probes. If
             # it chooses a replica meanwhile, the read it routes goes there, and every
             # later one to the primary, which is ahead of it.
             cluster.reads_on_primary = True
             return primary
-        if state is None:
-            return self.choose_read_alias(primary, RequestState())
         if cluster.read_alias is None:  # the lock only for the first read, not every read
             with state.choosing:
                 if cluster.read_alias is None:
+                    settle_positions(state)  # a position a failover lost routes nothing
                     cluster.read_alias = self.choose_read_alias(primary, state)
         return cluster.read_alias
 
@@ -176,6 +183,27 @@ class SafeRouter(BaseRouter):
         """Where this request's ordinary reads of `primary`'s models go; called once per
         request and primary."""
         raise NotImplementedError
+
+    def serves(self, replica: str, primary: str, cluster: ClusterState) -> bool:
+        """May `replica` serve the reads of a client with `cluster`'s writes (its pin, its
+        position)?"""
+        raise NotImplementedError
+
+    def writes_learned_late(self, primary: str, state: RequestState) -> None:
+        """The client's writes on `primary` were absorbed into `state` after its reads
+        there began: a member's, known only once authenticated (routers.members).
+
+        The replica already chosen keeps the request if it may serve those writes too.
+        Otherwise the later reads move to the primary, which is ahead of it (a request's
+        reads only move forward); while the primary is down, they stay on that replica
+        if it has the writes, and get NotVisibleYet if not.
+        """
+        cluster = state.cluster(primary)
+        with state.choosing:
+            chosen = cluster.read_alias
+            if chosen is None or chosen == primary or self.serves(chosen, primary, cluster):
+                return
+            cluster.read_alias = self._primary_or_fallback(primary, state)
 
     def max_lag_seconds(self) -> float:
         """How far behind, in seconds, a replica may be and still serve reads."""
@@ -192,7 +220,7 @@ class SafeRouter(BaseRouter):
                 return alias
         return None
 
-    def _primary_or_fallback(self, primary: str) -> str:
+    def _primary_or_fallback(self, primary: str, state: RequestState) -> str:
         """`primary`; while it is down, one of its replicas, so that reads go on.
 
         Stale beats an error page, but not for the client's own writes: a client with
@@ -207,13 +235,9 @@ class SafeRouter(BaseRouter):
         # The cached health spares a dead primary a connection attempt per request;
         # connects() catches one that died since it was cached. A write of this request
         # that succeeded proves it up, whatever was cached before: its reads need it.
-        state = current_state()
-        wrote = state is not None and state.cluster(primary).wrote
-        if (wrote or health(primary).up) and connects(primary):
-            return primary
-        if state is None:
-            return self.pick_replica(primary) or primary
         cluster = state.cluster(primary)
+        if (cluster.wrote or health(primary).up) and connects(primary):
+            return primary
         with state.choosing:
             # The client's own write must be there, unless this request is itself a
             # write (its reads are validation; the write will meet the read-only page).
@@ -304,8 +328,11 @@ class StickyRouter(SafeRouter):
 
     def choose_read_alias(self, primary: str, state: RequestState) -> str:
         if state.cluster(primary).pinned:
-            return self._primary_or_fallback(primary)
-        return self.pick_replica(primary) or self._primary_or_fallback(primary)
+            return self._primary_or_fallback(primary, state)
+        return self.pick_replica(primary) or self._primary_or_fallback(primary, state)
+
+    def serves(self, replica: str, primary: str, cluster: ClusterState) -> bool:
+        return not cluster.pinned
 
 
 class CausalRouter(SafeRouter):
@@ -321,16 +348,16 @@ class CausalRouter(SafeRouter):
 
     def choose_read_alias(self, primary: str, state: RequestState) -> str:
         replica = self.pick_replica(primary)
-        if replica is None:
-            return self._primary_or_fallback(primary)
-        cluster = state.cluster(primary)
+        if replica is not None and self.serves(replica, primary, state.cluster(primary)):
+            return replica
+        return self._primary_or_fallback(primary, state)
+
+    def serves(self, replica: str, primary: str, cluster: ClusterState) -> bool:
         if from_another_cluster(primary, cluster):
             cluster.min_lsn = None  # it means nothing here
         if cluster.min_lsn is None:
-            return replica
-        if replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster)):
-            return replica
-        return self._primary_or_fallback(primary)
+            return True
+        return replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster))
 
     @staticmethod
     def wait_budget(replica: str, cluster: ClusterState) -> float:

@@ -11,7 +11,9 @@ pins nothing, and a GET that writes is noticed.
 Each statement's text is classified by `routers.statements.is_write`; a query object
 that cannot be rendered counts as a write too. A write hidden where the text cannot
 show it (a view or an operator that calls a writing function) is not seen: call
-`mark_write()`.
+`mark_write()`. A read that locks rows (`select_for_update()`) is noted apart
+(`routers.statements.locks_rows`): inside ATOMIC_REQUESTS's block, the reads after it
+go to the primary (`routers.atomic_requests`).
 
 Django's execute wrapper counts each alias's statements (`RequestState.queries`), and
 notes the writes of server-side cursors (`QuerySet.iterator()`), which Django builds
@@ -27,8 +29,8 @@ from django.db.backends.signals import connection_created
 from psycopg import sql as psycopg_sql
 
 from . import conf
-from .context import current_state, is_probing, mark_write
-from .statements import is_write
+from .context import current_state, is_probing, mark_write, unscoped_state
+from .statements import is_write, locks_rows
 
 
 def statement_text(query: object, context: Any = None) -> str | None:
@@ -48,16 +50,20 @@ def statement_text(query: object, context: Any = None) -> str | None:
 
 
 def note_statement(alias: str, query: object, context: Any = None) -> None:
-    """Mark the current request as having written on `alias` if it is a primary and
-    `query`, run on it, may write."""
-    state = current_state()
-    if state is None or is_probing() or alias not in conf.primaries():
+    """Mark the current request (outside one, the running code) as having written on
+    `alias` if it is a primary and `query`, run on it, may write; or as having locked
+    rows there, if it may lock."""
+    if is_probing() or alias not in conf.primaries():
         return
-    if state.cluster(alias).wrote:
+    state = current_state() or unscoped_state()
+    cluster = state.cluster(alias)
+    if cluster.wrote:
         return
     text = statement_text(query, context)
     if text is None or is_write(text):
         mark_write(alias)
+    elif not cluster.locked and locks_rows(text):
+        cluster.locked = True
 
 
 class RecordingCursor:
