@@ -10,6 +10,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 REPLICAS ?= 1
 REPLICA_LAG ?= 2s
 STACK := REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) postgres/stack.sh
+# The HA stack's (Patroni's REST API on 8008-8010, PostgreSQL 54340-54342): synchronous
+# unless HA_SYNC=off.
+HA_SYNC ?= on
 
 # $(call throwaway_stack,ENVFILE[,AT_EXIT]): the rest of the recipe line runs with
 # ENVFILE's variables, against a stack made afresh from them (its own ports and data
@@ -18,7 +21,19 @@ throwaway_stack = set -a && . $(1) && set +a && \
 	trap 'postgres/stack.sh reset >/dev/null$(if $(2),; $(2))' EXIT && \
 	scripts/ensure-stack.sh && postgres/stack.sh reset >/dev/null && postgres/stack.sh up >/dev/null
 
-.PHONY: help venv demo stack stack-down stack-reset lag up down test lint format bench drills screenshots
+# $(call throwaway_ha,ENVFILE): the same for an HA cluster (postgres/ha.sh): made afresh
+# from ENVFILE's variables, reset (stopped, its data deleted) when the line ends.
+throwaway_ha = set -a && . $(1) && set +a && \
+	trap 'postgres/ha.sh reset >/dev/null' EXIT && \
+	scripts/ensure-ha.sh && postgres/ha.sh reset >/dev/null && postgres/ha.sh up >/dev/null
+
+# make drills runs both parts (DRILLS=plain or DRILLS=ha: one); the HA clusters of the
+# failover drills and of make bench's commit latency (another file: other ports).
+DRILLS ?= plain ha
+DRILLS_HA_ENV ?= bench/drills-ha.env
+BENCH_HA_ENV ?= bench/ha.env
+
+.PHONY: help venv demo ha ha-down stack stack-down stack-reset lag up down test lint format bench drills screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +49,12 @@ venv: $(STAMP) ## Create the virtualenv and install the dependencies
 demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http://127.0.0.1:8000
 	@VENV=$(VENV) REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) scripts/demo.sh
 
+ha: $(STAMP) ## The forum on three PostgreSQL nodes under Patroni and etcd (HA_SYNC=on), on :8000
+	@VENV=$(VENV) REPLICA_LAG=$(REPLICA_LAG) HA_SYNC=$(HA_SYNC) DEMO_STACK=ha scripts/demo.sh
+
+ha-down: ## Stop the HA stack (data is kept; postgres/ha.sh reset deletes it)
+	@postgres/ha.sh down
+
 stack: ## Start the local primary and replicas (REPLICAS=1, REPLICA_LAG=2s)
 	@scripts/ensure-stack.sh && $(STACK) up
 
@@ -43,14 +64,16 @@ stack-down: ## Stop the local stack (data is kept)
 stack-reset: ## Stop the local stack and delete its data
 	@$(STACK) reset
 
-lag: ## Change every replica's apply delay live, local stack and compose: make lag DELAY=3s
+lag: ## Change every replica's apply delay live, local stack, HA stack and compose: make lag DELAY=3s
 	@test -n "$(DELAY)" || { echo "usage: make lag DELAY=3s" >&2; exit 2; }
 	@found=; \
 	if $(STACK) status 2>/dev/null | grep -q 'primary up'; then \
 		found=1; $(STACK) lag '$(DELAY)' || exit 1; fi; \
+	if postgres/ha.sh status 2>/dev/null | grep -q '(leader)'; then \
+		found=1; postgres/ha.sh lag '$(DELAY)' || exit 1; fi; \
 	if docker compose ps --quiet replica 2>/dev/null | grep -q .; then \
 		found=1; postgres/compose-lag.sh '$(DELAY)' || exit 1; fi; \
-	test -n "$$found" || { echo "make lag: no replica runs (make demo, make stack or make up first)" >&2; exit 1; }
+	test -n "$$found" || { echo "make lag: no replica runs (make demo, make ha, make stack or make up first)" >&2; exit 1; }
 
 up: ## docker compose: primary, replica and web on http://127.0.0.1:$WEB_PORT (8000)
 	@scripts/ensure-docker.sh && scripts/ensure-images.sh
@@ -71,14 +94,14 @@ ENSURE_COMPOSE := { { scripts/ensure-docker.sh && scripts/ensure-images.sh; } ||
 TEST_ENGINE := DOCKERD_PIDFILE=.docker/dockerd-test.pid
 
 test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
-	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh && scripts/ensure-test-tools.sh
+	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh && scripts/ensure-test-tools.sh && scripts/ensure-ha.sh
 	@# The stack of tests/stack.env (other ports, two replicas, a small lag) and any
 	@# engine started here are removed at the end, whatever fails.
 	@export $(TEST_ENGINE) && \
 	$(call throwaway_stack,tests/stack.env,scripts/ensure-docker.sh stop) && \
 	$(ENSURE_COMPOSE) && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --durations=30 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint and format check), mypy on routers/, the import contracts
 	$(VENV)/bin/ruff check .
@@ -94,10 +117,13 @@ bench: $(STAMP) ## Measure routing overhead and replica share (see bench/README.
 	@$(call throwaway_stack,bench/stack.env) && \
 	$(PY) manage.py migrate_primaries --noinput -v0 && $(PY) bench/run.py && \
 	$(PY) -m pip install --quiet -e '.[dev,bench]' && $(PY) bench/concurrent_http.py
+	@$(call throwaway_ha,$(BENCH_HA_ENV)) && $(PY) bench/ha_commit.py
 
 drills: $(STAMP) ## Break the cluster under load and count what visitors saw (see bench/README.md)
-	@$(call throwaway_stack,bench/drills.env) && \
-	$(PY) bench/drills.py
+	@$(if $(filter plain,$(DRILLS)),$(call throwaway_stack,bench/drills.env) && \
+	$(PY) bench/drills.py)
+	@$(if $(filter ha,$(DRILLS)),$(call throwaway_ha,$(DRILLS_HA_ENV)) && \
+	$(PY) bench/drills_ha.py)
 
 screenshots: $(STAMP) ## Retake docs/images/ from a running demo (make demo first)
 	@scripts/ensure-chromium.sh

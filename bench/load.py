@@ -22,12 +22,33 @@ PASSWORD = "bench-password"
 
 def stack(*args: str) -> str:
     """Run postgres/stack.sh with the stack's environment; its output."""
+    return _script("stack.sh", args)
+
+
+def ha(*args: str, timeout: float = 180) -> str:
+    """Run postgres/ha.sh with the HA cluster's environment (bounded); its output."""
+    return _script("ha.sh", args, timeout)
+
+
+def _script(name: str, args: tuple[str, ...], timeout: float | None = None) -> str:
     done = subprocess.run(
-        [str(REPO / "postgres/stack.sh"), *args], capture_output=True, text=True, check=False
+        [str(REPO / "postgres" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"stack.sh {' '.join(args)} failed:\n{done.stderr}")
+        raise SystemExit(f"{name} {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
+
+
+def use_ha_cluster() -> None:
+    """Point this process and what it starts at the HA cluster: the URLs `ha.sh env`
+    prints (every node for the primary, target_session_attrs picking the leader)."""
+    for line in ha("env").splitlines():
+        key, value = line.split("=", 1)
+        os.environ[key] = value
 
 
 class Visitor:
@@ -82,9 +103,9 @@ def fetch(dsn: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[obj
 
 
 @contextlib.contextmanager
-def gunicorn(log_name: str, **env: str) -> Iterator[str]:
-    """The forum served by gunicorn as the demo runs it, `env` added; its base URL."""
-    port = 38917
+def gunicorn(log_name: str, port: int = 38917, **env: str) -> Iterator[str]:
+    """The forum served by gunicorn as the demo runs it on `port`, `env` added; its
+    base URL."""
     RESULTS.mkdir(exist_ok=True)
     with (RESULTS / log_name).open("wb") as log:
         server = subprocess.Popen(
@@ -108,7 +129,11 @@ def gunicorn(log_name: str, **env: str) -> Iterator[str]:
         yield base
     finally:
         server.terminate()
-        server.wait(timeout=40)
+        try:
+            server.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
 
 
 def prepare(writers: int) -> list[int]:

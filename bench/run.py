@@ -7,12 +7,15 @@ same one.
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -23,15 +26,32 @@ import django  # noqa: E402
 django.setup()
 
 import psycopg  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connections  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.db import connections, transaction  # noqa: E402
+from django.http import HttpRequest, HttpResponse  # noqa: E402
+from django.test import Client, RequestFactory, override_settings  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from forum.models import Thread  # noqa: E402
-from routers import RequestState, conf, forget, primary_lsn, probe, request_scope, strategy_router  # noqa: E402
+from forum.models import Tag, Thread  # noqa: E402
+from routers import (  # noqa: E402
+    RequestState,
+    RoutingMiddleware,
+    conf,
+    forget,
+    forget_member,
+    mark_write,
+    member_authenticated,
+    parse_lsn,
+    primary_lsn,
+    probe,
+    request_scope,
+    strategy_router,
+    unit_of_work,
+)
+from routers.positions import Position  # noqa: E402
 from routers.statements import is_write  # noqa: E402
+from routers.tokens import Write, absorb, dumps, loads  # noqa: E402
 
 BROWSE_LAG = "2s"  # the demo's apply delay
 BROWSE_ROUNDS = 6
@@ -214,12 +234,336 @@ def write_detection() -> dict[str, float]:
     }
 
 
+def reads_outside_a_request() -> dict[str, float]:
+    """Microseconds per read decision outside any request scope (a script's), under
+    causal: with no write remembered, and for the first read after a write (which asks
+    the primary for its position)."""
+    router = strategy_router("causal")
+    forget()
+    router.db_for_read(Group)  # warm: connections and health probes
+
+    def first_read_after_a_write() -> None:
+        mark_write()  # as the write tracking does after a statement that writes
+        router.db_for_read(Group)
+
+    with unit_of_work():
+        return {
+            # What such a read did before the running code's writes were remembered.
+            "read_us (a fresh state, no memory)": round(
+                median_ms(
+                    lambda: router.choose_read_alias(conf.primary(), RequestState()), runs=2000
+                )
+                * 1000,
+                1,
+            ),
+            "read_us (no write remembered)": round(
+                median_ms(lambda: router.db_for_read(Group), runs=2000) * 1000, 1
+            ),
+            "first_read_after_a_write_us": round(
+                median_ms(first_read_after_a_write, runs=300) * 1000, 1
+            ),
+        }
+
+
+def consistency_header() -> dict[str, float]:
+    """Microseconds the Routers-Consistency header costs one request: signing the
+    client's writes into it on a writing response (one primary written, and every one),
+    and, on a request that sends it back, checking its signature and merging its
+    writes into the routing state. A request that sends none pays nothing for it."""
+    # A position as the middleware records one: an LSN, and the cluster it is in.
+    position = Position(0x16_B374D848, 7714484792588521126)
+    one = [Write(conf.primary(), time.time(), position)]
+    every = [Write(primary, time.time(), position) for primary in conf.primaries()]
+    token_one, token_every = dumps(one), dumps(every)
+    calls = 100
+
+    def per_call_us(action: Callable[[], object]) -> float:
+        milliseconds = median_ms(lambda: [action() for _ in range(calls)], runs=50)
+        return round(milliseconds * 1000 / calls, 1)
+
+    return {
+        "sign_us (one primary written)": per_call_us(lambda: dumps(one)),
+        f"sign_us ({len(every)} primaries)": per_call_us(lambda: dumps(every)),
+        "verify_and_absorb_us (one primary)": per_call_us(
+            lambda: absorb(RequestState(), loads(token_one))
+        ),
+        f"verify_and_absorb_us ({len(every)} primaries)": per_call_us(
+            lambda: absorb(RequestState(), loads(token_every))
+        ),
+        f"header_bytes ({len(every)} primaries)": len(token_every),
+    }
+
+
+TASK_RUNS = {"sticky": 5, "delayed": 3}
+
+
+def task_position() -> dict[str, object]:
+    """What carrying a write's position to a background task costs (routers.tasks).
+
+    At the enqueue: milliseconds per `enqueue_with_writes` against a plain `enqueue` of
+    the same task, after a write (the difference: one position query per primary
+    written, and the token). On the real worker (`manage.py db_worker`, polling every
+    0.1 s), with the demo's apply delay: seconds from the write's commit to the task's
+    read, and where it read, in each mode (lab/tasks.py's tasks, routed under causal).
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    from lab.tasks import find_tag_delayed, find_tag_sticky
+    from routers import enqueue_with_writes
+
+    results: dict[str, object] = {}
+    with request_scope(RequestState()):
+        Thread.objects.filter(pk=0).update(title="")  # a write, so there is a position
+        plain = median_ms(lambda: find_tag_sticky.enqueue(name="bench"), runs=50)
+        carried = median_ms(lambda: enqueue_with_writes(find_tag_sticky, name="bench"), runs=50)
+    DBTaskResult.objects.all().delete()
+    results["enqueue_ms"] = {"plain": plain, "carrying_the_position": carried}
+
+    stack("lag", BROWSE_LAG)
+    command = ["manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1"]
+    worker = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for mode, task in (("sticky", find_tag_sticky), ("delayed", find_tag_delayed)):
+            waits, on_replica = [], 0
+            for run in range(TASK_RUNS[mode]):
+                name = f"bench-task-{mode}-{run}"
+                with request_scope(RequestState()):
+                    Tag.objects.create(name=name)
+                    committed = time.time()
+                    result_id = enqueue_with_writes(task, name=name).id
+                read = finished_read(task, result_id)
+                waits.append(read["at"] - committed)
+                on_replica += read["alias"] != "default"
+            results[f"{mode}_mode (apply delay {BROWSE_LAG})"] = {
+                "median_s_from_commit_to_read": round(statistics.median(waits), 2),
+                "reads_on_a_replica": f"{on_replica}/{TASK_RUNS[mode]}",
+            }
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+        stack("lag", "0")
+        Tag.objects.filter(name__startswith="bench-task-").delete()
+        DBTaskResult.objects.all().delete()
+    return results
+
+
+def write_position() -> dict[str, float]:
+    """What a write's position costs (routers/positions.py): milliseconds per position
+    query with all the primary's WAL flushed, and with another session's transaction
+    left open after writing (WAL nobody flushes yet: the query writes a logical message),
+    and then how long the primary takes to flush that position, so send it to the
+    standbys (the insert position would wait for some other flush)."""
+    params = connections[conf.primary()].get_connection_params()
+    insert = f"INSERT INTO {Tag._meta.db_table} (name) VALUES ('bench-position')"
+
+    def flushed(position: int) -> bool:
+        return parse_lsn(fetch_one("SELECT pg_current_wal_flush_lsn()::text")) >= position
+
+    def position_with_wal_behind() -> float:
+        with psycopg.connect(**params) as other:  # a transaction, left open after a write
+            other.execute(insert)
+            started = time.perf_counter()
+            position = primary_lsn()
+            elapsed = (time.perf_counter() - started) * 1000
+            deadline = time.monotonic() + 5
+            while position is not None and not flushed(position):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the primary did not flush the position within 5 s")
+                time.sleep(0.002)
+            flush_waits.append((time.perf_counter() - started) * 1000 - elapsed)
+            other.rollback()
+        return elapsed
+
+    flush_waits: list[float] = []
+    all_flushed = median_ms(primary_lsn, runs=200)
+    timings = [position_with_wal_behind() for _ in range(30)]
+    return {
+        "position_ms (all WAL flushed)": all_flushed,
+        "position_ms (an open transaction's WAL behind: a message)": round(
+            statistics.median(timings), 3
+        ),
+        "flushed_after_ms (median)": round(statistics.median(flush_waits), 1),
+        "flushed_after_ms (max)": round(max(flush_waits), 1),
+    }
+
+
+def timeline_checks() -> dict[str, float]:
+    """What following timelines costs (routers/positions.py, routers/probes.py): the
+    write's position query with and without the timeline, and a replica's probe with and
+    without its WAL receiver's status and timeline, milliseconds per query."""
+    from routers.positions import _PRIMARY_POSITION_SQL
+    from routers.probes import _POSITION_SQL
+
+    without_timeline = _PRIMARY_POSITION_SQL.replace(
+        ",\n       ('x' || substr(pg_walfile_name(flushed), 1, 8))::bit(32)::int", ""
+    )
+    probe_without = _POSITION_SQL.split(", CASE WHEN pg_is_in_recovery() THEN receiver")[0]
+    assert without_timeline != _PRIMARY_POSITION_SQL
+    assert probe_without != _POSITION_SQL
+    replica = conf.replicas()[0]
+
+    def timed(alias: str, sql: str) -> float:
+        with connections[alias].cursor() as cursor:
+            return median_ms(lambda: (cursor.execute(sql), cursor.fetchone()), runs=500)
+
+    return {
+        "position_ms (with the timeline)": timed(conf.primary(), _PRIMARY_POSITION_SQL),
+        "position_ms (without)": timed(conf.primary(), without_timeline),
+        "replica_probe_ms (with the WAL receiver's timeline)": timed(replica, _POSITION_SQL),
+        "replica_probe_ms (without)": timed(replica, probe_without),
+    }
+
+
+def fetch_one(sql: str) -> Any:
+    with connections[conf.primary()].cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def finished_read(task: Any, result_id: str) -> dict[str, Any]:
+    """What a lab task read, once the worker finished it (following a delayed one's retry)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        result = task.get_result(result_id)
+        if result.is_finished:
+            value: dict[str, Any] = result.return_value
+            if conf.TASK_RETRIED_AS not in value:
+                return value
+            result_id = value[conf.TASK_RETRIED_AS]
+        time.sleep(0.05)
+    raise TimeoutError("the worker did not finish the task within 60 s")
+
+
+def atomic_requests_decisions() -> dict[str, float]:
+    """Microseconds per read decision (causal, warm caches) in a view as Django runs it:
+    process_view, then the view wrapped in ATOMIC_REQUESTS's block; beside the same view
+    not wrapped, and wrapped in a block of its own (the primary at once, as before).
+    The difference with the first is what telling the request's block apart costs."""
+    primary = conf.primary()
+    router = strategy_router("causal")
+    reads = 20
+    timings: list[float] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        for _ in range(reads):
+            router.db_for_read(Group)
+        timings.append((time.perf_counter() - started) * 1e6 / reads)
+        return HttpResponse()
+
+    def per_read(wrapped: bool, atomic_requests: bool) -> float:
+        def handler(request: HttpRequest) -> HttpResponse:  # what BaseHandler does
+            middleware.process_view(request, view, (), {})
+            return (transaction.atomic(using=primary)(view) if wrapped else view)(request)
+
+        middleware = RoutingMiddleware(handler)
+        timings.clear()
+        with override_settings_dict(connections.settings[primary], ATOMIC_REQUESTS=atomic_requests):
+            forget()
+            for _ in range(300):
+                middleware(RequestFactory().get("/"))
+        return round(statistics.median(timings[1:]), 2)  # the first one warms the caches
+
+    return {
+        "us_per_read_outside_any_block": per_read(wrapped=False, atomic_requests=False),
+        "us_per_read_in_atomic_requests_block": per_read(wrapped=True, atomic_requests=True),
+        "us_per_read_in_a_block_of_the_views_own": per_read(wrapped=True, atomic_requests=False),
+    }
+
+
+@contextmanager
+def override_settings_dict(config: dict[str, object], **changes: object) -> Iterator[None]:
+    """`changes` in one alias's settings for the block (this process only: nothing else
+    runs in it)."""
+    before = {name: config[name] for name in changes}
+    config.update(changes)
+    try:
+        yield
+    finally:
+        config.update(before)
+
+
+def member_positions() -> dict[str, float | str]:
+    """Microseconds positions per member (a Redis) add to a request of a member.
+
+    The lookup, once the member is known: with a position kept for them, and with none.
+    A writing request of theirs, whole, against the same one without the cache: its
+    lookup and its store (lock, read, merged write, unlock). Then with Redis stopped: the
+    first lookup (refused at once), and the next ones (the cache is left alone for a few
+    seconds); and with Redis hung (SIGSTOP): the first lookup waits for its timeout.
+    """
+    if conf.member_positions_cache() is None:
+        return {"skipped": "no REDIS_URL: positions per member off"}
+    member, _ = User.objects.get_or_create(username="bench-member")
+    other, _ = User.objects.get_or_create(username="bench-member-without-writes")
+
+    def lookup(user: User) -> None:
+        with request_scope(RequestState(strategy="causal")):
+            member_authenticated(user)
+
+    def write(request: HttpRequest) -> HttpResponse:
+        member_authenticated(member)
+        mark_write()  # the store follows a write; the write itself is the same either way
+        return HttpResponse()
+
+    def writing_request() -> None:
+        RoutingMiddleware(write)(RequestFactory().post("/"))
+
+    forget()
+    writing_request()  # something kept for `member`, nothing for `other`
+    forget_member(other)
+    results = {
+        "lookup_us (a position kept)": median_ms(lambda: lookup(member), runs=300) * 1000,
+        "lookup_us (nothing kept)": median_ms(lambda: lookup(other), runs=300) * 1000,
+    }
+    with_store = median_ms(writing_request, runs=200)
+    with override_settings(ROUTERS_MEMBER_POSITIONS_CACHE=None):
+        without = median_ms(writing_request, runs=200)
+    results["writing_request_extra_us (its lookup and its store)"] = (with_store - without) * 1000
+
+    stack("stop", "redis")
+    try:
+        forget()
+        results["lookup_us (Redis stopped: the first, refused)"] = (
+            median_ms(lambda: lookup(member), runs=1) * 1000
+        )
+        results["lookup_us (Redis stopped: the next ones, cache left alone)"] = (
+            median_ms(lambda: lookup(member), runs=300) * 1000
+        )
+    finally:
+        stack("start", "redis")
+    pid = int((Path(os.environ.get("STACK_DIR", ".stack")) / "redis/redis.pid").read_text())
+    forget()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        results["lookup_us (Redis hung: the first, its timeout)"] = (
+            median_ms(lambda: lookup(member), runs=1) * 1000
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        forget()
+    forget_member(member)
+    return {name: round(value, 1) for name, value in results.items()}
+
+
 def main() -> None:
     report = {
         "routing_decisions": routing_decisions(),
         "commit_latency_ms": commit_latency(),
         f"post_and_browse (apply delay {BROWSE_LAG})": post_and_browse(),
         "write_detection": write_detection(),
+        "reads_outside_a_request": reads_outside_a_request(),
+        "consistency_header": consistency_header(),
+        "task_position": task_position(),
+        "write_position": write_position(),
+        "atomic_requests_decisions": atomic_requests_decisions(),
+        "member_positions": member_positions(),
+        "timeline_checks": timeline_checks(),
     }
     print(json.dumps(report, indent=2))
     out = REPO / "bench/results"

@@ -6,9 +6,11 @@ missing secret key is an error.
 """
 
 import os
+import urllib.parse
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -69,16 +71,25 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework.authtoken",
     # forum first: its templates override the routers' (routers/read_only.html).
     "forum",
     "lab",
     "analytics",
     "routers",
+    # Django's tasks framework, on a database backend: the queue is a table on the
+    # primary, run by `manage.py db_worker`.
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Above the routers: it answers a CORS preflight itself, and adds its headers to
+    # every response, the read-only 503 included.
+    "corsheaders.middleware.CorsMiddleware",
     # Before anything that reads the database (sessions, auth): it opens the
     # request's routing state and records what the request wrote.
     "routers.middleware.RoutingMiddleware",
@@ -88,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A write the database lost in a failover, told once as a message (needs messages).
+    "forum.lost_writes.LostWriteNotice",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -119,12 +132,47 @@ DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60)
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 3)
 
 
+# libpq's choices for target_session_attrs (PostgreSQL 14+).
+SESSION_ATTRS = {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}
+
+
+def host_and_port(server: str) -> tuple[str, str]:
+    """One server of a URL's host list (h:5433, h, [::1]:5433), its port 5432 by default."""
+    if ":" not in server or server.endswith("]"):
+        return server.strip("[]"), "5432"
+    host, _, port = server.rpartition(":")
+    return host.strip("[]"), port
+
+
 def database(url: str) -> dict[str, object]:
-    config: dict[str, object] = dict(
-        dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
-    )
-    # A dead node must fail fast: the routers then fall back to another one.
-    config["OPTIONS"] = {"connect_timeout": DB_CONNECT_TIMEOUT}
+    """A DATABASES entry from a URL, libpq's multi-host form included.
+
+    `postgres://u:p@h1:p1,h2:p2/db?target_session_attrs=read-write` is several servers
+    that libpq tries in turn, keeping the first that takes writes (the HA stack's
+    primary, wherever Patroni put it). dj-database-url reads one host: the list is
+    taken out here and handed to libpq as HOST "h1,h2" and PORT "p1,p2". The query's
+    parameters are libpq's options, as dj-database-url reads them.
+    """
+    parts = urllib.parse.urlsplit(url)
+    userinfo, at, host_list = parts.netloc.rpartition("@")
+    servers = [host_and_port(server) for server in host_list.split(",")]
+    if len(servers) > 1:
+        url = parts._replace(netloc=f"{userinfo}{at}placeholder").geturl()
+    parsed = dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
+    options = dict(parsed.get("OPTIONS", {}))
+    config: dict[str, object] = dict(parsed)
+    if len(servers) > 1:
+        config["HOST"] = ",".join(host for host, _ in servers)
+        config["PORT"] = ",".join(port for _, port in servers)
+    attrs = options.get("target_session_attrs", "any")
+    if attrs not in SESSION_ATTRS:
+        raise ImproperlyConfigured(
+            f"target_session_attrs must be one of {', '.join(sorted(SESSION_ATTRS))},"
+            f" not {attrs!r} (in {parts.scheme}://...@{host_list}{parts.path})"
+        )
+    # A dead node must fail fast: the routers then fall back to another one. libpq
+    # applies it to each host of a list in turn.
+    config["OPTIONS"] = {"connect_timeout": DB_CONNECT_TIMEOUT, **options}
     return config
 
 
@@ -175,7 +223,8 @@ POOLED_DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Routing (the routers package) -------------------------------------------------
-DATABASE_ROUTERS = ["routers.SelectableRouter"]
+# The task queue first: its worker must read it on the primary (config/task_queue.py).
+DATABASE_ROUTERS = ["config.task_queue.TaskQueueRouter", "routers.SelectableRouter"]
 ROUTERS_PRIMARY = "default"
 # Each primary with its replicas; the analytics app's models live on "analytics".
 ROUTERS_CLUSTERS = {
@@ -189,10 +238,43 @@ ROUTERS_STICKY_SECONDS = env_int("ROUTERS_STICKY_SECONDS", 5)
 ROUTERS_CAUSAL_WAIT_MS = env_int("ROUTERS_CAUSAL_WAIT_MS", 50)
 ROUTERS_MAX_LAG_BYTES = env_int("ROUTERS_MAX_LAG_BYTES", 64 * 1024 * 1024)
 ROUTERS_MAX_LAG_SECONDS = env_float("ROUTERS_MAX_LAG_SECONDS", 10.0)
+# A task whose enqueuer's write no replica has replayed yet: "sticky" reads the primary,
+# "delayed" runs it again once, ROUTERS_STICKY_SECONDS later (routers/tasks.py).
+ROUTERS_TASK_MODE = env_str("ROUTERS_TASK_MODE", "sticky")
+
+# --- Background tasks ------------------------------------------------------------
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Positions per member (lesson 18): a member's writes kept in Redis, so their other
+# browsers and API clients read them too. Off without REDIS_URL (postgres/stack.sh starts
+# a Redis where Debian's redis-server is installed, and prints its URL). A Redis down or
+# slow costs each request at most the timeout, once every few seconds per process
+# (routers/members.py), never the page.
+REDIS_URL = env_str("REDIS_URL", "")
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.25)
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "positions": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "forum",
+            "OPTIONS": {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT},
+        },
+    }
+ROUTERS_MEMBER_POSITIONS_CACHE = "positions" if REDIS_URL else None
 
 # The lab's cluster panel may change the replicas (apply delay, pause replay): a demo
 # feature, off unless asked for (make demo and the compose demo turn it on).
 LAB_CLUSTER_CONTROLS = env_bool("LAB_CLUSTER_CONTROLS", False)
+# The HA stack's Patroni REST API (postgres/ha.sh env prints it): the panel and /healthz
+# show its cluster, the panel's apply delay goes through it. Each URL is given at most
+# PATRONI_TIMEOUT seconds to answer. Unset on the plain stack.
+PATRONI_URLS = env_list("PATRONI_URLS", "")
+PATRONI_TIMEOUT = env_float("PATRONI_TIMEOUT", 0.5)
+# The HA stack's STACK_DIR, where postgres/ha.sh keeps its PIDs: with it (make ha sets it)
+# the panel's "kill the leader" control runs `postgres/ha.sh kill` on this machine.
+HA_STACK_DIR = env_str("HA_STACK_DIR", "")
 
 # --- Auth, sessions, security ------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -217,6 +299,27 @@ X_FRAME_OPTIONS = "DENY"
 if not DEBUG and SECURE_COOKIES:
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 3600)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- The JSON API (forum/api.py) ------------------------------------------------------
+# Token authentication only: an API client keeps no cookies, so no session and no CSRF.
+REST_FRAMEWORK = {
+    # REST framework's TokenAuthentication, which also names the member to the routers.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["forum.authentication.MemberTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["forum.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "forum.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 25,
+}
+# Browser apps on these origins may call the API (django-cors-headers). They read the
+# routers' consistency token from the header of a writing response, and send it back,
+# so the header must be exposed and allowed (routers.W011 checks both).
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/"
+# The header is routers.conf.TOKEN_HEADER.
+CORS_EXPOSE_HEADERS = ["Routers-Consistency"]
+CORS_ALLOW_HEADERS = [*default_headers, "routers-consistency"]
 
 # --- Internationalisation, static files ----------------------------------------------
 LANGUAGE_CODE = "en-us"

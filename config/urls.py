@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from routers.views import healthz
+from lab.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("forum.api")),
     path("lab/", include("lab.urls")),
     path("", include("django.contrib.auth.urls")),
     path("", include("forum.urls")),

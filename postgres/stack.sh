@@ -12,51 +12,23 @@
 # lesson 10: database APP_DB is the primary, APP_DB_replicas every standby, one server
 # connection at a time, taken in turn.
 #
+# A Redis (REDIS_PORT, STACK_PORT + 8) keeps the positions per member (lesson 18), its
+# data under STACK_DIR/redis; "redis" is a node for stop and start.
+#
 # It installs nothing: scripts/ensure-stack.sh does (the make targets run it first).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib.sh
 . "$repo/scripts/lib.sh"
+# shellcheck source=postgres/local.sh
+. "$repo/postgres/local.sh"
 STACK_DIR="$(realpath -m "${STACK_DIR:-$repo/.stack}")"
 STACK_PORT="${STACK_PORT:-54320}"
 REPLICAS="${REPLICAS:-1}"
 REPLICA_LAG="${REPLICA_LAG:-2s}"
 POOLER_PORT="${POOLER_PORT:-$((STACK_PORT + 9))}"
-export APP_DB="${APP_DB:-forum}"
-# The second database on the same primary (lessons 6 and 7), replicated with the forum's.
-export ANALYTICS_DB="${ANALYTICS_DB:-${APP_DB}_analytics}"
-export APP_USER="${APP_USER:-forum}" APP_PASSWORD="${APP_PASSWORD:-forum}"
-export READER_USER="${READER_USER:-forum_reader}" READER_PASSWORD="${READER_PASSWORD:-forum_reader}"
-export REPLICATION_USER="${REPLICATION_USER:-replicator}" REPLICATION_PASSWORD="${REPLICATION_PASSWORD:-replicator}"
-
-is_root() { [ "$(id -u)" = 0 ]; }
-
-# Run a command as the user that owns the clusters.
-as_pg() {
-    # From /, since the postgres user may not be allowed into the caller's directory.
-    if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
-}
-
-# As root the postgres user must reach the data directory, and a checkout under
-# /root (mode 700) is out of its reach: keep the data under /tmp then, and leave a
-# symlink where it was asked for.
-resolve_stack_dir() {
-    if is_root && ! runuser -u postgres -- test -x "$(dirname "$STACK_DIR")"; then
-        local wanted="$STACK_DIR"
-        STACK_DIR="/tmp/forum-$(basename "$wanted" | tr -d .)-$(echo "$wanted" | md5sum | cut -c1-8)"
-        if [ ! -L "$wanted" ] && [ -e "$wanted" ]; then
-            die "$wanted exists and is not a symlink; remove it (the postgres user cannot reach it)"
-        fi
-        ln -sfn "$STACK_DIR" "$wanted"
-    fi
-    mkdir -p "$STACK_DIR/run" "$STACK_DIR/log" "$STACK_DIR/scripts"
-    if is_root; then chown -R postgres:postgres "$STACK_DIR"; fi
-    chmod 700 "$STACK_DIR/run"
-    # The postgres user may not be able to read the checkout either: use copies.
-    cp -r "$repo/postgres/primary" "$repo/postgres/replica" "$STACK_DIR/scripts/"
-    if is_root; then chown -R postgres:postgres "$STACK_DIR/scripts"; fi
-}
+REDIS_PORT="${REDIS_PORT:-$((STACK_PORT + 8))}"
 
 nodes() {
     echo primary
@@ -87,8 +59,6 @@ made_replicas() {
 is_running() {
     [ -f "$(data_of "$1")/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" status -D "$(data_of "$1")" >/dev/null 2>&1
 }
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_node() {
     local node="$1" data port pidfile pid
@@ -155,13 +125,11 @@ init_replica() {
         REPLICA_NAME="$node" REPLICA_LAG="$REPLICA_LAG" "$STACK_DIR/scripts/replica/bootstrap.sh" >/dev/null
 }
 
+# The pooler and Redis: servers that put themselves in the background (as the postgres
+# user) and write their PID to a file of their own.
 pooler_dir() { echo "$STACK_DIR/pooler"; }
 
-pooler_running() {
-    local pidfile
-    pidfile="$(pooler_dir)/pgbouncer.pid"
-    [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
-}
+pooler_running() { daemon_running "$(pooler_dir)/pgbouncer.pid"; }
 
 start_pooler() {
     local dir node hosts=""
@@ -174,7 +142,6 @@ start_pooler() {
         say "pgbouncer not found: no pooler, and lesson 10 says so (scripts/ensure-stack.sh installs it, as root)"
         return
     fi
-    port_busy "$POOLER_PORT" && die "pooler: port $POOLER_PORT on 127.0.0.1 is already in use; set POOLER_PORT"
     # PgBouncer 1.18 takes a list of hosts but one port: give each standby's socket a
     # directory of its own under one port number, so one entry spreads over them all.
     rm -rf "$dir" && mkdir -p "$dir"
@@ -188,19 +155,22 @@ start_pooler() {
         PRIMARY_HOST="$STACK_DIR/run" PRIMARY_PORT="$STACK_PORT" REPLICA_HOSTS="$hosts" REPLICA_PORT=5432 \
         DAEMON=true "$repo/postgres/pgbouncer/config.sh" "$dir"
     if is_root; then chown -R postgres:postgres "$dir"; fi
-    as_pg pgbouncer --daemon --quiet "$dir/pgbouncer.ini" ||
-        die "pooler failed to start; see $dir/pgbouncer.log"
-    local _
-    for _ in $(seq 50); do port_busy "$POOLER_PORT" && break; sleep 0.1; done
+    start_daemon pooler POOLER_PORT "$dir/pgbouncer.log" pgbouncer --daemon --quiet "$dir/pgbouncer.ini"
     say "pooler (PgBouncer, transaction mode) up on 127.0.0.1:$POOLER_PORT"
 }
 
-stop_pooler() {
-    pooler_running || return 0
-    kill "$(cat "$(pooler_dir)/pgbouncer.pid")"
-    local _
-    for _ in $(seq 50); do pooler_running || break; sleep 0.1; done
-    say "pooler stopped"
+stop_any() {
+    case "$1" in
+        redis) stop_redis ;;
+        *) stop_node "$1" ;;
+    esac
+}
+
+start_any() {
+    case "$1" in
+        redis) start_redis ;;
+        *) start_node "$1" ;;
+    esac
 }
 
 cmd_up() {
@@ -213,11 +183,13 @@ cmd_up() {
         start_node "$node"
     done
     start_pooler
+    start_redis
     cmd_env
 }
 
 cmd_down() {
-    stop_pooler
+    stop_redis
+    stop_daemon pooler "$(pooler_dir)/pgbouncer.pid"
     local node
     # Replicas first, so they do not log a lost primary.
     for node in $(made_replicas | tac) primary; do
@@ -242,6 +214,7 @@ cmd_status() {
         fi
     done
     if pooler_running; then say "pooler up on 127.0.0.1:$POOLER_PORT"; else say "pooler down"; fi
+    if redis_running; then say "redis up on 127.0.0.1:$REDIS_PORT"; else say "redis down"; fi
 }
 
 cmd_env() {
@@ -256,6 +229,7 @@ cmd_env() {
     echo "ANALYTICS_REPLICA_URLS=$analytics_urls"
     echo "POOLED_DATABASE_URL=postgres://$APP_USER:$APP_PASSWORD@127.0.0.1:$POOLER_PORT/$APP_DB"
     echo "POOLED_REPLICAS_URL=postgres://$READER_USER:$READER_PASSWORD@127.0.0.1:$POOLER_PORT/${APP_DB}_replicas"
+    redis_env
 }
 
 # Change the apply delay live (ALTER SYSTEM + reload) on one replica, or on all.
@@ -287,15 +261,15 @@ main() {
     case "$cmd" in
         env) cmd_env; return ;;
     esac
-    resolve_stack_dir
+    resolve_stack_dir primary replica
     case "$cmd" in
         up) cmd_up ;;
         down) cmd_down ;;
         reset) cmd_reset ;;
         status) cmd_status ;;
         lag) cmd_lag "$@" ;;
-        stop) stop_node "${1:?usage: stack.sh stop NODE}" ;;
-        start) start_node "${1:?usage: stack.sh start NODE}" ;;
+        stop) stop_any "${1:?usage: stack.sh stop NODE}" ;;
+        start) start_any "${1:?usage: stack.sh start NODE}" ;;
         psql) cmd_psql "$@" ;;
         *) die "unknown command '$cmd'" ;;
     esac

@@ -9,6 +9,8 @@
 #   init.sh databases    only the app databases (APP_DB, ANALYTICS_DB) and their grants:
 #                        idempotent, so postgres/stack.sh runs it on every start, and a
 #                        primary made before a database was added gets that database
+#   init.sh roles        everything but the server's files (primary.conf, pg_hba.conf):
+#                        under Patroni (postgres/ha.sh) they are Patroni's to write
 set -euo pipefail
 
 : "${PGDATA:?PGDATA must point at the primary data directory}"
@@ -51,12 +53,34 @@ ALTER DEFAULT PRIVILEGES FOR ROLE :"app_user" IN SCHEMA public GRANT SELECT ON T
 -- privileges live in each database's catalog: grant it where the app connects.
 CREATE EXTENSION IF NOT EXISTS pg_walinspect;
 GRANT EXECUTE ON FUNCTION pg_get_wal_records_info(pg_lsn, pg_lsn) TO :"app_user";
+-- After a failover the routers compare a client's write position through the timeline's
+-- history (pg_wal/<timeline>.history), which only a superuser may read: this function,
+-- owned by the superuser running this script, reads that one file for the app role and
+-- nothing else in the data directory (routers/README.md, "Across a failover").
+CREATE OR REPLACE FUNCTION public.routers_timeline_history(timeline integer) RETURNS text
+LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog
+AS $body$
+SELECT convert_from(pg_read_binary_file(path), 'UTF8')
+FROM (SELECT format('pg_wal/%s.history', lpad(upper(to_hex(timeline)), 8, '0')) AS path) AS file
+WHERE timeline > 1 AND (pg_stat_file(path, true)).size IS NOT NULL
+$body$;
+REVOKE EXECUTE ON FUNCTION public.routers_timeline_history(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.routers_timeline_history(integer) TO :"app_user";
 SQL
 }
 
 app_databases() {
     app_database "$APP_DB"
     app_database "$ANALYTICS_DB"
+    # Here, not with the roles: a primary made before it was granted gets it on its next start.
+    "${psql[@]}" -v reader_user="$READER_USER" <<'SQL'
+-- A standby serves reads only while it streams the primary's timeline: the reader role
+-- reads its WAL receiver's status and timeline (pg_stat_wal_receiver hides both from a
+-- role without pg_read_all_stats). It also shows that role every session's query text
+-- and every table's statistics: grant it where the reader may see that.
+SET client_min_messages = warning;
+GRANT pg_read_all_stats TO :"reader_user";
+SQL
     # The lab's own controls, on the forum's connection only.
     "${psql[@]}" --dbname "$APP_DB" -v app_user="$APP_USER" <<'SQL'
 -- The lab changes the replicas' apply delay (ALTER SYSTEM, then a reload).
@@ -74,19 +98,21 @@ fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-cp "$here/primary.conf" "$PGDATA/primary.conf"
-if ! grep -q "^include_if_exists = 'primary.conf'" "$PGDATA/postgresql.conf"; then
-    echo "include_if_exists = 'primary.conf'" >>"$PGDATA/postgresql.conf"
-fi
+if [ "${1:-}" != roles ]; then
+    cp "$here/primary.conf" "$PGDATA/primary.conf"
+    if ! grep -q "^include_if_exists = 'primary.conf'" "$PGDATA/postgresql.conf"; then
+        echo "include_if_exists = 'primary.conf'" >>"$PGDATA/postgresql.conf"
+    fi
 
-# Password logins over TCP only. The server's listen_addresses decides who can reach
-# it (127.0.0.1 for the local stack, the compose network under Docker).
-if ! grep -q "forum: replication" "$PGDATA/pg_hba.conf"; then
-    cat >>"$PGDATA/pg_hba.conf" <<HBA
+    # Password logins over TCP only. The server's listen_addresses decides who can reach
+    # it (127.0.0.1 for the local stack, the compose network under Docker).
+    if ! grep -q "forum: replication" "$PGDATA/pg_hba.conf"; then
+        cat >>"$PGDATA/pg_hba.conf" <<HBA
 # forum: replication for the standbys, password logins for everyone else
 host    replication     $REPLICATION_USER     all     scram-sha-256
 host    all             all                   all     scram-sha-256
 HBA
+    fi
 fi
 
 "${psql[@]}" \
