@@ -125,6 +125,30 @@ class Post(models.Model):
         return bool(user.is_authenticated and (user.pk == self.author_id or user.is_staff))
 
 
+class Notification(models.Model):
+    """A reply in a member's thread, for their Replies page.
+
+    Written by a task on the worker (forum/tasks.py), after the reply's request: it reads
+    the reply it was enqueued for, with the replier's write carried to it (lesson 15).
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="notifications")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A task run twice (a worker killed before it recorded the run) notifies once.
+            models.UniqueConstraint(fields=["recipient", "post"], name="one_notification_per_reply")
+        ]
+
+    def __str__(self) -> str:
+        return f"Post {self.post_id} for {self.recipient_id}"
+
+
 class OutboxEvent(models.Model):
     """An activity event on its way to the analytics database (lesson 7).
 

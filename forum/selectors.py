@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 
 from analytics.models import Event
 
-from .models import Board, Post, Reaction, Thread
+from .models import Board, Notification, Post, Reaction, Thread
 
 THREADS_PER_PAGE = 25
 POSTS_PER_PAGE = 20
@@ -95,6 +95,32 @@ def thread_posts(
     )
 
 
+def thread_list() -> QuerySet[Thread]:
+    """Every thread, latest activity first, with its board, author, post count and
+    tags: for the API's paginator (three queries a page)."""
+    return (
+        Thread.objects.select_related("board", "author")
+        .annotate(post_count=Count("posts"))
+        .prefetch_related("tags")
+        .order_by("-last_posted_at", "-id")
+    )
+
+
+@dataclass
+class ThreadPosts:
+    thread: Thread
+    posts: Page[Post]
+
+
+def thread_with_posts(*, pk: int, page: str | int | None) -> ThreadPosts:
+    """A thread and one page of its posts, for the API: four queries."""
+    thread = get_object_or_404(
+        Thread.objects.select_related("board", "author").prefetch_related("tags"), pk=pk
+    )
+    posts = thread.posts.select_related("author")
+    return ThreadPosts(thread=thread, posts=Paginator(posts, POSTS_PER_PAGE).get_page(page))
+
+
 def post_location(*, pk: int) -> str:
     """The URL that shows post `pk`: its thread's page holding it, anchored at the post."""
     post = get_object_or_404(Post.objects.select_related("thread"), pk=pk)
@@ -136,3 +162,12 @@ def recent_activity(*, page: str | int | None) -> Page[Event]:
     """The activity log, newest first: a second database, read from its own replicas."""
     events = Event.objects.exclude(kind="lab")
     return Paginator(events, ACTIVITY_PAGE_SIZE).get_page(page)
+
+
+def member_notifications(*, member: AbstractBaseUser, page: str | int | None) -> Page[Notification]:
+    """The replies in a member's threads, newest first, each with its post, thread and
+    author: the tasks on the worker write them (forum/tasks.py)."""
+    notifications = Notification.objects.filter(recipient_id=member.pk).select_related(
+        "post__author", "post__thread"
+    )
+    return Paginator(notifications, POSTS_PER_PAGE).get_page(page)

@@ -5,10 +5,11 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from routers import replica_aware_get_or_create
+from routers import enqueue_on_commit, replica_aware_get_or_create
 
 from . import outbox
 from .models import Board, Post, Reaction, Tag, Thread
+from .tasks import notify_thread_author
 
 MAX_TAGS = 5
 
@@ -46,6 +47,8 @@ def post_create(*, thread: Thread, author: AbstractBaseUser, body: str) -> Post:
     post = Post.objects.create(thread=thread, author=author, body=body)
     Thread.objects.filter(pk=thread.pk).update(last_posted_at=post.created_at)
     outbox.record("post", author=author, thread=thread, post=post)
+    # On the worker, after the commit: the task carries the reply's position to read it.
+    enqueue_on_commit(notify_thread_author, post_id=post.pk)
     return post
 
 

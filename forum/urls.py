@@ -17,4 +17,5 @@ urlpatterns = [
     path("react/<str:target_type>/<int:pk>/", views.react, name="react"),
     path("u/<str:username>/", views.user_page, name="user"),
     path("activity/", views.activity, name="activity"),
+    path("replies/", views.notifications, name="notifications"),
 ]

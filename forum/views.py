@@ -144,6 +144,12 @@ def user_page(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "forum/user.html", {"member": page.member, "posts": page.posts})
 
 
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    page = selectors.member_notifications(member=request.user, page=request.GET.get("page"))
+    return render(request, "forum/notifications.html", {"notifications": page})
+
+
 def activity(request: HttpRequest) -> HttpResponse:
     events = selectors.recent_activity(page=request.GET.get("page"))
     return render(request, "forum/activity.html", {"events": events})
