@@ -5,9 +5,11 @@ to a standby as the app's own role, since the replica aliases use the reader rol
 may change nothing. postgres/primary/init.sh grants that role exactly what it needs here:
 ALTER SYSTEM on recovery_min_apply_delay (and, for lesson 13's run,
 max_standby_streaming_delay and hot_standby_feedback), pg_reload_conf(),
-pg_wal_replay_pause() and pg_wal_replay_resume(); never superuser.
+pg_wal_replay_pause() and pg_wal_replay_resume(); never superuser. On the HA stack the
+apply delay goes through Patroni instead (lab/patroni.py), which owns it.
 """
 
+import time
 from decimal import Decimal
 
 import psycopg
@@ -17,8 +19,12 @@ from psycopg import sql
 
 from routers import Server, conf, connect_to_server, servers_of
 
+from . import patroni
+
 MAX_DELAY_SECONDS = 30
 ALL_REPLICAS = "all"
+# Patroni's nodes apply a new configuration on their next loop (loop_wait: 1 s here).
+DELAY_APPLIED_TIMEOUT = 15
 
 
 class ControlError(Exception):
@@ -69,13 +75,50 @@ def _run_on_server(
 
 
 def set_apply_delay(aliases: list[str], seconds: Decimal) -> None:
-    """Set recovery_min_apply_delay live (ALTER SYSTEM and a reload, no restart)."""
-    delay = f"{int(seconds * 1000)}ms"
+    """Set recovery_min_apply_delay live (ALTER SYSTEM and a reload, no restart); under
+    Patroni, in the cluster's configuration, for every standby, and wait until each
+    standby alias that answers applies it."""
+    milliseconds = int(seconds * 1000)
+    delay = f"{milliseconds}ms"
+    if settings.PATRONI_URLS:
+        patroni.set_apply_delay(delay)
+        _wait_for_delay(conf.replicas(), milliseconds)
+        return
     _run_on(
         aliases,
         sql.SQL("ALTER SYSTEM SET recovery_min_apply_delay = {}").format(sql.Literal(delay)),
         sql.SQL("SELECT pg_reload_conf()"),
     )
+
+
+def _delay_applied(alias: str, milliseconds: int) -> bool:
+    """Whether every server behind `alias` that answers applies the delay (a replica
+    alias of the leader's node, or of a dead one, does not answer)."""
+    for server in servers_of(alias):
+        try:
+            with connect_to_server(alias, server, autocommit=True) as connection:
+                row = connection.execute(
+                    "SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'"
+                ).fetchone()
+        except psycopg.Error:
+            continue
+        if row is None or row[0] != str(milliseconds):
+            return False
+    return True
+
+
+def _wait_for_delay(aliases: list[str], milliseconds: int) -> None:
+    deadline = time.monotonic() + DELAY_APPLIED_TIMEOUT
+    waiting = list(aliases)
+    while waiting and time.monotonic() < deadline:
+        waiting = [alias for alias in waiting if not _delay_applied(alias, milliseconds)]
+        if waiting:
+            time.sleep(0.2)
+    if waiting:
+        raise ControlError(
+            f"Patroni took the delay, but {', '.join(waiting)} did not apply it within"
+            f" {DELAY_APPLIED_TIMEOUT} s."
+        )
 
 
 def set_standby_setting(aliases: list[str], name: str, value: str | None) -> None:
@@ -141,9 +184,10 @@ class DelayForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["target"].choices = [(ALL_REPLICAS, "every replica")] + [
-            (alias, alias) for alias in conf.replicas()
-        ]
+        every = [(ALL_REPLICAS, "every replica")]
+        # Patroni holds one apply delay for the whole cluster.
+        one = [] if settings.PATRONI_URLS else [(alias, alias) for alias in conf.replicas()]
+        self.fields["target"].choices = every + one
 
     def aliases(self) -> list[str]:
         target: str = self.cleaned_data["target"]

@@ -7,11 +7,13 @@
   second client that takes a given server connection from the pool.
 - Lesson 13's standbys and primary: a request served through the whole middleware, a
   setting on the replicas for a block, a table of a run's own, and the primary's
-  update and vacuum while a long read runs.
+  update and vacuum while a long read runs. Lesson 18 serves its devices' requests so too.
+- Lesson 16's requests under ATOMIC_REQUESTS, served in a process of its own.
 """
 
 import copy
 import itertools
+import json
 import os
 import re
 import signal
@@ -265,16 +267,20 @@ STANDBY_TIMEOUT = 10.0
 POLL = 0.02
 
 
-def served(url: str, urlconf: str) -> HttpResponseBase:
-    """GET `url` as Django serves a request: the project's whole MIDDLEWARE around the view,
-    so that RoutingMiddleware's process_exception sees the view's error; resolved by the
-    URLconf module `urlconf`, which no URL of the site reaches."""
+def served(
+    url: str, urlconf: str, *, method: str = "GET", cookies: dict[str, str] | None = None
+) -> HttpResponseBase:
+    """GET `url` (or another `method`) as Django serves a request: the project's whole
+    MIDDLEWARE around the view, so that RoutingMiddleware's process_exception sees the
+    view's error, and the browser's `cookies` (a session) reach sessions and auth;
+    resolved by the URLconf module `urlconf`, which no URL of the site reaches."""
     handler = BaseHandler()
     handler.load_middleware()
     # CommonMiddleware checks every request's host against ALLOWED_HOSTS.
     allowed = next(iter(settings.ALLOWED_HOSTS), "localhost")
     host = "localhost" if allowed == "*" else allowed.lstrip(".")
-    request = RequestFactory().get(url, HTTP_HOST=host)
+    request = RequestFactory().generic(method, url, HTTP_HOST=host)
+    request.COOKIES = dict(cookies or {})
     request.urlconf = urlconf
     outer = get_urlconf()
     try:
@@ -434,3 +440,43 @@ def dead_rows_kept(cleanup: Cleanup) -> int | None:
     """How many dead row versions the primary's VACUUM could not remove yet."""
     found = re.search(r"(\d+) are dead but not yet removable", cleanup.tuples)
     return int(found.group(1)) if found else None
+
+
+# --- Lesson 16: requests under ATOMIC_REQUESTS, in a process of its own -------------
+
+ATOMIC_REQUESTS_SETTINGS = "lab.atomic_requests_settings"
+ATOMIC_REQUESTS_TIMEOUT = 60.0
+
+
+def run_under_atomic_requests(command: str) -> Any:
+    """What `manage.py <command>` printed (JSON), run in a process of its own whose
+    settings turn ATOMIC_REQUESTS on for the primary.
+
+    Django's handler reads ATOMIC_REQUESTS from the settings of the whole process, and
+    the lab's process serves other visitors meanwhile: it must not change DATABASES
+    under them.
+    """
+    return manage_py_json(
+        command, f"--settings={ATOMIC_REQUESTS_SETTINGS}", timeout=ATOMIC_REQUESTS_TIMEOUT
+    )
+
+
+def manage_py_json(*args: str, timeout: float, env: dict[str, str] | None = None) -> Any:
+    """What `manage.py *args` printed (JSON), run in a process of its own (with `env`
+    on top of this one's environment); ControlError if it fails or takes longer than
+    `timeout` seconds."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise ControlError(f"the run's process did not finish within {timeout:.0f} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ControlError(f"the run's process failed: {last}")
+    return json.loads(done.stdout)

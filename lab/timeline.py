@@ -27,6 +27,8 @@ class Timeline:
     # When the lab first saw `replica` past the write (it polls after the run, so this
     # is an upper bound); None: not seen within REPLAY_WAIT_SECONDS.
     replayed_ms: float | None = None
+    #: Who read: the lane's label.
+    reader: str = "browser"
 
 
 def watch_replay(timelines: list[Timeline]) -> list[Timeline]:
@@ -46,7 +48,7 @@ def watch_replay(timelines: list[Timeline]) -> list[Timeline]:
 
 
 WIDTH, LEFT, RIGHT = 640, 96, 24
-LANES = {"primary": 34, "replica": 84, "browser": 134}
+LANES = {"primary": 34, "replica": 84, "reader": 134}
 
 
 @dataclass(frozen=True)

@@ -13,5 +13,7 @@ urlpatterns = [
     path("cluster/", views.cluster, name="cluster"),
     path("cluster/delay", views.cluster_delay, name="cluster-delay"),
     path("cluster/replay", views.cluster_replay, name="cluster-replay"),
+    path("cluster/switchover", views.cluster_switchover, name="cluster-switchover"),
+    path("cluster/kill-leader", views.cluster_kill, name="cluster-kill-leader"),
     path("<slug:slug>/", views.lesson, name="lesson"),
 ]

@@ -88,6 +88,23 @@ HIDES_LAG = Verdict(
     "The test setup never meets the replication lag, so a test of it passes whatever the "
     "router does.",
 )
+LOSS_HIDDEN = Verdict(
+    "loss hidden",
+    False,
+    "A write the database had acknowledged is on no node left after a failover, and "
+    "nothing told the member who made it.",
+)
+LOSS_REPORTED = Verdict(
+    "loss reported",
+    True,
+    "A write a failover lost was reported to the member who made it, once; their position "
+    "was dropped and routing went on.",
+)
+NONE_LOST = Verdict(
+    "none lost",
+    True,
+    "Every write the database acknowledged is on the node promoted in the failover.",
+)
 NOT_RUN = Verdict(
     "not run",
     None,
@@ -109,5 +126,8 @@ VERDICTS = (
     UNCHECKED,
     SHOWS_LAG,
     HIDES_LAG,
+    LOSS_HIDDEN,
+    LOSS_REPORTED,
+    NONE_LOST,
     NOT_RUN,
 )

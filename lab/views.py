@@ -1,14 +1,20 @@
+import json
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from routers import describe_nodes
 from routers.conf import STRATEGIES
+from routers.views import healthz as routers_healthz
 
+from . import patroni
 from .cluster import (
     ALL_REPLICAS,
     ControlError,
@@ -81,8 +87,21 @@ def _panel(
         "nodes": describe_nodes(),
         "controls": settings.LAB_CLUSTER_CONTROLS,
         "delay_form": delay_form or DelayForm(initial={"target": ALL_REPLICAS}),
+        "patroni": patroni.cluster() if settings.PATRONI_URLS else None,
+        "can_kill": patroni.can_kill(),
     }
     return render(request, "lab/cluster.html", context, status=status)
+
+
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    """The routers' /healthz and, with PATRONI_URLS, the Patroni cluster under "patroni"
+    (what Patroni says, or why nothing: the status code stays the routers')."""
+    response = routers_healthz(request)
+    if not settings.PATRONI_URLS:
+        return response
+    body = {**json.loads(response.content), "patroni": patroni.cluster()}
+    return JsonResponse(body, status=response.status_code)
 
 
 def cluster(request: HttpRequest) -> HttpResponse:
@@ -131,6 +150,37 @@ def cluster_replay(request: HttpRequest) -> HttpResponse:
         done = "paused: it keeps receiving WAL but applies none" if action == "pause" else "resumed"
         messages.success(request, f"Replay on {replica} {done}.")
     return redirect(_back(request))
+
+
+def _patroni_control(request: HttpRequest, control: Callable[[], str], done: str) -> HttpResponse:
+    """Run a control of the Patroni cluster, guarded as the panel's other controls are."""
+    if not settings.LAB_CLUSTER_CONTROLS:
+        return _controls_off(request)
+    if not settings.PATRONI_URLS:
+        messages.error(request, "This server runs on no Patroni cluster (PATRONI_URLS).")
+        return redirect("lab:cluster")
+    try:
+        said = control()
+    except patroni.PatroniError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, done.format(said))
+    return redirect("lab:cluster")
+
+
+@require_POST
+def cluster_switchover(request: HttpRequest) -> HttpResponse:
+    return _patroni_control(request, patroni.switchover, "Patroni: {}.")
+
+
+@require_POST
+def cluster_kill(request: HttpRequest) -> HttpResponse:
+    return _patroni_control(
+        request,
+        patroni.kill_leader,
+        "Killed {} (its Patroni and its PostgreSQL, SIGKILL): a standby takes over once"
+        " the leader key expires, within Patroni's TTL.",
+    )
 
 
 def _back(request: HttpRequest) -> str:

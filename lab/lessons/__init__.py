@@ -4,8 +4,11 @@ One module per lesson; see base.py for what a lesson is made of.
 """
 
 from . import (
+    api_client_without_cookies,
     atomic_on_the_wrong_alias,
+    atomic_requests,
     dead_or_lagging_replica,
+    failover_loses_writes,
     generic_relation_writes,
     get_or_create,
     hot_standby_conflicts,
@@ -14,8 +17,11 @@ from . import (
     post_redirect_lag,
     raw_sql_bypasses_routers,
     reads_inside_atomic,
+    reads_outside_a_request,
     replica_per_query,
+    second_device,
     sessions_on_a_lagging_replica,
+    task_reads_its_request_write,
     transaction_pooling,
 )
 from .base import Lesson, Outcome
@@ -36,6 +42,12 @@ LESSONS: list[Lesson] = [
         mirror_hides_lag,
         sessions_on_a_lagging_replica,
         hot_standby_conflicts,
+        reads_outside_a_request,
+        api_client_without_cookies,
+        task_reads_its_request_write,
+        atomic_requests,
+        second_device,
+        failover_loses_writes,
     )
 ]
 LESSONS_BY_SLUG = {lesson.slug: lesson for lesson in LESSONS}

@@ -144,8 +144,11 @@ def follow(
     return found == "True", alias, timeline_of(committed, read_at, alias)
 
 
-def timeline_of(committed: Committed, read_at: float, alias: str) -> Timeline | None:
-    """The timeline of a write committed at `committed` (time, LSN), read from `alias`."""
+def timeline_of(
+    committed: Committed, read_at: float, alias: str, reader: str = "browser"
+) -> Timeline | None:
+    """The timeline of a write committed at `committed` (time, LSN), read from `alias`
+    by `reader`."""
     committed_at, lsn = committed
     watched = alias if alias in conf.replicas() else next(iter(conf.replicas()), None)
     if lsn is None or watched is None:
@@ -156,6 +159,7 @@ def timeline_of(committed: Committed, read_at: float, alias: str) -> Timeline | 
         served_by=alias,
         replica=watched,
         committed_at=committed_at,
+        reader=reader,
     )
 
 
