@@ -1,6 +1,7 @@
 """Fixtures shared by every test (the helpers they use are in tests/helpers.py)."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,8 +10,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connections
 
-from routers import conf, forget
-from tests.helpers import NODES, Stack, delete_rows, gunicorn, wait_for_replay
+from routers import conf, forget, unit_of_work
+from tests.helpers import NODES, Stack, TaskWorker, delete_rows, gunicorn, wait_for_replay
 
 
 @pytest.fixture(scope="session")
@@ -49,11 +50,13 @@ def _connections_checked_as_at_a_request(django_db_blocker: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _routing_defaults(settings: Any) -> Iterator[None]:
-    """Tests read from the primary unless they pick a strategy themselves."""
+    """Tests read from the primary unless they pick a strategy themselves; the writes a
+    test makes outside a request scope route its own reads, not the next test's."""
     settings.ROUTERS_STRATEGY = "primary"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     forget()
-    yield
+    with unit_of_work():
+        yield
     forget()
 
 
@@ -88,6 +91,20 @@ def gunicorn_url(django_db_setup: None, tmp_path_factory: Any) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def _task_worker_process(django_db_setup: None, tmp_path_factory: Any) -> Iterator[TaskWorker]:
+    worker = TaskWorker(tmp_path_factory.mktemp("worker"))
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def task_worker(_task_worker_process: TaskWorker) -> Path:
+    """The project's task worker, running (from the first test that asks for it to the end
+    of the session, started again if it stopped); its log."""
+    return _task_worker_process.running()
+
+
 @pytest.fixture
 def author(db: None) -> User:
     return User.objects.create_user("author", password="author-password")
@@ -106,6 +123,5 @@ def stranger(db: None) -> User:
 @pytest.fixture
 def lagging_replicas(stack: Stack) -> Iterator[Stack]:
     """Replicas that hold writes back for 3 s; back to the stack's 1 s afterwards."""
-    stack.set_lag("3s")
-    yield stack
-    stack.set_lag("1s")
+    with stack.lagging("3s"):
+        yield stack

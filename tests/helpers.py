@@ -10,6 +10,7 @@ import http.cookiejar
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -26,7 +27,7 @@ from typing import Any, NamedTuple
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.test import Client
 
 from routers import conf, forget, parse_lsn
@@ -71,7 +72,32 @@ class Stack:
     def start(self, alias: str) -> None:
         self.run("start", NODES[alias])
         connections.close_all()
+        # A standby serves only once it streams the primary's timeline again (about a
+        # second after it, or the primary, accepts connections; until then no replica is
+        # in rotation): back as it was before the stop.
+        if alias in replica_aliases() and self.is_up("default"):
+            self.wait_until_streaming(alias)
+        if alias == "default":
+            self.wait_until_streaming(*[a for a in replica_aliases() if self.is_up(a)])
         forget()
+
+    @staticmethod
+    def wait_until_streaming(*aliases: str) -> None:
+        for alias in aliases:
+            wait_until(
+                lambda alias=alias: (
+                    fetch(alias, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
+                ),
+                what=f"{alias} to stream from the primary again",
+            )
+
+    @staticmethod
+    def is_up(alias: str) -> bool:
+        try:
+            fetch(alias, "SELECT 1")
+        except OperationalError:
+            return False
+        return True
 
     def set_lag(self, delay: str, alias: str | None = None) -> None:
         """Set the apply delay live on one replica alias, or on all of them."""
@@ -84,14 +110,64 @@ class Stack:
                 what=f"{replica} to reload recovery_min_apply_delay={delay}",
             )
 
+    @contextmanager
+    def lagging(self, delay: str = "3s") -> Iterator["Stack"]:
+        """Every replica holding writes back for `delay` in the block; the stack's 1 s
+        after. A test replicates its own rows first, then lags: a wait for replay under
+        a 3 s delay takes 3 s."""
+        self.set_lag(delay)
+        try:
+            yield self
+        finally:
+            self.set_lag("1s")
+
     def wait_for_replay(self, *aliases: str) -> None:
         wait_for_replay(*aliases)
 
+    @contextmanager
+    def redis_stopped(self) -> Iterator[None]:
+        """The stack's Redis stopped for the block (connections refused); started after."""
+        self.run("stop", "redis")
+        forget()
+        try:
+            yield
+        finally:
+            self.run("start", "redis")
+            forget()
+
+    @contextmanager
+    def redis_hung(self) -> Iterator[None]:
+        """The stack's Redis stopped with SIGSTOP for the block, as a hung server: the
+        kernel still accepts connections, nothing answers them. Resumed after."""
+        # stack.sh resolves STACK_DIR from the directory it is run in, as here.
+        pid = int((Path(os.environ.get("STACK_DIR", ".stack")) / "redis/redis.pid").read_text())
+        os.kill(pid, signal.SIGSTOP)
+        forget()
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            forget()
+
+
+# A position past every commit so far and every position a write was given, which the
+# replicas reach soon, read as routers.positions reads a write's: the insert position
+# may be past WAL nobody flushes for seconds (another session's open transaction), so
+# sent to no replica, or past a page header where no record ends; the flush position may
+# be before an asynchronous commit. So the flush position once all WAL is flushed, else
+# the end of a logical message written now, which the walwriter flushes within three
+# wal_writer_delay.
+REACHABLE_POSITION_SQL = """
+SELECT CASE WHEN flushed >= inserted THEN flushed
+            ELSE pg_logical_emit_message(false, 'tests', '') END::text
+FROM (SELECT pg_current_wal_flush_lsn() AS flushed, pg_current_wal_insert_lsn() AS inserted) AS wal
+"""
+
 
 def wait_for_replay(*aliases: str) -> None:
-    """Wait until these replicas (default: all) have replayed all the primary wrote."""
-    # The insert position: past every position a causal cookie may carry.
-    target = parse_lsn(fetch("default", "SELECT pg_current_wal_insert_lsn()::text"))
+    """Wait until these replicas (default: all) have replayed every commit so far, and
+    every position a write was given."""
+    target = parse_lsn(fetch("default", REACHABLE_POSITION_SQL))
     for alias in aliases or replica_aliases():
         wait_until(
             lambda alias=alias: (
@@ -131,6 +207,9 @@ def connect(alias: str, **options: Any) -> psycopg.Connection[Any]:
 
 # Rows the migrations create, not the tests.
 KEPT_TABLES = {"django_migrations", "django_content_type", "auth_permission"}
+# The task queue (django-tasks-db): a task the worker is running keeps its row, which the
+# worker updates when the task ends (a row gone by then stops the worker).
+TASK_QUEUE = "django_tasks_database_dbtaskresult"
 
 
 def delete_rows() -> None:
@@ -148,7 +227,8 @@ def delete_rows() -> None:
         # inside one transaction.
         with transaction.atomic(using=primary), connection.cursor() as cursor:
             for table in sorted(tables - KEPT_TABLES):
-                cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+                running = " WHERE status <> 'RUNNING'" if table == TASK_QUEUE else ""
+                cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}{running}")
 
 
 def free_port() -> int:
@@ -221,6 +301,8 @@ def gunicorn(
     try:
         wait_until(
             lambda: answers(f"{url}/healthz", cafile) or server.poll() is not None,
+            # Importing Django and the project takes seconds on a loaded 2-core machine.
+            timeout=30,
             what="gunicorn",
         )
         if server.poll() is not None:
@@ -229,6 +311,62 @@ def gunicorn(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# What the demo and compose start the worker with, besides its polling interval.
+WORKER_OPTIONS = ("--no-reload", "--no-startup-delay")
+
+
+class TaskWorker:
+    """The project's task worker (`manage.py db_worker`, as `make demo` and compose run it,
+    polling every 0.1 s) against the test stack, with `env` added to its environment.
+
+    It routes under causal unless `env` says otherwise: the test stack's FORUM_ROUTING is
+    primary, where no task could read a stale replica. A worker stops when its primary
+    is unreachable (django-tasks-db's loop raises), as in a test that stops the primary:
+    `running()` starts it again.
+    """
+
+    def __init__(self, log_dir: Path, **env: str) -> None:
+        self.log = log_dir / "worker.log"
+        self.env = {**os.environ, "FORUM_ROUTING": "causal", **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def running(self) -> Path:
+        """Start the worker unless it runs; its log."""
+        if self.process is not None and self.process.poll() is None:
+            return self.log
+        command = [sys.executable, "manage.py", "db_worker", *WORKER_OPTIONS, "--interval", "0.1"]
+        starts = self.log.read_text().count("Starting worker") if self.log.exists() else 0
+        with self.log.open("a") as output:
+            process = subprocess.Popen(
+                command, cwd=REPO, env=self.env, stdout=output, stderr=subprocess.STDOUT
+            )
+        self.process = process
+        wait_until(
+            lambda: (
+                self.log.read_text().count("Starting worker") > starts or process.poll() is not None
+            ),
+            what="the task worker",
+        )
+        if process.poll() is not None:
+            pytest.fail(f"the task worker exited:\n{self.log.read_text()}")
+        return self.log
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def finished_task(task: Any, result_id: str, timeout: float = 20.0) -> Any:
+    """The result of `task`'s run `result_id`, once a worker has finished it."""
+
+    def done() -> Any:
+        result = task.get_result(result_id)
+        return result if result.is_finished else None
+
+    return wait_until(done, timeout=timeout, what=f"a worker to finish {task.name}")
 
 
 def answers(url: str, cafile: str | None = None) -> bool:

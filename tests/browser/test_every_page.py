@@ -22,7 +22,7 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 PHONE_WIDTH = 390
 # A title that is one word longer than a phone is wide.
 LONG_WORD = "Supercalifragilisticexpialidocious" * 3
-MEMBERS_ONLY = ("new thread", "edit post", "delete post")
+MEMBERS_ONLY = ("new thread", "edit post", "delete post", "replies")
 
 
 @pytest.fixture
@@ -44,6 +44,7 @@ def site(gunicorn_url, stack, settings):
         "new thread": f"{thread.board.get_absolute_url()}new/",
         "edit post": f"/p/{post.pk}/edit/",
         "delete post": f"/p/{post.pk}/delete/",
+        "replies": "/replies/",
         "lab": "/lab/",
         "how streaming replication works": "/lab/streaming-replication/",
         "glossary": "/lab/glossary/",
@@ -99,6 +100,7 @@ def test_every_page_passes_for_a_member(site, gunicorn_url, page):
     assert check_every_page(page, gunicorn_url, site) == {}
 
 
+@pytest.mark.usefixtures("task_worker")  # lesson 15's tasks run on it
 def test_a_lesson_after_run_it_passes(site, gunicorn_url, page):
     """The results and their timelines (SVG) too, on a phone."""
     page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from ruamel.yaml import YAML
 
 POSTGRES_PORT = 5432
+REDIS_PORT = 6379
 WEB_PORT = 8000
 # The design's contract names these three services.
 REQUIRED_SERVICES = ("primary", "replica", "web")
@@ -118,6 +119,8 @@ def problems(compose: dict[str, Any], repo: Path) -> list[str]:
         found += _replica(services["replica"])
     if "web" in services:
         found += _web(services["web"], services)
+    if "web" in services and "worker" in services:
+        found += _worker(services["worker"], services["web"])
     return found
 
 
@@ -302,6 +305,8 @@ def _web(web: dict[str, Any], services: dict[str, Any]) -> list[str]:
             continue
         for url in interpolate(env[variable]).split(","):
             found += _database_url(variable, url.strip(), services, depends_on)
+    if "REDIS_URL" in env:
+        found += _redis_url(interpolate(env["REDIS_URL"]), services)
     debug = interpolate(env.get("DJANGO_DEBUG", "false")).lower() in ("1", "true", "yes", "on")
     if not debug and not interpolate(env.get("DJANGO_SECRET_KEY", "")):
         found.append("service 'web' runs with DEBUG off but sets no DJANGO_SECRET_KEY")
@@ -315,6 +320,26 @@ def _web(web: dict[str, Any], services: dict[str, Any]) -> list[str]:
             f"service 'web' must set GUNICORN_BIND=0.0.0.0:{WEB_PORT} (not {bind or 'unset'}): "
             "gunicorn's loopback default is unreachable through a published port"
         )
+    return found
+
+
+# What the task worker must share with web: the databases, and the key that signs the
+# positions a task carries (a worker with another key would ignore every one).
+WORKER_SHARES = ("DATABASE_URL", "REPLICA_URLS", *OPTIONAL_URLS, "DJANGO_SECRET_KEY")
+
+
+def _worker(worker: dict[str, Any], web: dict[str, Any]) -> list[str]:
+    found = []
+    if worker.get("build") != web.get("build"):
+        found.append("service 'worker' must build the web's image (the same build)")
+    if "db_worker" not in " ".join(map(str, worker.get("command") or [])):
+        found.append("service 'worker' must run manage.py db_worker")
+    worker_env, web_env = environment(worker), environment(web)
+    for variable in WORKER_SHARES:
+        if worker_env.get(variable) != web_env.get(variable):
+            found.append(f"service 'worker' must set {variable} as web does")
+    if not _healthcheck(worker):
+        found.append("service 'worker' needs a healthcheck")
     return found
 
 
@@ -339,6 +364,22 @@ def _database_url(
             f"postgres listens on {POSTGRES_PORT} inside the network"
         )
     return found
+
+
+def _redis_url(url: str, services: dict[str, Any]) -> list[str]:
+    parts = urlsplit(url)
+    if parts.scheme != "redis":
+        return [f"service 'web': REDIS_URL {url!r} is not a redis:// URL"]
+    if parts.hostname not in services:
+        return [
+            f"service 'web': REDIS_URL points at host {parts.hostname!r}, which is not a service"
+        ]
+    if (parts.port or REDIS_PORT) != REDIS_PORT:
+        return [
+            f"service 'web': REDIS_URL uses port {parts.port}; "
+            f"redis listens on {REDIS_PORT} inside the network"
+        ]
+    return []
 
 
 def _healthcheck(service: dict[str, Any]) -> str:

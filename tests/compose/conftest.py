@@ -83,6 +83,11 @@ class Compose:
             pytest.fail(f"psql in {container} failed: {done.stderr}")
         return done.stdout.strip()
 
+    def accepts_connections(self, container: str) -> bool:
+        """pg_isready inside the container: its server is up and out of start-up."""
+        ready = ["docker", "exec", "--user", "postgres", container, "pg_isready", "-q"]
+        return subprocess.run(ready, capture_output=True, timeout=60, check=False).returncode == 0
+
     def primary(self) -> str:
         return self.containers("primary")[0]
 

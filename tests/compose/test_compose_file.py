@@ -151,8 +151,24 @@ def drop_the_secret_key(compose: dict[str, Any]) -> None:
     del web_env(compose)["DJANGO_SECRET_KEY"]
 
 
+def point_redis_url_at_unknown_host(compose: dict[str, Any]) -> None:
+    web_env(compose)["REDIS_URL"] = "redis://cache:6379/0"
+
+
+def use_wrong_redis_port(compose: dict[str, Any]) -> None:
+    web_env(compose)["REDIS_URL"] = "redis://redis:54328/0"
+
+
 def run_replicas_on_another_version(compose: dict[str, Any]) -> None:
     compose["services"]["replica"]["image"] = "postgres:16.10"
+
+
+def sign_tasks_with_another_key(compose: dict[str, Any]) -> None:
+    compose["services"]["worker"]["environment"]["DJANGO_SECRET_KEY"] = "another-key"
+
+
+def drop_the_workers_healthcheck(compose: dict[str, Any]) -> None:
+    del compose["services"]["worker"]["healthcheck"]
 
 
 BREAKAGES = [
@@ -174,6 +190,10 @@ BREAKAGES = [
     (misspell_a_primary_variable, "sets APP_PASWORD, which neither"),
     (drop_the_secret_key, "DEBUG off but sets no DJANGO_SECRET_KEY"),
     (run_replicas_on_another_version, "run different images"),
+    (sign_tasks_with_another_key, "'worker' must set DJANGO_SECRET_KEY as web does"),
+    (drop_the_workers_healthcheck, "'worker' needs a healthcheck"),
+    (point_redis_url_at_unknown_host, "REDIS_URL points at host 'cache'"),
+    (use_wrong_redis_port, "REDIS_URL uses port 54328"),
 ]
 
 

@@ -40,6 +40,15 @@ def reply(visitor: Visitor, thread: str) -> tuple[str, int, str, str]:
     return body, status, page, path
 
 
+def lesson_run(compose: Compose, slug: str) -> str:
+    """The lab's page of lesson `slug` once it has run (its form posted), as a visitor."""
+    visitor = Visitor(compose.url)
+    visitor.request(f"/lab/{slug}/")  # the CSRF cookie
+    status, page, _ = visitor.request(f"/lab/{slug}/", {})
+    assert status == 200
+    return page
+
+
 def member(compose: Compose, strategy: str) -> Visitor:
     """The demo member, logged in (under causal) and then using `strategy`."""
     visitor = Visitor(compose.url)
@@ -69,7 +78,9 @@ def test_up_brings_every_service_to_healthy(compose):
         ("primary", "healthy"),
         ("replica", "healthy"),
         ("pgbouncer", "healthy"),
+        ("redis", "healthy"),
         ("web", "healthy"),
+        ("worker", "healthy"),
     }
     health = compose.wait_for_web()
     assert health["primary"]["up"] is True
@@ -106,15 +117,26 @@ def test_a_safe_strategy_lands_on_the_reply(compose, strategy):
 
 
 def test_lesson_10_runs_through_the_compose_pgbouncer(compose):
-    visitor = Visitor(compose.url)
-    visitor.request("/lab/transaction-pooling/")  # the CSRF cookie
+    page = lesson_run(compose, "transaction-pooling")
 
-    status, page, _ = visitor.request("/lab/transaction-pooling/", {})
-
-    assert status == 200
     assert 'data-strategy="iterator(), server-side cursor" data-correct="no"' in page
     assert "does not exist" in page
     assert 'data-strategy="iterator(), DISABLE_SERVER_SIDE_CURSORS" data-correct="yes"' in page
+
+
+def test_lesson_15_runs_its_tasks_on_the_compose_worker(compose):
+    page = lesson_run(compose, "task-reads-its-request-write")
+
+    assert 'data-strategy="enqueue(): no position" data-correct="no"' in page
+    assert 'data-strategy="enqueue_with_writes(), sticky mode" data-correct="yes"' in page
+    assert 'data-strategy="enqueue_with_writes(), delayed mode" data-correct="yes"' in page
+
+
+def test_lesson_18_keeps_positions_per_member_in_the_compose_redis(compose):
+    page = lesson_run(compose, "second-device")
+
+    assert 'data-strategy="causal, cookies only" data-correct="no"' in page
+    assert 'data-strategy="causal, position per member" data-correct="yes"' in page
 
 
 @pytest.fixture
@@ -182,6 +204,13 @@ def test_a_primary_restart_keeps_the_data_and_the_replicas_reconnect(compose):
     before = compose.psql(compose.primary(), count)
 
     compose.run("restart", "primary")
+    # The container runs again before its server accepts connections ("starting up").
+    wait_until(
+        lambda: compose.accepts_connections(compose.primary()),
+        timeout=60,
+        interval=0.5,
+        what="the restarted primary to accept connections",
+    )
 
     assert compose.psql(compose.primary(), count) == before
     replicas = len(compose.containers("replica"))

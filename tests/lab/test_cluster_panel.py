@@ -90,3 +90,24 @@ def test_it_requires_the_csrf_token():
 
     assert response.status_code == 403
     assert delay_of("replica") == "1s"
+
+
+def test_it_shows_no_patroni_on_the_plain_stack(client):
+    page = client.get("/lab/cluster/").content.decode()
+
+    assert "The Patroni cluster" not in page
+    assert "patroni" not in client.get("/healthz").json()
+
+
+@pytest.mark.parametrize("control", ["switchover", "kill-leader"])
+def test_its_patroni_controls_change_nothing_when_off_or_without_patroni(client, settings, control):
+    settings.PATRONI_URLS = ["http://127.0.0.1:1"]
+    settings.LAB_CLUSTER_CONTROLS = False
+    off = client.post(f"/lab/cluster/{control}", follow=True).content.decode()
+    settings.LAB_CLUSTER_CONTROLS = True
+    settings.PATRONI_URLS = []
+    plain = client.post(f"/lab/cluster/{control}", follow=True).content.decode()
+
+    assert "controls are off" in off
+    assert "runs on no Patroni cluster" in plain
+    assert client.get(f"/lab/cluster/{control}").status_code == 405

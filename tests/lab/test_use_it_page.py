@@ -79,6 +79,13 @@ def test_its_settings_pass_the_routers_checks(as_the_page_says):
     assert as_the_page_says["DATABASE_ROUTERS"] == ["routers.CausalRouter"]
 
 
+def test_its_positions_cache_passes_the_routers_checks(settings, as_the_page_says):
+    settings.ROUTERS_MEMBER_POSITIONS_CACHE = "positions"
+
+    assert as_the_page_says["CACHES"]["positions"]["BACKEND"].endswith(".RedisCache")
+    assert routers_checks() == []
+
+
 def test_its_databases_are_what_django_accepts(page_settings):
     databases = connections.configure_settings(copy.deepcopy(page_settings["DATABASES"]))
 
@@ -125,6 +132,8 @@ def test_the_defaults_it_lists_are_the_packages(settings, page_settings):
                 "ROUTERS_HEALTH_TTL": conf.health_ttl(),
                 "ROUTERS_POOLED_REPLICAS": conf.pooled_replicas(),
                 "ROUTERS_COOKIE_PREFIX": conf.cookie_prefix(),
+                "ROUTERS_TASK_MODE": conf.task_mode(),
+                "ROUTERS_MEMBER_POSITIONS_CACHE": conf.member_positions_cache(),
             }
 
     assert listed == defaults
@@ -137,7 +146,8 @@ def test_every_router_and_check_it_names_exists(client):
 
     for path in routers:
         assert import_string(path).__name__ == path.split(".")[1]
-    registered = set(re.findall(r'id="(routers\.[EW]\d{3})"', checks_source()))
+    # An id stands alone in a string literal where a check is made; hints only mention them.
+    registered = set(re.findall(r'"(routers\.[EW]\d{3})"', checks_source()))
     assert ids == registered  # every check, and only those
 
 

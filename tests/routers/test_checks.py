@@ -282,3 +282,107 @@ def test_it_warns_of_samesite_none_without_secure(settings):
     settings.SESSION_COOKIE_SAMESITE = "None"
 
     assert ids(check_settings(None)) == ["routers.W010"]
+
+
+def test_it_accepts_cors_headers_that_expose_and_allow_the_token_header(settings):
+    # The project's own settings name it (config/settings.py); so does "*" without credentials.
+    assert check_settings(None) == []
+
+    settings.CORS_EXPOSE_HEADERS = settings.CORS_ALLOW_HEADERS = ["*"]
+    assert check_settings(None) == []
+
+
+@pytest.mark.parametrize("kept", ["CORS_EXPOSE_HEADERS", "CORS_ALLOW_HEADERS"])
+def test_it_warns_when_cors_headers_keep_the_token_header_from_browser_apps(settings, kept):
+    delattr(settings, kept)  # django-cors-headers' defaults name neither
+
+    (message,) = check_settings(None)
+
+    assert message.id == "routers.W011"
+    assert kept in message.msg
+
+
+def test_it_warns_of_a_wildcard_that_credentialed_cors_requests_do_not_get(settings):
+    settings.CORS_ALLOW_CREDENTIALS = True
+    settings.CORS_EXPOSE_HEADERS = ["*"]
+
+    assert ids(check_settings(None)) == ["routers.W011"]
+
+
+def test_it_says_nothing_of_cors_settings_without_django_cors_headers(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "corsheaders"]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.startswith("corsheaders.")]
+    del settings.CORS_EXPOSE_HEADERS
+
+    assert check_settings(None) == []
+
+
+def test_it_warns_that_atomic_requests_on_the_primary_fail_every_page_while_it_is_down(
+    settings, monkeypatch
+):
+    monkeypatch.setitem(settings.DATABASES["default"], "ATOMIC_REQUESTS", True)
+
+    assert ids(check_settings(None)) == ["routers.W012"]
+
+
+@pytest.mark.parametrize("level", [IsolationLevel.REPEATABLE_READ, IsolationLevel.SERIALIZABLE])
+def test_it_warns_that_atomic_requests_on_one_snapshot_read_the_primary(
+    settings, monkeypatch, level
+):
+    primary = settings.DATABASES["default"]
+    monkeypatch.setitem(primary, "ATOMIC_REQUESTS", True)
+    monkeypatch.setitem(primary, "OPTIONS", {**primary["OPTIONS"], "isolation_level": level})
+
+    assert ids(check_settings(None)) == ["routers.W012", "routers.W013"]
+
+
+def test_it_warns_about_atomic_requests_on_a_replica(settings, monkeypatch):
+    monkeypatch.setitem(settings.DATABASES["replica_2"], "ATOMIC_REQUESTS", True)
+
+    assert ids(check_settings(None)) == ["routers.W014"]
+
+
+REDIS = "django.core.cache.backends.redis.RedisCache"
+
+
+def test_it_reports_a_positions_cache_missing_from_caches(settings):
+    settings.ROUTERS_MEMBER_POSITIONS_CACHE = "sessions"
+
+    assert ids(check_settings(None)) == ["routers.E016"]
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+        "django.core.cache.backends.db.DatabaseCache",
+    ],
+)
+def test_it_warns_of_a_positions_cache_other_clients_cannot_share(settings, backend):
+    settings.CACHES = {**settings.CACHES, "positions": {"BACKEND": backend, "LOCATION": "x"}}
+    settings.ROUTERS_MEMBER_POSITIONS_CACHE = "positions"
+
+    assert ids(check_settings(None)) == ["routers.W015"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"socket_timeout": 0.25}, {"socket_connect_timeout": 0.25}],
+)
+def test_it_warns_of_a_redis_positions_cache_without_timeouts(settings, options):
+    redis = {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": options}
+    settings.CACHES = {**settings.CACHES, "positions": redis}
+    settings.ROUTERS_MEMBER_POSITIONS_CACHE = "positions"
+
+    assert ids(check_settings(None)) == ["routers.W016"]
+
+
+def test_it_accepts_positions_per_member_off_or_on_a_redis_with_timeouts(settings):
+    timeouts = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+    redis = {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": timeouts}
+    settings.CACHES = {**settings.CACHES, "positions": redis}
+    for alias in (None, "positions"):
+        settings.ROUTERS_MEMBER_POSITIONS_CACHE = alias
+
+        assert check_settings(None) == []

@@ -111,3 +111,17 @@ def test_a_request_ends_its_pooled_transaction_and_keeps_the_connection(
     replica = connections["replica"]
     assert replica.connection is not None  # kept, not closed by Django afterwards
     assert replica.get_autocommit() is True
+
+
+def test_under_atomic_requests_it_checks_inside_the_requests_transaction(
+    client, pooled_replica, tag_name, settings, monkeypatch
+):
+    # Django opens the view's transaction on the pooled alias itself: a replay check
+    # run in autocommit before it would be a transaction of its own, on any server.
+    settings.ROUTERS_POOLED_REPLICAS = ["replica"]
+    monkeypatch.setitem(connections["replica"].settings_dict, "ATOMIC_REQUESTS", True)
+
+    missed, served = stale_reads(client, pooled_replica, tag_name)
+
+    assert missed == 0
+    assert "replica" in served

@@ -45,6 +45,20 @@ def test_a_write_that_missed_a_restarting_primary_gets_the_read_only_page(client
 
     assert response.status_code == 503
     assert "Kept for you" in response.content.decode()
+    assert "was not saved" in response.content.decode()  # nothing reached the primary
+
+
+def test_a_write_cut_off_after_its_first_commit_is_said_maybe_saved(client, tag_name):
+    response = client.post(
+        f"/write-then-lose-primary-mid-request/{tag_name}", {"body": "Kept for you"}
+    )
+
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "may have been saved" in page
+    assert "not saved" not in page
+    assert "Kept for you" in page
+    assert Tag.objects.using(conf.primary()).filter(name=tag_name).exists()  # half of it
 
 
 @pytest.mark.parametrize("strategy", ["sticky", "causal"])

@@ -21,6 +21,7 @@ from forum.models import Tag
 from routers import RequestState, conf, forget, probe
 from routers.cookies import remember_write
 from routers.probes import health_cache
+from routers.tokens import writes_made
 from tests.helpers import REPO, free_port, wait_for_replay, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
@@ -98,7 +99,7 @@ def former_position(former_cluster, django_db_setup, django_db_blocker):
     state.cluster().wrote = True
     response = HttpResponse()
     with django_db_blocker.unblock(), primary_alias_at(former_cluster):
-        remember_write(state, response)
+        remember_write(writes_made(state), response)
     forget()
     return response.cookies[conf.LSN_COOKIE].value
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from routers.statements import is_write
+from routers.statements import is_write, locks_rows
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,32 @@ from routers.statements import is_write
 )
 def test_it_counts_data_changes_as_writes(sql):
     assert is_write(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'SELECT "forum_tag"."id" FROM "forum_tag" WHERE "forum_tag"."id" = %s FOR UPDATE',
+        'SELECT "t"."id" FROM "t" FOR NO KEY UPDATE OF "t" SKIP LOCKED',
+        "select * from t for share nowait",
+        "SELECT * FROM t FOR KEY SHARE",
+        "SELECT 'unterminated FROM t",
+    ],
+)
+def test_it_tells_a_read_that_locks_rows(sql):
+    assert locks_rows(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'SELECT "for", "update" FROM "t"',
+        "SELECT 'FOR UPDATE' FROM t -- for update",
+        "SELECT * FROM t WHERE a = 1",
+    ],
+)
+def test_it_tells_a_read_that_locks_nothing(sql):
+    assert not locks_rows(sql)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ check read from a replica would pass, and the insert would fail with an
 IntegrityError (a 500) instead of the form's own error.
 """
 
+import uuid
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -29,13 +31,16 @@ def test_it_tells_the_second_of_two_racing_signups_the_name_is_taken(settings, s
     # on the primary's unique constraint, which the view turns into the same error.
     settings.ROUTERS_STRATEGY = strategy
 
-    first = signup(Client(), "racer")
-    second = signup(Client(), "racer")  # another browser, within the replicas' lag
+    # Its own name: a replica may still hold another run's racer, removed from the
+    # primary after that test but not yet from the replica.
+    name = f"racer-{strategy}-{uuid.uuid4().hex[:8]}"
+    first = signup(Client(), name)
+    second = signup(Client(), name)  # another browser, within the replicas' lag
 
     assert first.status_code == 302
     assert second.status_code == 200
     assert "A user with that username already exists." in second.content.decode()
-    assert User.objects.using("default").filter(username="racer").count() == 1
+    assert User.objects.using("default").filter(username=name).count() == 1
 
 
 def test_it_checks_uniqueness_on_a_replica_under_naive(settings, tag_name):

@@ -16,6 +16,11 @@ from django.urls import include, path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from psycopg import sql
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from analytics.models import Event
 from forum.models import Tag
@@ -23,6 +28,8 @@ from routers import (
     conf,
     current_state,
     in_request_context,
+    lost_writes,
+    member_authenticated,
     read_alias,
     request_scope,
     use_primary,
@@ -299,6 +306,29 @@ def write_while_primary_restarts(request: HttpRequest, name: str) -> HttpRespons
     return HttpResponse("created")
 
 
+def write_then_lose_the_primary_mid_request(request: HttpRequest, name: str) -> HttpResponse:
+    """A write that commits (autocommit); the primary then drops the connection, and the
+    request's next write fails."""
+    Tag.objects.create(name=name)
+    terminate_from_elsewhere(conf.primary())
+    Tag.objects.create(name=f"{name}-2")
+    return HttpResponse("created both")
+
+
+# Alias -> its own port, while a test points it at a refused one until a view puts it back.
+port_to_restore: dict[str, str] = {}
+
+
+def create_once_the_primary_is_back(request: HttpRequest, name: str) -> HttpResponse:
+    """A write that finds the primary up, which was unreachable until the view began (a
+    new leader mid-promotion when the routers probed it, say)."""
+    primary = connections[conf.primary()]
+    primary.close()
+    primary.settings_dict["PORT"] = port_to_restore.pop(conf.primary())
+    Tag.objects.create(name=name)
+    return HttpResponse("created")
+
+
 def show_tag_while_the_pooler_is_busy(request: HttpRequest, name: str) -> HttpResponse:
     """`/tag/<name>`, with another client taking a pooled server between the routers'
     decision (and its replay check) and the read, as a busy site's other requests do."""
@@ -372,7 +402,61 @@ def write_then_lose_the_primary(request: HttpRequest, name: str) -> HttpResponse
     return HttpResponse("created")
 
 
+def show_tag_and_aliases(request: HttpRequest, name: str) -> JsonResponse:
+    """`/tag/<name>`, and every alias the request read so far (its session and user too)."""
+    found, alias = tag_found(name).split(":")
+    return JsonResponse({"found": found == "True", "alias": alias, "aliases": aliases_read()})
+
+
+class MemberTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication, wired to the positions per member as routers/README.md
+    says: the member is known once DRF has authenticated, inside the view."""
+
+    def authenticate(self, request):  # type: ignore[no-untyped-def]
+        found = super().authenticate(request)
+        if found is not None:
+            member_authenticated(found[0])
+        return found
+
+
+def api_tag(request: Request, name: str) -> Response:
+    found, alias = tag_found(name).split(":")
+    return Response(
+        {"alias": alias, "aliases": aliases_read()}, status=200 if found == "True" else 404
+    )
+
+
+api_tag_member = api_view(["GET"])(
+    authentication_classes([MemberTokenAuthentication])(
+        permission_classes([IsAuthenticated])(api_tag)
+    )
+)
+# DRF's own token authentication, not wired: the member is never known to the routers.
+api_tag_unwired = api_view(["GET"])(
+    authentication_classes([TokenAuthentication])(permission_classes([IsAuthenticated])(api_tag))
+)
+
+
+@api_view(["POST"])
+@authentication_classes([TokenAuthentication])
+@permission_classes([IsAuthenticated])
+def api_create_tag(request: Request, name: str) -> Response:
+    """A write by a token client whose authentication tells the routers nothing."""
+    Tag.objects.create(name=name)
+    return Response({"created": name}, status=201)
+
+
+def show_lost_writes(request: HttpRequest) -> JsonResponse:
+    """The writes of this client that a failover lost, as `routers.lost_writes()` says."""
+    return JsonResponse({"lost": [vars(lost) for lost in lost_writes()]})
+
+
 urlpatterns = [
+    path("lost-writes", show_lost_writes),
+    path("tag-read-on/<str:name>", show_tag_and_aliases),
+    path("api/tag/<str:name>", api_tag_member),
+    path("api/unwired/tag/<str:name>", api_tag_unwired),
+    path("api/create/<str:name>", api_create_tag),
     path("visit-logged-out", visit_after_a_logout_elsewhere),
     path("write-then-lose-primary/<str:name>", write_then_lose_the_primary),
     path("draft", save_draft),
@@ -383,6 +467,8 @@ urlpatterns = [
     path("both/<str:name>", show_both),
     path("tag-contended/<str:name>", show_tag_while_the_pooler_is_busy),
     path("write-while-restarting/<str:name>", write_while_primary_restarts),
+    path("create-once-the-primary-is-back/<str:name>", create_once_the_primary_is_back),
+    path("write-then-lose-primary-mid-request/<str:name>", write_then_lose_the_primary_mid_request),
     path("lose-replica/<str:name>", read_then_lose_replica),
     path("lose-primary/<str:name>", primary_read_then_lose_primary),
     path("tag/<str:name>", show_tag),

@@ -126,3 +126,35 @@ def test_it_installs_nothing_and_names_the_script_that_does(mini_stack):
     assert result.returncode != 0
     assert "PostgreSQL's server programs not found: run scripts/ensure-stack.sh" in result.stderr
     assert not Path(mini_stack["STACK_DIR"]).exists()
+
+
+def redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16) == b"+PONG\r\n"
+    except OSError:
+        return False
+
+
+def test_it_runs_a_redis_beside_the_nodes_on_loopback(mini_stack):
+    if shutil.which("redis-server") is None:
+        pytest.skip("Debian's redis-server is not installed (scripts/ensure-stack.sh, as root)")
+    port = PORT + 8
+    up = stack_sh(mini_stack, "up")
+    assert up.returncode == 0, up.stderr
+    assert f"REDIS_URL=redis://127.0.0.1:{port}/0" in up.stdout
+    assert redis_answers(port)
+    assert f"redis up on 127.0.0.1:{port}" in stack_sh(mini_stack, "status").stdout
+    data = Path(mini_stack["STACK_DIR"]).resolve() / "redis"
+    assert (data / "redis.pid").exists()
+
+    assert stack_sh(mini_stack, "stop", "redis").returncode == 0
+    assert not redis_answers(port)
+    assert "redis down" in stack_sh(mini_stack, "status").stdout
+    assert stack_sh(mini_stack, "start", "redis").returncode == 0
+    assert redis_answers(port)
+
+    assert stack_sh(mini_stack, "reset").returncode == 0
+    assert not redis_answers(port)
+    assert not data.exists()
