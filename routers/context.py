@@ -54,6 +54,10 @@ class ClusterState:
     reads_on_primary: bool = False
     #: Something was written on this primary during this request.
     wrote: bool = False
+    #: A write of this request may be committed there: it ran in autocommit, or a
+    #: COMMIT was sent after it. A write whose transaction never reached its COMMIT
+    #: was lost with its connection; this one may have been saved.
+    commit_sent: bool = False
     #: Rows were locked on this primary (SELECT ... FOR UPDATE or FOR SHARE) during
     #: this request.
     locked: bool = False
@@ -134,6 +138,11 @@ class RequestState:
         """Something was written, on any primary, during this request."""
         return bool(self.primaries_written())
 
+    @property
+    def commit_sent(self) -> bool:
+        """A write of this request, on any primary, may be committed."""
+        return any(cluster.commit_sent for cluster in list(self.clusters.values()))
+
 
 _state: ContextVar[RequestState | None] = ContextVar("routers_state", default=None)
 _unscoped: ContextVar[RequestState | None] = ContextVar("routers_unscoped", default=None)
@@ -186,7 +195,8 @@ def mark_write(using: str | None = None) -> None:
     if using is not None and using not in conf.primaries():
         raise ValueError(f"mark_write(using={using!r}): not a primary the routers know")
     state = _state.get() or unscoped_state()
-    state.cluster(using).wrote = True
+    cluster = state.cluster(using)
+    cluster.wrote = cluster.commit_sent = True  # made elsewhere: done by now
 
 
 @contextmanager

@@ -29,8 +29,9 @@ READ_ONLY_DETAIL = (
     "Reads still work; send it again in a minute."
 )
 MAYBE_SAVED_DETAIL = (
-    "Read-only mode: the primary database went away while this request was writing, "
-    "so it may have been saved, in part or in full. Check before sending it again."
+    "Read-only mode: a primary database went away after this request's writes may "
+    "have been committed, so it may have been saved, in part or in full. Check before "
+    "sending it again."
 )
 NOT_VISIBLE_DETAIL = (
     "Saved, on its way: what you saved is safe, but the primary database cannot be "
@@ -73,9 +74,9 @@ def _kept_from_view(request: HttpRequest, name: str) -> bool:
 def read_only_response(request: HttpRequest, maybe_saved: bool = False) -> HttpResponse:
     """The 503 page for a write while the primary is down; it shows what was typed.
 
-    `maybe_saved`: a write statement was sent to the primary before it went away, so
-    its outcome is unknown (in autocommit it may have committed; a COMMIT whose answer
-    never came may have too). The page then says so instead of "not saved", which
+    `maybe_saved`: a write of the request may have been committed before the primary
+    went away (it ran in autocommit, or its COMMIT was sent), so the outcome is
+    unknown. The page then says so instead of "not saved", which
     would invite a second copy.
 
     `submitted` holds one (name, value) pair per value, a field's values together and
@@ -112,9 +113,10 @@ def not_visible_response(request: HttpRequest) -> HttpResponse:
 
 def sent_a_write(request: HttpRequest, state: RequestState | None) -> bool:
     """Did the client send something the primary may have saved before it went away? A
-    write statement reached it in a request whose method may write: a GET's incidental
-    writes (a session, a counter) are nothing its client sent."""
-    return request.method not in SAFE_METHODS and state is not None and state.wrote
+    write of a request whose method may write ran in autocommit, or its COMMIT was sent
+    (`ClusterState.commit_sent`): a transaction cut off before its COMMIT saved nothing,
+    and a GET's incidental writes (a session, a counter) are nothing its client sent."""
+    return request.method not in SAFE_METHODS and state is not None and state.commit_sent
 
 
 def primary_unreachable() -> bool:

@@ -171,6 +171,21 @@ def is_write(sql: str) -> bool:
 
 
 @lru_cache(maxsize=2048)
+def commits(sql: str) -> bool:
+    """Does this SQL commit its transaction (COMMIT or END, chained or not)? Only asked
+    of a statement `is_write` found no write in: its text is readable.
+
+        >>> commits("COMMIT AND CHAIN")
+        True
+    """
+    code = code_only(sql) or ""
+    return any(
+        (verb := _VERB.match(statement)) is not None and verb.group(1).upper() in ("COMMIT", "END")
+        for statement in code.split(";")
+    )
+
+
+@lru_cache(maxsize=2048)
 def locks_rows(sql: str) -> bool:
     """Could this SQL lock rows (`SELECT ... FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`,
     `FOR KEY SHARE`)? `is_write` counts such a statement as a read: it changes no data.

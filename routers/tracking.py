@@ -26,11 +26,12 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from psycopg import Connection
 from psycopg import sql as psycopg_sql
 
 from . import conf
-from .context import current_state, is_probing, mark_write, unscoped_state
-from .statements import is_write, locks_rows
+from .context import current_state, is_probing, unscoped_state
+from .statements import commits, is_write, locks_rows
 
 
 def statement_text(query: object, context: Any = None) -> str | None:
@@ -49,47 +50,71 @@ def statement_text(query: object, context: Any = None) -> str | None:
     return None
 
 
-def note_statement(alias: str, query: object, context: Any = None) -> None:
+def note_statement(alias: str, query: object, context: Any = None, *, autocommit: bool) -> None:
     """Mark the current request (outside one, the running code) as having written on
     `alias` if it is a primary and `query`, run on it, may write; or as having locked
-    rows there, if it may lock."""
+    rows there, if it may lock. A write run in `autocommit`, or a COMMIT sent after a
+    write, may be committed from then on."""
     if is_probing() or alias not in conf.primaries():
         return
     state = current_state() or unscoped_state()
     cluster = state.cluster(alias)
-    if cluster.wrote:
-        return
+    if cluster.commit_sent:
+        return  # nothing more to learn: the request wrote, and that may be saved
     text = statement_text(query, context)
     if text is None or is_write(text):
-        mark_write(alias)
+        cluster.wrote = True
+        cluster.commit_sent = autocommit
+    elif cluster.wrote:
+        cluster.commit_sent = not autocommit and commits(text)
     elif not cluster.locked and locks_rows(text):
         cluster.locked = True
+
+
+def note_commit(alias: str) -> None:
+    """The connection to `alias` sends COMMIT: what the request wrote may be saved."""
+    if is_probing() or alias not in conf.primaries():
+        return
+    state = current_state() or unscoped_state()
+    cluster = state.cluster(alias)
+    cluster.commit_sent = cluster.commit_sent or cluster.wrote
+
+
+def noting_commits(commit: Callable[[], None], alias: str) -> Callable[[], None]:
+    """A psycopg connection's `commit`, noting each COMMIT before it is sent."""
+
+    def commit_noted() -> None:
+        note_commit(alias)
+        commit()
+
+    return commit_noted
 
 
 class RecordingCursor:
     """Mixed into the connection's psycopg cursor class: notes each statement it runs."""
 
     routers_alias = ""
+    connection: Connection[Any]  # the psycopg cursor's own
 
     # Each statement is noted before it runs: a procedure may COMMIT and then fail,
     # and COPY's rows flow (and may commit) inside the caller's block. A statement
     # that fails costs at most a needless pin.
 
     def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        note_statement(self.routers_alias, query, self)
+        note_statement(self.routers_alias, query, self, autocommit=self.connection.autocommit)
         return super().execute(query, *args, **kwargs)  # type: ignore[misc]
 
     def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        note_statement(self.routers_alias, query, self)
+        note_statement(self.routers_alias, query, self, autocommit=self.connection.autocommit)
         return super().executemany(query, *args, **kwargs)  # type: ignore[misc]
 
     def copy(self, statement: Any, *args: Any, **kwargs: Any) -> AbstractContextManager[Any]:
-        note_statement(self.routers_alias, statement, self)
+        note_statement(self.routers_alias, statement, self, autocommit=self.connection.autocommit)
         copy: AbstractContextManager[Any] = super().copy(statement, *args, **kwargs)  # type: ignore[misc]
         return copy
 
     def stream(self, query: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        note_statement(self.routers_alias, query, self)
+        note_statement(self.routers_alias, query, self, autocommit=self.connection.autocommit)
         rows: Iterator[Any] = super().stream(query, *args, **kwargs)  # type: ignore[misc]
         return rows
 
@@ -129,7 +154,7 @@ class ExecuteRecorder:
         context: dict[str, Any],
     ) -> Any:
         if not isinstance(getattr(context["cursor"], "cursor", None), RecordingCursor):
-            note_statement(self.alias, sql)
+            note_statement(self.alias, sql, autocommit=context["connection"].get_autocommit())
         result = execute(sql, params, many, context)
         state = current_state()
         if state is not None and not is_probing():
@@ -138,12 +163,16 @@ class ExecuteRecorder:
 
 
 def install(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """connection_created receiver: recording cursors and the execute recorder, once each."""
+    """connection_created receiver: recording cursors, COMMITs noted and the execute
+    recorder, once each."""
     raw = connection.connection
     for attribute in ("cursor_factory", "server_cursor_factory"):  # plain and named cursors
         factory = getattr(raw, attribute, None)
         if isinstance(factory, type) and not issubclass(factory, RecordingCursor):
             setattr(raw, attribute, recording_class(factory, connection.alias))
+    # Django's commit() calls psycopg's: an instance attribute shadows the method.
+    if raw is not None and "commit" not in vars(raw):
+        raw.commit = noting_commits(raw.commit, connection.alias)
     # First in the list: `connection.execute_wrapper()` blocks pop the last one on exit,
     # and a connection may first open inside such a block.
     if not any(isinstance(w, ExecuteRecorder) for w in connection.execute_wrappers):

@@ -239,24 +239,39 @@ def free_port() -> int:
         return port
 
 
+def point_at(port: str, *aliases: str) -> None:
+    """Connect these aliases to `port` from now on (their open connections closed), with
+    the health this process knew forgotten."""
+    for alias in aliases:
+        connections[alias].close()
+        connections[alias].settings_dict["PORT"] = port
+    forget()
+
+
+def refuse_connections(*aliases: str) -> None:
+    """Point these aliases at a port nothing listens on, as at a node that is down."""
+    point_at(str(free_port()), *aliases)
+
+
+@contextmanager
+def own_ports_restored(*aliases: str) -> Iterator[None]:
+    """Whatever points these aliases elsewhere meanwhile (a view that loses its primary),
+    they are back on their own port afterwards."""
+    ports = {alias: connections[alias].settings_dict["PORT"] for alias in aliases}
+    try:
+        yield
+    finally:
+        for alias, port in ports.items():
+            point_at(port, alias)
+
+
 @contextmanager
 def unreachable(*aliases: str) -> Iterator[None]:
     """These aliases pointed at a port nothing listens on, so every connection is
     refused as by a node that is down; back to their own port afterwards."""
-    ports = {alias: connections[alias].settings_dict["PORT"] for alias in aliases}
-
-    def point_at(port_of: Callable[[str], str]) -> None:
-        for alias in aliases:
-            connections[alias].close()
-            connections[alias].settings_dict["PORT"] = port_of(alias)
-        forget()
-
-    refused = str(free_port())
-    point_at(lambda alias: refused)
-    try:
+    with own_ports_restored(*aliases):
+        refuse_connections(*aliases)
         yield
-    finally:
-        point_at(ports.__getitem__)
 
 
 class Certificate(NamedTuple):

@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from forum.models import Tag
 from routers import conf, read_alias, request_scope
 from routers.probes import mark_down
+from tests.helpers import own_ports_restored
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db", "causal")]
 
@@ -59,6 +60,30 @@ def test_a_write_cut_off_after_its_first_commit_is_said_maybe_saved(client, tag_
     assert "not saved" not in page
     assert "Kept for you" in page
     assert Tag.objects.using(conf.primary()).filter(name=tag_name).exists()  # half of it
+
+
+def test_a_transaction_cut_off_before_its_commit_is_said_not_saved(client, tag_name):
+    """Its writes went out, but no COMMIT: the server rolled them back."""
+    with own_ports_restored(conf.primary()):
+        response = client.post(
+            f"/transaction-then-lose-primary/{tag_name}", {"body": "Kept for you"}
+        )
+
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "was not saved" in page
+    assert "may have been saved" not in page
+    assert "Kept for you" in page
+    assert not Tag.objects.using(conf.primary()).filter(name=tag_name).exists()
+
+
+def test_a_transaction_cut_off_after_an_earlier_commit_is_said_maybe_saved(client, tag_name):
+    with own_ports_restored(conf.primary()):
+        response = client.post(f"/commit-then-lose-primary/{tag_name}", {"body": "Kept for you"})
+
+    assert response.status_code == 503
+    assert "may have been saved" in response.content.decode()
+    assert Tag.objects.using(conf.primary()).filter(name=tag_name).exists()
 
 
 @pytest.mark.parametrize("strategy", ["sticky", "causal"])

@@ -4,9 +4,10 @@ every query of the forum's pages counts as a read."""
 from contextlib import ExitStack
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
-from routers import conf
+from forum.models import Tag
+from routers import conf, request_scope
 from routers.context import is_probing
 from routers.statements import is_write
 from routers.tracking import ExecuteRecorder, install
@@ -66,3 +67,28 @@ def test_it_counts_every_query_of_the_forums_pages_as_a_read(client, settings, s
     assert all(conf.LSN_COOKIE not in r.cookies for r in responses)
     assert statements
     assert [sql for sql in statements if is_write(sql)] == []
+
+
+@pytest.mark.stack
+@pytest.mark.usefixtures("live_db")
+def test_a_write_may_be_saved_once_it_ran_in_autocommit_or_its_commit_was_sent(tag_name):
+    """What the read-only page's "may have been saved" rests on (`commit_sent`)."""
+    primary = conf.primary()
+    with request_scope() as state, transaction.atomic(using=primary):
+        Tag.objects.create(name=tag_name)
+        in_the_transaction = state.cluster(primary).commit_sent
+    after_its_commit = state.cluster(primary).commit_sent
+
+    with request_scope() as state:
+        Tag.objects.create(name=f"{tag_name}-a")
+        in_autocommit = state.cluster(primary).commit_sent
+
+    with request_scope() as state, transaction.atomic(using=primary):
+        Tag.objects.create(name=f"{tag_name}-r")
+        with connections[primary].cursor() as cursor:
+            cursor.execute("COMMIT")  # its own COMMIT, as a procedure's caller may send
+        after_a_raw_commit = state.cluster(primary).commit_sent
+
+    assert (in_the_transaction, after_its_commit) == (False, True)
+    assert in_autocommit
+    assert after_a_raw_commit

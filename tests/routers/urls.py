@@ -34,7 +34,7 @@ from routers import (
     request_scope,
     use_primary,
 )
-from tests.helpers import connect, free_port
+from tests.helpers import connect, free_port, refuse_connections
 
 
 def tag_found(name: str) -> str:
@@ -270,7 +270,7 @@ def terminate_from_elsewhere(alias: str) -> None:
     dies does: run by the request itself, the statement would count as a write."""
     pid = connections[alias].connection.info.backend_pid
     with connect(alias, autocommit=True) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])  # gone on return
 
 
 def read_then_lose_replica(request: HttpRequest, name: str) -> HttpResponse:
@@ -312,6 +312,34 @@ def write_then_lose_the_primary_mid_request(request: HttpRequest, name: str) -> 
     Tag.objects.create(name=name)
     terminate_from_elsewhere(conf.primary())
     Tag.objects.create(name=f"{name}-2")
+    return HttpResponse("created both")
+
+
+def lose_the_primary() -> None:
+    """The primary goes away: this thread's connection to it dropped, new ones refused
+    (the test puts its port back)."""
+    terminate_from_elsewhere(conf.primary())
+    refuse_connections(conf.primary())
+
+
+def write_in_a_transaction_then_lose_the_primary(request: HttpRequest, name: str) -> HttpResponse:
+    """Two writes in one transaction, the primary going away between them: no COMMIT
+    was sent, so neither can be saved."""
+    with transaction.atomic(using=conf.primary()):
+        Tag.objects.create(name=name)
+        lose_the_primary()
+        Tag.objects.create(name=f"{name}-2")
+    return HttpResponse("created both")
+
+
+def commit_then_lose_the_primary(request: HttpRequest, name: str) -> HttpResponse:
+    """A transaction that commits, then a second one that the primary's going away cuts
+    off."""
+    with transaction.atomic(using=conf.primary()):
+        Tag.objects.create(name=name)
+    lose_the_primary()
+    with transaction.atomic(using=conf.primary()):
+        Tag.objects.create(name=f"{name}-2")
     return HttpResponse("created both")
 
 
@@ -469,6 +497,8 @@ urlpatterns = [
     path("write-while-restarting/<str:name>", write_while_primary_restarts),
     path("create-once-the-primary-is-back/<str:name>", create_once_the_primary_is_back),
     path("write-then-lose-primary-mid-request/<str:name>", write_then_lose_the_primary_mid_request),
+    path("transaction-then-lose-primary/<str:name>", write_in_a_transaction_then_lose_the_primary),
+    path("commit-then-lose-primary/<str:name>", commit_then_lose_the_primary),
     path("lose-replica/<str:name>", read_then_lose_replica),
     path("lose-primary/<str:name>", primary_read_then_lose_primary),
     path("tag/<str:name>", show_tag),
