@@ -109,9 +109,9 @@ class RequestState:
     #: The client's writes a failover lost, found in this request (`routers.timelines`):
     #: their positions are dropped, and the response deletes them from the client.
     lost_writes: list["LostWrite"] = field(default_factory=list)
-    #: The primaries its positions were settled against, probed afresh and up (once
-    #: per request and primary; `routers.timelines`).
-    settled_afresh: set[str] = field(default_factory=set)
+    #: The primaries its positions were settled against with a fresh probe, each with
+    #: whether the request had written there yet (`routers.timelines`).
+    settled_afresh: set[tuple[str, bool]] = field(default_factory=set)
     #: Statements executed per alias, the routers' own probes excluded.
     queries: Counter[str] = field(default_factory=Counter)
     #: Held while a read alias is chosen (worker threads of one request share the

@@ -24,7 +24,7 @@ from enum import Enum
 
 from .context import ClusterState, RequestState, current_state
 from .history import History, timeline_history
-from .probes import health, probe
+from .probes import NodeHealth, health, probe
 
 
 @dataclass(frozen=True)
@@ -63,18 +63,17 @@ def verdict(lsn: int, timeline: int, current_timeline: int, history: History | N
     return Verdict.AS_BEFORE
 
 
-def lost_write(primary: str, cluster: ClusterState, fresh: bool = False) -> LostWrite | None:
-    """The client's position for `primary` in `cluster`, if a failover lost it.
+def lost_write(primary: str, cluster: ClusterState, known: NodeHealth) -> LostWrite | None:
+    """The client's position for `primary` in `cluster`, if a failover lost it, as the
+    primary's health `known` says.
 
     Asks nothing of a position without a timeline, or on the primary's own (the usual
-    case: a cached probe, no query; `fresh`: the primary probed now). A primary that is
-    down, or of another cluster, has no say. The history is read once per cluster and
-    timeline.
+    case). A primary that is down, or of another cluster, has no say. The history is
+    read once per cluster and timeline.
     """
     timeline, lsn, system_identifier = cluster.timeline, cluster.min_lsn, cluster.system_identifier
     if timeline is None or lsn is None or system_identifier is None:
         return None
-    known = probe(primary) if fresh else health(primary)
     current = known.timeline
     if not known.up or current is None or known.system_identifier != system_identifier:
         return None
@@ -90,21 +89,26 @@ def lost_write(primary: str, cluster: ClusterState, fresh: bool = False) -> Lost
 def settle_positions(state: RequestState) -> list[LostWrite]:
     """Drop every position of `state` that a failover lost, and record it; the ones lost.
 
-    A request that means to write asks its primaries afresh: its write's position would
-    replace the one carried, so a cached probe from before the failover (the primary
-    down, or on its old timeline) would let a lost write go untold for good. Until a
-    fresh probe finds a primary up, each call asks again: one mid-promotion finds it
-    down before the view, and the view's write then reaches the new leader (measured
-    in the drills: 5 lost writes of 18 untold before).
+    A request that means to write asks its primaries afresh, at most twice each: once
+    before it writes there, once after. Its write's position would replace the one
+    carried, so a cached probe from before the failover (the primary down, or on its
+    old timeline) would let a lost write go untold for good; and a primary found down
+    before the view (a new leader mid-promotion) is asked again once the view's write
+    has reached it (measured in the drills: 5 lost writes of 18 untold without). Every
+    other call reads the cached health: a primary that stays down costs a writing
+    request two probes, not one per call.
     """
     found = []
     for primary, cluster in list(state.clusters.items()):
         if not names_its_timeline(cluster):
             continue  # nothing to settle, and no probe for it
-        fresh = state.intends_to_write and primary not in state.settled_afresh
-        lost = lost_write(primary, cluster, fresh)
-        if fresh and health(primary).up:
-            state.settled_afresh.add(primary)
+        asked = (primary, cluster.wrote)
+        if state.intends_to_write and asked not in state.settled_afresh:
+            state.settled_afresh.add(asked)
+            known = probe(primary)
+        else:
+            known = health(primary)
+        lost = lost_write(primary, cluster, known)
         if lost is None:
             continue
         cluster.min_lsn = cluster.wrote_at = cluster.timeline = None

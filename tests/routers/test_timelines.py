@@ -8,13 +8,14 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from routers import conf
+from routers import conf, timelines
+from routers.context import RequestState
 from routers.cookies import remember_write, state_from_cookies
 from routers.history import parse_history
 from routers.positions import Position
 from routers.probes import NodeHealth
 from routers.rotation import on_primary_timeline
-from routers.timelines import Verdict, verdict
+from routers.timelines import Verdict, settle_positions, verdict
 from routers.tokens import Write, dumps, later_position, loads
 
 HISTORY_3 = (
@@ -140,3 +141,30 @@ def test_a_cookie_with_a_garbled_timeline_is_ignored(timeline):
     request.COOKIES[conf.LSN_COOKIE] = signed_position(f"0/305AFB0@1@77@{timeline}")
 
     assert state_from_cookies(request).clusters == {}
+
+
+def test_a_writing_request_probes_a_primary_that_stays_down_once_before_and_once_after_its_write(
+    monkeypatch,
+):
+    # Every settle of a request (before the view, the app's lost_writes() calls, after
+    # the view) would probe afresh while the primary is down: one refused connection or
+    # connect timeout each.
+    probed = []
+
+    def probe_down(alias: str) -> NodeHealth:
+        probed.append(alias)
+        return NodeHealth(alias, False, None, time.monotonic())
+
+    monkeypatch.setattr(timelines, "probe", probe_down)
+    monkeypatch.setattr(timelines, "health", lambda alias: NodeHealth(alias, False, None, 0.0))
+    state = RequestState(intends_to_write=True)
+    cluster = state.cluster("default")
+    cluster.min_lsn, cluster.timeline, cluster.system_identifier = 0x5000000, 1, 7
+
+    for _ in range(3):  # process_view's, and the app's in its own process_view and view
+        settle_positions(state)
+    cluster.wrote = True  # the view's write reached a primary found down before
+    for _ in range(3):  # the app's process_response, and the one after the view
+        settle_positions(state)
+
+    assert probed == ["default", "default"]
