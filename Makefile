@@ -33,7 +33,7 @@ DRILLS ?= plain ha
 DRILLS_HA_ENV ?= bench/drills-ha.env
 BENCH_HA_ENV ?= bench/ha.env
 
-.PHONY: help venv demo ha ha-down stack stack-down stack-reset lag up down test lint format bench drills screenshots
+.PHONY: help venv demo ha ha-down stack stack-down stack-reset lag up up-ha down test lint format bench drills screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,8 +83,16 @@ up: ## docker compose: primary, replica and web on http://127.0.0.1:$WEB_PORT (8
 	echo "Routing strategy: the navbar menu, per browser (default: FORUM_ROUTING=causal make up)"; \
 	echo "Lag: make lag DELAY=5s   Stop and delete everything: make down"
 
-down: ## Remove what make up made: containers, network, volumes (and an engine it started)
-	@if docker info >/dev/null 2>&1; then docker compose down --volumes --remove-orphans; fi
+up-ha: ## docker compose: the HA stack (etcd, three Patroni nodes, web, worker) on $WEB_PORT (8000)
+	@scripts/ensure-docker.sh && scripts/ensure-images.sh
+	docker compose -f docker-compose.ha.yml up --detach --build --wait --pull never
+	@echo; echo "The forum: http://127.0.0.1:$${WEB_PORT:-8000}  (the cluster panel: /lab/cluster/)"; \
+	echo "Patroni: http://127.0.0.1:8008/cluster  Kill a node: docker compose -f docker-compose.ha.yml kill node1"; \
+	echo "Stop and delete everything: make down"
+
+down: ## Remove what make up or make up-ha made: containers, network, volumes (and an engine it started)
+	@if docker info >/dev/null 2>&1; then docker compose down --volumes --remove-orphans; \
+		docker compose -f docker-compose.ha.yml down --volumes --remove-orphans; fi
 	@scripts/ensure-docker.sh stop
 
 # The compose suite needs an engine and the images: without them (not root, no Docker)

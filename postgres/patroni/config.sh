@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One Patroni node's configuration (Debian's patroni 3.0.2, etcd through its v3 API),
-# for the HA stack (postgres/ha.sh).
+# One Patroni node's configuration (etcd through its v3 API), for the HA stack
+# (postgres/ha.sh: Debian 12's patroni 3.0.2) and its compose file (container.sh:
+# Debian 13's patroni 4.0.7, inside the postgres image).
 #
 #   config.sh FILE    writes FILE, a patroni.yml
 #
@@ -54,7 +55,8 @@ bootstrap:
     # node runs its loop every loop_wait seconds, and a DCS or PostgreSQL call is retried
     # for retry_timeout seconds. Patroni's docs ask for loop_wait + 2 * retry_timeout
     # <= ttl, so a leader that cannot renew demotes itself before its key expires.
-    # Patroni 3.0.2 takes these as given; later releases' docs give 20 as ttl's minimum.
+    # Patroni 3.0.2 takes these as given; 4.0.7 raises ttl to its minimum, 20, so under
+    # compose a dead leader's key outlives it longer.
     ttl: 8
     loop_wait: 1
     retry_timeout: 3

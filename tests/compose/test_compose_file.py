@@ -21,6 +21,7 @@ from tests.compose.compose_check import load, problems
 
 REPO = Path(__file__).resolve().parent.parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
+HA_COMPOSE_FILE = REPO / "docker-compose.ha.yml"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 
 
@@ -38,8 +39,9 @@ def compose() -> dict[str, Any]:
     return load(COMPOSE_FILE)
 
 
-def test_it_matches_the_compose_specification() -> None:
-    result = validate_schema(COMPOSE_FILE)
+@pytest.mark.parametrize("path", [COMPOSE_FILE, HA_COMPOSE_FILE], ids=lambda path: path.name)
+def test_it_matches_the_compose_specification(path: Path) -> None:
+    result = validate_schema(path)
 
     assert result.returncode == 0, result.stdout + result.stderr
 
