@@ -41,6 +41,7 @@ class Compose:
     name: str
     web_port: int
     env: dict[str, str] = field(default_factory=dict)
+    file: str = "docker-compose.yml"
     #: The engine's volumes before the project came up: `down -v` must leave no other.
     volumes_before: set[str] = field(default_factory=set)
 
@@ -51,7 +52,7 @@ class Compose:
     def run(self, *args: str, timeout: float = 600) -> str:
         """`docker compose ...` for this project; its output (fails the test on an error)."""
         done = subprocess.run(
-            ["docker", "compose", "--project-name", self.name, *args],
+            ["docker", "compose", "--project-name", self.name, "--file", self.file, *args],
             cwd=REPO,
             env={**os.environ, **self.env},
             capture_output=True,
@@ -62,6 +63,16 @@ class Compose:
         if done.returncode != 0:
             pytest.fail(f"docker compose {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout
+
+    def remove(self) -> None:
+        """`down --volumes`, whatever state the project is in (a teardown: never fails)."""
+        subprocess.run(
+            ["docker", "compose", "--project-name", self.name, "--file", self.file, "down", "-v"],
+            cwd=REPO,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
 
     def containers(self, service: str) -> list[str]:
         """Ids of the service's running containers."""
@@ -120,6 +131,15 @@ class Compose:
             return None
 
 
+def require_engine() -> None:
+    """Skip the test without a Docker engine, or fail it under CI."""
+    if not engine_answers():
+        reason = "no Docker engine answers (make test starts one as root: scripts/ensure-docker.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
 class Visitor(load.Visitor):
     """The bench's browser without JavaScript, which can also pick a routing strategy."""
 
@@ -132,11 +152,7 @@ class Visitor(load.Visitor):
 @pytest.fixture(scope="session")
 def compose() -> Iterator[Compose]:
     """The project up and healthy: primary, one replica, web; removed at the end."""
-    if not engine_answers():
-        reason = "no Docker engine answers (make test starts one as root: scripts/ensure-docker.sh)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_engine()
     project = Compose(
         name=f"forum-test-{os.getpid()}",
         web_port=free_port(),
@@ -151,10 +167,4 @@ def compose() -> Iterator[Compose]:
         project.run("up", "--detach", "--wait", "--build", "--pull", "never")
         yield project
     finally:
-        subprocess.run(
-            ["docker", "compose", "--project-name", project.name, "down", "--volumes"],
-            cwd=REPO,
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
+        project.remove()
