@@ -230,7 +230,7 @@ class Post:
     body: str
     started: float
     ended: float
-    outcome: str  # acknowledged, read-only, failed STATUS
+    outcome: str  # acknowledged, read-only (not saved, or may be saved), failed STATUS
 
 
 @dataclass
@@ -256,8 +256,10 @@ def write_and_read_back(visitor: Visitor, writer: int, thread: int, record: Reco
     record.page(writer, page)
     if status == 302:
         outcome = "acknowledged"
-    elif status == 503 and 'id="read-only"' in page:
-        outcome = "read-only"
+    elif status == 503 and 'id="maybe-saved"' in page:
+        outcome = "read-only, may be saved"
+    elif status == 503 and 'id="not-saved"' in page:
+        outcome = "read-only, not saved"
     else:
         outcome = f"failed {status}"
     with record.lock:
@@ -401,6 +403,7 @@ def tally(
     )
     saved = {str(body): int(str(count)) for body, count in rows}
     acknowledged = [p for p in record.posts if p.outcome == "acknowledged"]
+    maybe = [p for p in record.posts if p.outcome == "read-only, may be saved"]
     lost = [p for p in acknowledged if p.body not in saved]
     told = [p for p in lost if any(w == p.writer and seen >= p.ended for seen, w in record.notices)]
     lost_writers = {p.writer for p in lost}
@@ -449,6 +452,14 @@ def tally(
             for p in record.posts
             if p.outcome != "acknowledged" and p.body in saved
         ],
+        # The read-only page's promise: "not saved" is never said of a saved post.
+        "said not saved, yet saved": sum(
+            1 for p in record.posts if p.outcome == "read-only, not saved" and p.body in saved
+        ),
+        "said may be saved: saved / not": [
+            sum(1 for p in maybe if p.body in saved),
+            sum(1 for p in maybe if p.body not in saved),
+        ],
         "refused after the break": len(failed),
     }
 
@@ -460,7 +471,8 @@ def seconds(value: float | None) -> str:
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| mode | drill | new leader after | cut-off leader demoted after | writes back after "
-        "| POST acknowledged / read-only / other failed | GET ok / 5xx during / 5xx after "
+        "| POST acknowledged / not saved / may be saved / other failed "
+        "| GET ok / 5xx during / 5xx after "
         "| read back / misses / on its way | acknowledged lost / told |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -473,7 +485,8 @@ def table(results: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['mode']} | {r['drill']} | {seconds(r['new leader after s'])} "
             f"| {seconds(r['cut-off leader demoted after s'])} | {writes_back} "
-            f"| {post.get('acknowledged', 0)} / {post.get('read-only', 0)} / {other} "
+            f"| {post.get('acknowledged', 0)} / {post.get('read-only, not saved', 0)} "
+            f"/ {post.get('read-only, may be saved', 0)} / {other} "
             f"| {get.get('ok', 0)} / {get.get('5xx during', 0)} / {get.get('5xx after', 0)} "
             f"| {read.get('read back', 0)} / {misses} / {read.get('on its way', 0)} "
             f"| {r['acknowledged lost']} / {r['lost and told']} |"

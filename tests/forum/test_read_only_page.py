@@ -49,3 +49,17 @@ def test_it_gives_back_every_value_of_a_field_in_order():
 
     kept = re.findall(r"<textarea readonly[^>]*>\n(.*?)</textarea>", html, re.DOTALL)
     assert kept == ["eggs", "milk", "flour", "Shopping"]
+
+
+@pytest.mark.parametrize(
+    ("maybe_saved", "said", "not_said"),
+    [(False, 'id="not-saved"', 'id="maybe-saved"'), (True, 'id="maybe-saved"', 'id="not-saved"')],
+)
+def test_it_says_not_saved_or_maybe_saved_never_both(maybe_saved, said, not_said):
+    request = RequestFactory().post("/t/1/reply", {"body": "A reply"})
+
+    html = read_only_response(request, maybe_saved=maybe_saved).content.decode()
+
+    assert said in html
+    assert not_said not in html
+    assert "A reply</textarea>" in html
