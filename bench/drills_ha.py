@@ -54,7 +54,7 @@ FAILOVER_TIMEOUT = 60  # bound on waiting for a new leader (and for the cut-off 
 SETTLE_TIMEOUT = 120  # bound on waiting for three nodes, two streaming (pg_rewind included)
 NODES = ("node1", "node2", "node3")
 # The words of forum/lost_writes.py's notice() that do not depend on the time.
-LOST_NOTICE = "was lost when the database switched to its standby server"
+LOST_NOTICE = "may have been lost when the database switched to its standby server"
 
 
 def api(node: str) -> str:

@@ -18,15 +18,17 @@ from routers import LostWrite, lost_writes
 
 
 def notice(lost: LostWrite) -> str:
-    """The words a member reads about `lost`."""
+    """The words a member reads about `lost`: "may have been", since its position is
+    where the primary's WAL was when the response was made, at or past the write's own
+    commit, so a switch point between the two reports a write the new primary kept."""
     if lost.written_at is None:
         when = "recently"
     else:
         written = timezone.localtime(datetime.fromtimestamp(lost.written_at, UTC))
         when = f"at {written:%H:%M}"
     return (
-        f"Something you saved {when} was lost when the database switched to its standby "
-        "server. Please check your last post or change, and make it again if it is missing."
+        f"Something you saved {when} may have been lost when the database switched to its "
+        "standby server. Please check your last post or change, and make it again if it is missing."
     )
 
 

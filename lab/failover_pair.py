@@ -32,6 +32,8 @@ from django.db import connections
 
 from routers import forget
 
+from .programs import run_program
+
 DATABASE = "forum_pair"
 # Bounds: one server program (initdb, a base backup, a start), and a condition waited on.
 PROGRAM_TIMEOUT = 60.0
@@ -141,22 +143,14 @@ class Pair:
     def owner(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = PROGRAM_TIMEOUT
     ) -> str:
-        try:
-            done = subprocess.run(
-                [*self.owner_prefix, *args],
-                cwd="/",
-                env={**os.environ, "PATH": f"{self.pg_bin}:{os.environ['PATH']}", **(env or {})},
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise PairError(f"{Path(args[0]).name} took longer than {timeout:.0f} s") from None
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise PairError(f"{Path(args[0]).name} failed: {last}")
-        return done.stdout
+        return run_program(
+            [*self.owner_prefix, *args],
+            name=Path(args[0]).name,
+            error=PairError,
+            timeout=timeout,
+            cwd="/",
+            env={"PATH": f"{self.pg_bin}:{os.environ['PATH']}", **(env or {})},
+        )
 
     def start(self, name: str) -> None:
         node = self.nodes[name]

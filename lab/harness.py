@@ -50,6 +50,7 @@ from routers import (
 )
 
 from .cluster import ControlError, set_replay_paused, set_standby_setting
+from .programs import run_program
 from .trace import Statement
 
 # --- A strategy for a block -------------------------------------------------------
@@ -465,18 +466,12 @@ def manage_py_json(*args: str, timeout: float, env: dict[str, str] | None = None
     """What `manage.py *args` printed (JSON), run in a process of its own (with `env`
     on top of this one's environment); ControlError if it fails or takes longer than
     `timeout` seconds."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env={**os.environ, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise ControlError(f"the run's process did not finish within {timeout:.0f} s") from None
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ControlError(f"the run's process failed: {last}")
-    return json.loads(done.stdout)
+    printed = run_program(
+        [sys.executable, "manage.py", *args],
+        name="the run's process",
+        error=ControlError,
+        timeout=timeout,
+        cwd=settings.BASE_DIR,
+        env=env,
+    )
+    return json.loads(printed)

@@ -12,16 +12,18 @@ seconds for the connection and as much for each read, then the next URL is tried
 panel and /healthz say what is unknown, and never fail for it.
 """
 
+import http.client
 import json
-import os
 import re
-import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+
+from .programs import run_program
 
 # POST /switchover answers once the new leader holds the lock, or after 20 s of trying
 # (patroni/api.py, poll_failover_result: 2 x max(10, loop_wait) polls, one a second).
@@ -39,11 +41,24 @@ class PatroniError(Exception):
 
 
 def _call(url: str, *, method: str = "GET", body: Any = None, timeout: float) -> str:
+    """The answer's body. `timeout` bounds the connection and each read of the status
+    line and headers, and the whole body too: one dripped a byte at a time would
+    otherwise hold the page for as long as it drips (TimeoutError)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     with _opener.open(request, timeout=timeout) as response:
-        text: str = response.read(MAX_ANSWER_BYTES).decode()
-        return text
+        deadline = time.monotonic() + timeout
+        chunks: list[bytes] = []
+        size = 0
+        while size < MAX_ANSWER_BYTES:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no whole answer within {timeout} s")
+            chunk = response.read1(min(65536, MAX_ANSWER_BYTES - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks).decode()
 
 
 def _reason(error: Exception) -> str:
@@ -93,7 +108,9 @@ def cluster() -> dict[str, Any]:
         try:
             answer = _call(f"{api}/cluster", timeout=settings.PATRONI_TIMEOUT)
             return describe(api, json.loads(answer))
-        except (OSError, ValueError) as error:  # socket.timeout and URLError are OSErrors
+        # socket.timeout and URLError are OSErrors; HTTPException: a broken status line,
+        # header or chunk; RecursionError: JSON nested too deep for the parser.
+        except (OSError, ValueError, http.client.HTTPException, RecursionError) as error:
             failures.append(f"{api}: {_reason(error)}")
     return {"error": "no Patroni REST API answered (" + "; ".join(failures) + ")"}
 
@@ -133,7 +150,7 @@ def switchover() -> str:
         )
     except urllib.error.HTTPError as error:
         raise PatroniError(f"Patroni refused: {error.read(1000).decode().strip()}") from error
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:
         raise PatroniError(f"Patroni did not answer the switchover: {_reason(error)}.") from error
 
 
@@ -152,17 +169,14 @@ def kill_leader() -> str:
     leader: str = _answering_cluster()["leader"]
     if not HA_NODE.fullmatch(leader):
         raise PatroniError(f"Nothing was changed: {leader!r} is not a node of postgres/ha.sh.")
-    done = subprocess.run(
+    run_program(
         [str(settings.BASE_DIR / "postgres/ha.sh"), "kill", leader],
-        env={**os.environ, "STACK_DIR": settings.HA_STACK_DIR},
-        capture_output=True,
-        text=True,
+        name=f"postgres/ha.sh kill {leader}",
+        error=PatroniError,
         timeout=30,
-        check=False,
+        cwd=settings.BASE_DIR,
+        env={"STACK_DIR": settings.HA_STACK_DIR},
     )
-    if done.returncode != 0:
-        said = (done.stderr or done.stdout).strip().splitlines()
-        raise PatroniError(f"postgres/ha.sh kill {leader} failed: {said[-1] if said else ''}")
     return leader
 
 
@@ -176,6 +190,6 @@ def set_apply_delay(delay: str) -> None:
         try:
             _call(f"{api}/config", method="PATCH", body=body, timeout=settings.PATRONI_TIMEOUT * 4)
             return
-        except OSError as error:
+        except (OSError, http.client.HTTPException) as error:
             failures.append(f"{api}: {_reason(error)}")
     raise PatroniError("Nothing was changed: no Patroni took it (" + "; ".join(failures) + ").")

@@ -354,9 +354,13 @@ class CausalRouter(SafeRouter):
 
     def serves(self, replica: str, primary: str, cluster: ClusterState) -> bool:
         if from_another_cluster(primary, cluster):
-            cluster.min_lsn = None  # it means nothing here
+            # It means nothing here, nor the pin its write set.
+            cluster.min_lsn = None
+            cluster.pinned = False
         if cluster.min_lsn is None:
-            return True
+            # A write whose position could not be read (its primary went away before the
+            # response was made) leaves only the pin, sticky's: keep to it.
+            return not cluster.pinned
         return replayed(replica, cluster.min_lsn, self.wait_budget(replica, cluster))
 
     @staticmethod

@@ -5,7 +5,7 @@ import uuid
 
 from tests.helpers import HttpBrowser
 
-LOST_WRITE_NOTICE = "was lost when the database switched to its standby server"
+LOST_WRITE_NOTICE = "may have been lost when the database switched to its standby server"
 
 
 class Member:

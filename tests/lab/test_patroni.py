@@ -139,3 +139,77 @@ def test_it_kills_only_a_node_of_ha_sh(settings, tmp_path):
         settings.PATRONI_URLS = [url]
         with pytest.raises(patroni.PatroniError, match=r"is not a node of postgres/ha\.sh"):
             patroni.kill_leader()
+
+
+def raw_server(answer: bytes, drip: float = 0.0) -> Iterator[str]:
+    """A server that sends `answer` as it is to each connection, byte by byte `drip`
+    seconds apart when given: what a broken or hostile API may send."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer_each() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                try:
+                    if drip:
+                        for byte in answer:
+                            if stop.wait(drip):
+                                return
+                            conn.sendall(bytes([byte]))
+                    else:
+                        conn.sendall(answer)
+                except OSError:
+                    continue
+
+    threading.Thread(target=answer_each, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+BROKEN_ANSWERS = {
+    "not-a-status-line": b"garbage\r\n\r\n",
+    "too-many-headers": OK_HEAD + b"".join(b"X-%d: 1\r\n" % n for n in range(150)) + b"\r\n",
+    "a-broken-chunk": OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n",
+    "a-header-line-too-long": OK_HEAD + b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+    "json-nested-too-deep": OK_HEAD + b"\r\n" + b"[" * 100_000 + b"]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("answer", BROKEN_ANSWERS.values(), ids=BROKEN_ANSWERS.keys())
+def test_a_broken_answer_is_skipped_for_the_next_url(settings, answer, answering):
+    broken = raw_server(answer)
+    settings.PATRONI_URLS = [next(broken), answering]
+    settings.PATRONI_TIMEOUT = 0.5
+    try:
+        found = patroni.cluster()
+    finally:
+        broken.close()
+
+    assert found["leader"] == "node1"
+
+
+def test_an_answer_dripped_slowly_is_given_up_within_the_timeout(settings, answering):
+    body = json.dumps(CLUSTER).encode()
+    head = OK_HEAD + b"Content-Length: %d\r\n\r\n" % len(body)
+    dripping = raw_server(head + body, drip=0.02)
+    settings.PATRONI_URLS = [next(dripping), answering]
+    settings.PATRONI_TIMEOUT = 0.5
+    started = time.monotonic()
+    try:
+        found = patroni.cluster()
+    finally:
+        dripping.close()
+
+    assert found["leader"] == "node1"
+    # The head dripped at 0.02 s a byte takes about 1.5 s, and the body is cut at 0.5 s;
+    # read to its end, the body alone would take over 5 s.
+    assert time.monotonic() - started < 5

@@ -100,3 +100,20 @@ def test_a_write_proves_the_primary_up_for_the_reads_of_its_own_request(
         alias = read_alias(Tag)
 
     assert (found, alias) == (True, conf.primary())
+
+
+def test_a_write_whose_position_was_lost_with_its_primary_is_read_from_the_primary(
+    client, lagging_replicas, tag_name
+):
+    """The primary went away after the write's commit, before its position could be
+    read: the client carries only the pin, and its next read must not go to a replica
+    that lags behind the write."""
+    with own_ports_restored(conf.primary()):
+        response = client.post(f"/create-then-lose-primary/{tag_name}")
+    assert response.status_code == 200
+    assert conf.LSN_COOKIE not in response.cookies  # no position could be read
+
+    read = client.get(f"/tag/{tag_name}")
+
+    assert read.status_code == 200
+    assert read.content.decode() == conf.primary()

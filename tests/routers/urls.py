@@ -343,6 +343,14 @@ def commit_then_lose_the_primary(request: HttpRequest, name: str) -> HttpRespons
     return HttpResponse("created both")
 
 
+def create_then_lose_the_primary(request: HttpRequest, name: str) -> HttpResponse:
+    """A write that commits, then the primary goes away before the response is made, so
+    nothing can read the write's position."""
+    Tag.objects.create(name=name)
+    lose_the_primary()
+    return HttpResponse("created")
+
+
 # Alias -> its own port, while a test points it at a refused one until a view puts it back.
 port_to_restore: dict[str, str] = {}
 
@@ -499,6 +507,7 @@ urlpatterns = [
     path("write-then-lose-primary-mid-request/<str:name>", write_then_lose_the_primary_mid_request),
     path("transaction-then-lose-primary/<str:name>", write_in_a_transaction_then_lose_the_primary),
     path("commit-then-lose-primary/<str:name>", commit_then_lose_the_primary),
+    path("create-then-lose-primary/<str:name>", create_then_lose_the_primary),
     path("lose-replica/<str:name>", read_then_lose_replica),
     path("lose-primary/<str:name>", primary_read_then_lose_primary),
     path("tag/<str:name>", show_tag),
