@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -52,7 +53,7 @@ class Compose:
     def run(self, *args: str, timeout: float = 600) -> str:
         """`docker compose ...` for this project; its output (fails the test on an error)."""
         done = subprocess.run(
-            ["docker", "compose", "--project-name", self.name, "--file", self.file, *args],
+            self.command(*args),
             cwd=REPO,
             env={**os.environ, **self.env},
             capture_output=True,
@@ -64,10 +65,14 @@ class Compose:
             pytest.fail(f"docker compose {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout
 
+    def command(self, *args: str) -> list[str]:
+        """`docker compose ...` for this project's name and file."""
+        return ["docker", "compose", "--project-name", self.name, "--file", self.file, *args]
+
     def remove(self) -> None:
         """`down --volumes`, whatever state the project is in (a teardown: never fails)."""
         subprocess.run(
-            ["docker", "compose", "--project-name", self.name, "--file", self.file, "down", "-v"],
+            self.command("down", "--volumes"),
             cwd=REPO,
             capture_output=True,
             timeout=300,
@@ -131,6 +136,19 @@ class Compose:
             return None
 
 
+ProjectT = TypeVar("ProjectT", bound=Compose)
+
+
+def brought_up(project: ProjectT) -> Iterator[ProjectT]:
+    """For a fixture: `project` up and healthy (`up --wait`), removed afterwards whatever
+    happened."""
+    try:
+        project.run("up", "--detach", "--wait", "--build", "--pull", "never")
+        yield project
+    finally:
+        project.remove()
+
+
 def require_engine() -> None:
     """Skip the test without a Docker engine, or fail it under CI."""
     if not engine_answers():
@@ -163,8 +181,4 @@ def compose() -> Iterator[Compose]:
         ["docker", "volume", "ls", "--quiet"], capture_output=True, text=True, check=True
     )
     project.volumes_before = set(listed.stdout.split())
-    try:
-        project.run("up", "--detach", "--wait", "--build", "--pull", "never")
-        yield project
-    finally:
-        project.remove()
+    yield from brought_up(project)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.compose.conftest import DEMO_MEMBER, Compose, Visitor, require_engine
+from tests.compose.conftest import DEMO_MEMBER, Compose, Visitor, brought_up, require_engine
 from tests.compose.test_compose_stack import a_thread, reply
 from tests.helpers import free_port, wait_until
 
@@ -64,11 +64,7 @@ def ha_compose() -> Iterator[HaCompose]:
     project.env["WEB_PORT"] = str(project.web_port)
     for number, node in enumerate(NODES, start=1):
         project.env[f"NODE{number}_API_PORT"] = str(project.api_ports[node])
-    try:
-        project.run("up", "--detach", "--wait", "--build", "--pull", "never")
-        yield project
-    finally:
-        project.remove()
+    yield from brought_up(project)
 
 
 def test_killing_the_leader_container_elects_another_and_keeps_the_acknowledged_write(
