@@ -11,13 +11,15 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home a
 WORKDIR /app
 
 # The runtime dependencies from pyproject.toml (no dev extras), in their own layer
-# so a code change does not reinstall them. The app itself runs from /app.
+# so a code change does not reinstall them; all but the routers, which are installed
+# from their folder once it is copied. The app itself runs from /app.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" >/tmp/requirements.txt \
+RUN python -c "import tomllib; print(*(d for d in tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'] if not d.startswith('django-replica-routers')), sep='\n')" >/tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 COPY . .
+RUN pip install --no-deps ./routers && rm -rf routers/build routers/*.egg-info
 
 # Settings refuse to load without a secret key when DEBUG is off; this one exists
 # only for this build step and is not in the image's environment.

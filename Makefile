@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml routers/pyproject.toml | md5sum | cut -c1-12)
 
 # The demo's stack (contract ports: primary 54320, replicas 54321...).
 REPLICAS ?= 1
@@ -33,18 +33,23 @@ DRILLS ?= plain ha
 DRILLS_HA_ENV ?= bench/drills-ha.env
 BENCH_HA_ENV ?= bench/ha.env
 
-.PHONY: help venv demo ha ha-down stack stack-down stack-reset lag up up-ha down test lint format bench drills screenshots
+.PHONY: help venv dist demo ha ha-down stack stack-down stack-reset lag up up-ha down test lint format bench drills screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml routers/pyproject.toml
 	@test -x $(PY) || "$$(scripts/find-python.sh)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e ./routers -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP) ## Create the virtualenv and install the dependencies
+
+dist: $(STAMP) ## Build the routers' wheel and sdist (django-replica-routers) into dist/
+	@rm -rf dist && $(PY) -m build --outdir dist routers >/dev/null
+	@rm -rf routers/build routers/*.egg-info
+	@ls dist/*
 
 demo: $(STAMP) ## Local stack (lag REPLICA_LAG=2s), migrate, seed, serve on http://127.0.0.1:8000
 	@VENV=$(VENV) REPLICAS=$(REPLICAS) REPLICA_LAG=$(REPLICA_LAG) scripts/demo.sh

@@ -1,6 +1,7 @@
 """Read/write routing for Django on a PostgreSQL primary and streaming replicas.
 
-Copy this folder into your project, then in settings.py:
+`pip install django-replica-routers` (or copy this folder into your project), then in
+settings.py:
 
     INSTALLED_APPS += ["routers"]
     DATABASE_ROUTERS = ["routers.CausalRouter"]  # or StickyRouter, PrimaryRouter, ...
@@ -17,6 +18,8 @@ MIDDLEWARE), `routers.views` (healthz, for a URLconf) and `routers.statements` (
 classifier, which needs no Django). Every other module is private: `make lint` keeps
 the project's own apps out of them.
 """
+
+__version__ = "0.1.0"
 
 from .caches import forget
 from .context import (
