@@ -33,7 +33,7 @@ DRILLS ?= plain ha
 DRILLS_HA_ENV ?= bench/drills-ha.env
 BENCH_HA_ENV ?= bench/ha.env
 
-.PHONY: help venv dist demo ha ha-down stack stack-down stack-reset lag up up-ha down test lint format bench drills screenshots
+.PHONY: help venv dist matrix demo ha ha-down stack stack-down stack-reset lag up up-ha down test lint format bench drills screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -105,16 +105,39 @@ down: ## Remove what make up or make up-ha made: containers, network, volumes (a
 ENSURE_COMPOSE := { { scripts/ensure-docker.sh && scripts/ensure-images.sh; } || \
 	{ test "$${CI:-}" != true && echo "make test: the compose tests will be skipped" >&2; }; }
 TEST_ENGINE := DOCKERD_PIDFILE=.docker/dockerd-test.pid
+OLDEST_LOG := .nox/oldest.log
+OLDEST_CELL := mkdir -p .nox && $(MAKE) --no-print-directory matrix MATRIX=oldest >$(OLDEST_LOG) 2>&1
+# postgres/stack.sh on the second worker's stack, whatever the shell's variables say.
+SECOND_STACK := env $$(sed /^\#/d tests/stack-2.env) postgres/stack.sh
 
 test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
 	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh && scripts/ensure-test-tools.sh && scripts/ensure-ha.sh
-	@# The stack of tests/stack.env (other ports, two replicas, a small lag) and any
+	@# Two pytest-xdist workers, each on a stack of its own (tests/stack.env and
+	@# tests/stack-2.env: other ports, two replicas, a small lag): the suite mostly waits
+	@# on replication, so two halve its time. Beside them, the matrix's oldest cell on a
+	@# third (make matrix MATRIX=oldest); the main suite is its newest. The stacks and any
 	@# engine started here are removed at the end, whatever fails.
 	@export $(TEST_ENGINE) && \
-	$(call throwaway_stack,tests/stack.env,scripts/ensure-docker.sh stop) && \
+	$(call throwaway_stack,tests/stack.env,$(SECOND_STACK) reset >/dev/null; scripts/ensure-docker.sh stop) && \
+	$(SECOND_STACK) reset >/dev/null && $(SECOND_STACK) up >/dev/null && \
 	$(ENSURE_COMPOSE) && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
-	$(VENV)/bin/pytest --durations=30 $(PYTEST_ARGS)
+	{ $(OLDEST_CELL) & } && \
+	TEST_PYTHON=$(abspath $(PY)) $(VENV)/bin/pytest --dist loadscope \
+		--tx popen --tx popen//python=$(CURDIR)/tests/second-worker-python \
+		--durations=30 $(PYTEST_ARGS); suite=$$?; \
+	wait $$!; oldest=$$?; tail -n 4 $(OLDEST_LOG); \
+	test $$oldest = 0 || echo "make test: the oldest cell failed (Django 5.2, Python 3.11): $(OLDEST_LOG)" >&2; \
+	test $$suite = 0 && test $$oldest = 0
+
+# make matrix's cells (noxfile.py): all of them, or those of a tag: MATRIX=oldest
+# (Django 5.2 on Python 3.11), MATRIX=newest (6.1 on 3.13), MATRIX=django5.2, ...
+MATRIX ?= all
+
+matrix: $(STAMP) ## The routers' tests on Django 5.2, 6.0 and 6.1, each on its Pythons (nox), on a throwaway stack
+	@$(call throwaway_stack,tests/stack-matrix.env) && \
+	$(PY) manage.py collectstatic --noinput -v0 && \
+	PATH="$$(scripts/matrix-path.sh)" $(VENV)/bin/nox --noxfile noxfile.py $(if $(filter all,$(MATRIX)),,--tags $(MATRIX))
 
 lint: $(STAMP) ## ruff (lint and format check), mypy on routers/, the import contracts
 	$(VENV)/bin/ruff check .

@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Iterable, Sequence
+from importlib import import_module
 from importlib.util import find_spec
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.apps import AppConfig
 from django.apps import apps as django_apps
 from django.conf import global_settings, settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 from django.utils.module_loading import import_string
 from psycopg import IsolationLevel
@@ -508,17 +510,18 @@ def _e014_task_mode_exists() -> list[checks.CheckMessage]:
 
 def _e015_delayed_tasks_can_wait() -> list[checks.CheckMessage]:
     """A delayed task is enqueued again to run later: its backend must take `run_after`."""
-    if conf.task_mode() != "delayed" or find_spec("django.tasks") is None:
+    # Django 6's tasks framework, else (Django 5.2) the django-tasks backport's.
+    framework = next((name for name in ("django.tasks", "django_tasks") if find_spec(name)), None)
+    if conf.task_mode() != "delayed" or framework is None:
         return []
-    from django.tasks import task_backends
-    from django.tasks.exceptions import InvalidTaskBackend
+    task_backends = import_module(framework).task_backends
 
     problems: list[checks.CheckMessage] = []
     for alias in task_backends.settings:
         try:
             backend = task_backends[alias]
-        except InvalidTaskBackend:
-            continue  # Django's own checks report it
+        except ImproperlyConfigured:  # an invalid backend: the framework's own checks say so
+            continue
         if not backend.supports_defer:
             problems.append(
                 checks.Error(

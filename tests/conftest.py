@@ -13,6 +13,25 @@ from django.db import connections
 from routers import conf, forget, unit_of_work
 from tests.helpers import NODES, Stack, TaskWorker, delete_rows, gunicorn, wait_for_replay
 
+# Suites that drive one shared thing (the HA cluster, the Docker engine's compose
+# projects) run whole on one pytest-xdist worker; every other test module runs whole on
+# one worker, with its module fixtures.
+SHARED_BY_THE_SUITE = ("tests/ha/", "tests/compose/")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """make test's two workers, each on a stack of its own, take work a module (or a
+    shared suite) at a time. A scheduler of our own, not `--dist loadgroup`: xdist 3.8
+    marks the groups by rewriting Item._nodeid, which pytest 9 no longer reads."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModuleOrSuite(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return next((suite for suite in SHARED_BY_THE_SUITE if path.startswith(suite)), path)
+
+    return ByModuleOrSuite(config, log)
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker: Any) -> None:

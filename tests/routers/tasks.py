@@ -2,10 +2,9 @@
 
 from typing import Any
 
-from django.tasks import TaskContext, task
-
 from forum.models import Tag
 from routers import enqueue_with_writes, read_alias, task_scope
+from tests.tasks_framework import TaskContext, task
 
 
 @task()

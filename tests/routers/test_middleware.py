@@ -92,6 +92,9 @@ def test_it_ignores_an_lsn_cookie_older_than_its_lifetime(monkeypatch):
         "%ff%fe\x00garbage",
         "",
     ],
+    # Fixed ids: a signature changes each second, and pytest-xdist's workers must
+    # collect the same names.
+    ids=["unsigned", "bad-signature", "other-cookie", "garbage", "empty"],
 )
 def test_it_ignores_a_forged_or_garbled_pin_cookie(value):
     request = factory.get("/")
@@ -170,6 +173,16 @@ def test_it_reads_the_cluster_of_a_genuine_lsn_cookie_when_it_names_one(value, w
         cookie_value(conf.LSN_COOKIE, "16/B374D848@@7714484792588521126"),
         cookie_value(conf.PIN_COOKIE, "16/B374D848"),  # signed for the other cookie
         "\x00",
+    ],
+    ids=[
+        "unsigned",
+        "not-an-lsn",
+        "three-parts",
+        "empty-cluster",
+        "cluster-not-a-number",
+        "empty-time",
+        "other-cookie",
+        "nul",
     ],
 )
 def test_it_ignores_a_forged_or_garbled_lsn_cookie(value):

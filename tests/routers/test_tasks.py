@@ -14,7 +14,6 @@ import pytest
 from django.core import checks
 from django.db import transaction
 from django.http import HttpResponse
-from django.tasks import task
 from django.urls import path
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -37,6 +36,7 @@ from tests.routers.tasks import (
     read_tags_delayed_with_context,
     write_a_tag_then_enqueue,
 )
+from tests.tasks_framework import IMMEDIATE_BACKEND, task
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
 
@@ -220,7 +220,7 @@ def test_the_queued_row_is_a_write_the_client_is_given_a_position_for(client, se
 def test_on_djangos_immediate_backend_a_task_runs_in_a_scope_of_its_own_inside_the_request(
     settings, lagging_replicas, name
 ):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE_BACKEND}}
 
     with request_scope(RequestState()) as state:
         enqueue_with_writes(write_a_tag_then_enqueue, name=name, then=[], carry=False)
@@ -316,5 +316,5 @@ def test_the_checks_name_an_unknown_mode_and_a_delayed_mode_no_backend_can_delay
 
     settings.ROUTERS_TASK_MODE = "delayed"
     assert routers_checks() == []  # django-tasks-db runs a task later
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE_BACKEND}}
     assert "routers.E015" in routers_checks()
