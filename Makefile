@@ -44,6 +44,13 @@ $(STAMP): pyproject.toml routers/pyproject.toml
 	$(PY) -m pip install --quiet -e ./routers -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# The collected static files the suite and the matrix serve, collected once before
+# either runs (never while tests read them), again when an app's static file changes.
+STATIC_MANIFEST := staticfiles/staticfiles.json
+$(STATIC_MANIFEST): $(STAMP) $(shell find forum/static lab/static -type f)
+	DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only $(PY) manage.py collectstatic --noinput -v0
+	@touch $@
+
 venv: $(STAMP) ## Create the virtualenv and install the dependencies
 
 dist: $(STAMP) ## Build the routers' wheel and sdist (django-replica-routers) into dist/
@@ -110,7 +117,7 @@ OLDEST_CELL := mkdir -p .nox && $(MAKE) --no-print-directory matrix MATRIX=oldes
 # postgres/stack.sh on the second worker's stack, whatever the shell's variables say.
 SECOND_STACK := env $$(sed /^\#/d tests/stack-2.env) postgres/stack.sh
 
-test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
+test: $(STAMP) $(STATIC_MANIFEST) ## Start a throwaway stack on other ports (and Docker, for compose), run every test
 	@scripts/ensure-chromium.sh && scripts/ensure-axe.sh && scripts/ensure-test-tools.sh && scripts/ensure-ha.sh
 	@# Two pytest-xdist workers, each on a stack of its own (tests/stack.env and
 	@# tests/stack-2.env: other ports, two replicas, a small lag): the suite mostly waits
@@ -121,7 +128,6 @@ test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compos
 	$(call throwaway_stack,tests/stack.env,$(SECOND_STACK) reset >/dev/null; scripts/ensure-docker.sh stop) && \
 	$(SECOND_STACK) reset >/dev/null && $(SECOND_STACK) up >/dev/null && \
 	$(ENSURE_COMPOSE) && \
-	$(PY) manage.py collectstatic --noinput -v0 && \
 	{ $(OLDEST_CELL) & } && \
 	TEST_PYTHON=$(abspath $(PY)) $(VENV)/bin/pytest --dist loadscope \
 		--tx popen --tx popen//python=$(CURDIR)/tests/second-worker-python \
@@ -134,9 +140,8 @@ test: $(STAMP) ## Start a throwaway stack on other ports (and Docker, for compos
 # (Django 5.2 on Python 3.11), MATRIX=newest (6.1 on 3.13), MATRIX=django5.2, ...
 MATRIX ?= all
 
-matrix: $(STAMP) ## The routers' tests on Django 5.2, 6.0 and 6.1, each on its Pythons (nox), on a throwaway stack
+matrix: $(STAMP) $(STATIC_MANIFEST) ## The routers' tests on Django 5.2, 6.0 and 6.1, each on its Pythons (nox), on a throwaway stack
 	@$(call throwaway_stack,tests/stack-matrix.env) && \
-	$(PY) manage.py collectstatic --noinput -v0 && \
 	PATH="$$(scripts/matrix-path.sh)" $(VENV)/bin/nox --noxfile noxfile.py $(if $(filter all,$(MATRIX)),,--tags $(MATRIX))
 
 lint: $(STAMP) ## ruff (lint and format check), mypy on routers/, the import contracts
