@@ -6,6 +6,7 @@ same one.
 """
 
 import json
+import logging
 import os
 import signal
 import statistics
@@ -49,6 +50,9 @@ from routers import (  # noqa: E402
     strategy_router,
     unit_of_work,
 )
+from routers.decision_log import log_request  # noqa: E402
+from routers.decisions import Decision, Reason, decided  # noqa: E402
+from routers.metrics import count_request  # noqa: E402
 from routers.positions import Position  # noqa: E402
 from routers.statements import is_write  # noqa: E402
 from routers.tokens import Write, absorb, dumps, loads  # noqa: E402
@@ -551,6 +555,55 @@ def member_positions() -> dict[str, float | str]:
     return {name: round(value, 1) for name, value in results.items()}
 
 
+def decision_records() -> dict[str, float]:
+    """Microseconds the decision records cost: noting one decision as a read is routed
+    (every request pays it), and at the end of a request of one decision and 20
+    statements, its log record (off: the logger below INFO, as by default; on: written
+    to a file, as a handler would) and its metrics (ROUTERS_METRICS on)."""
+    request = RequestFactory().get("/t/1/")
+    response = HttpResponse()
+    state = RequestState(strategy="causal")
+    primary = conf.primary()
+    replica = conf.replicas()[0]
+    state.cluster(primary).decisions.append(Decision(replica, Reason.REPLAYED, waited_ms=1.5))
+    state.queries[replica] = 20
+    calls = 200
+
+    def per_call_us(action: Callable[[], object]) -> float:
+        milliseconds = median_ms(lambda: [action() for _ in range(calls)], runs=30)
+        return round(milliseconds * 1000 / calls, 2)
+
+    decision = Decision(replica, Reason.REPLICA)
+    with request_scope(RequestState(strategy="causal")):
+        noting = per_call_us(lambda: decided(primary, decision))
+    logger = logging.getLogger("routers.decisions")
+    level, propagate = logger.level, logger.propagate
+    try:
+        logger.setLevel(logging.WARNING)
+        log_off = per_call_us(lambda: log_request(request, state, response))
+        with open(os.devnull, "w") as sink:
+            handler = logging.StreamHandler(sink)
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+            log_on = per_call_us(lambda: log_request(request, state, response))
+            logger.removeHandler(handler)
+    finally:
+        logger.setLevel(level)
+        logger.propagate = propagate
+    with override_settings(ROUTERS_METRICS=False):
+        metrics_off = per_call_us(lambda: count_request(state, response))
+    with override_settings(ROUTERS_METRICS=True):
+        metrics_on = per_call_us(lambda: count_request(state, response))
+    return {
+        "note_decision_us (per routed read)": noting,
+        "log_record_us (logger off)": log_off,
+        "log_record_us (logger on)": log_on,
+        "metrics_us (off)": metrics_off,
+        "metrics_us (on)": metrics_on,
+    }
+
+
 def main() -> None:
     report = {
         "routing_decisions": routing_decisions(),
@@ -564,6 +617,7 @@ def main() -> None:
         "atomic_requests_decisions": atomic_requests_decisions(),
         "member_positions": member_positions(),
         "timeline_checks": timeline_checks(),
+        "decision_records": decision_records(),
     }
     print(json.dumps(report, indent=2))
     out = REPO / "bench/results"

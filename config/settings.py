@@ -347,4 +347,23 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    # One line per request: where its reads went and why (routers/decision_log.py).
+    "loggers": {
+        "routers.decisions": {
+            "level": "INFO" if env_bool("ROUTING_DECISIONS_LOG", False) else "WARNING"
+        }
+    },
 }
+
+# The routers' counters for Prometheus, served at /metrics (routers/prometheus.py).
+ROUTERS_METRICS = True
+
+# The debug toolbar, with the routers' panel (routers/toolbar.py), for local work:
+# DJANGO_DEBUG=true, from 127.0.0.1.
+if DEBUG:
+    from debug_toolbar.settings import PANELS_DEFAULTS
+
+    INSTALLED_APPS += ["debug_toolbar"]
+    MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
+    INTERNAL_IPS = ["127.0.0.1"]
+    DEBUG_TOOLBAR_PANELS = [*PANELS_DEFAULTS, "routers.toolbar.RoutingPanel"]

@@ -12,11 +12,12 @@ ROUTERS_PRIMARY / ROUTERS_REPLICAS say otherwise; several primaries, each with i
 replicas, are ROUTERS_CLUSTERS and ROUTERS_APP_PRIMARIES (see routers/conf.py for all
 settings, and routers/README.md for the strategies and their guarantees).
 
-The public API is what this module exports, and four modules: `routers.conf` (the
+The public API is what this module exports, and six modules: `routers.conf` (the
 settings, as the routers read them), `routers.middleware` (RoutingMiddleware, for
-MIDDLEWARE), `routers.views` (healthz, for a URLconf) and `routers.statements` (the SQL
-classifier, which needs no Django). Every other module is private: `make lint` keeps
-the project's own apps out of them.
+MIDDLEWARE), `routers.views` (healthz, for a URLconf), `routers.statements` (the SQL
+classifier, which needs no Django), `routers.prometheus` (metrics_view, with the
+`metrics` extra) and `routers.toolbar` (RoutingPanel, with the `toolbar` extra). Every
+other module is private: `make lint` keeps the project's own apps out of them.
 """
 
 __version__ = "0.1.0"
@@ -32,6 +33,7 @@ from .context import (
     unit_of_work,
     use_primary,
 )
+from .decisions import Decision, Reason
 from .helpers import cursor_for_read, db_write, read_alias, replica_aware_get_or_create
 from .lag import lag_bytes, lag_seconds
 from .lsn import format_lsn, parse_lsn
@@ -64,11 +66,13 @@ __all__ = [
     "BaseRouter",
     "CausalRouter",
     "ClusterState",
+    "Decision",
     "LostWrite",
     "NaiveRouter",
     "NodeHealth",
     "NotVisibleYet",
     "PrimaryRouter",
+    "Reason",
     "RequestState",
     "RoutingMiddleware",
     "SelectableRouter",

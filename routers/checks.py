@@ -94,6 +94,7 @@ def check_settings(
             _e016_positions_cache_exists,
             _w015_positions_cache_unshared,
             _w016_positions_cache_unbounded,
+            _e017_metrics_need_prometheus_client,
         )
         for problem in check()
     ]
@@ -534,6 +535,18 @@ def _e015_delayed_tasks_can_wait() -> list[checks.CheckMessage]:
                 )
             )
     return problems
+
+
+def _e017_metrics_need_prometheus_client() -> list[checks.CheckMessage]:
+    if not conf.metrics() or find_spec("prometheus_client") is not None:
+        return []
+    return [
+        checks.Error(
+            "ROUTERS_METRICS is on, but prometheus_client is not installed.",
+            hint="pip install django-replica-routers[metrics], or turn ROUTERS_METRICS off.",
+            id="routers.E017",
+        )
+    ]
 
 
 def _atomic_request_primaries() -> list[str]:

@@ -204,3 +204,9 @@ def member_positions_cache() -> str | None:
     routers.members); None: positions per member are off."""
     alias: str | None = getattr(settings, "ROUTERS_MEMBER_POSITIONS_CACHE", None)
     return alias
+
+
+def metrics() -> bool:
+    """Count decisions, statements and probes for Prometheus (routers.prometheus)."""
+    enabled: bool = getattr(settings, "ROUTERS_METRICS", False)
+    return enabled

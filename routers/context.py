@@ -25,6 +25,7 @@ from django.db.transaction import Atomic
 from . import conf
 
 if TYPE_CHECKING:
+    from .decisions import Decision, Reason
     from .timelines import LostWrite
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,8 +48,11 @@ class ClusterState:
     system_identifier: int | None = None
     #: causal: the timeline that position is on, if the cookie says.
     timeline: int | None = None
-    #: The alias chosen, once, to serve this request's reads of this cluster.
-    read_alias: str | None = None
+    #: The alias chosen, once, to serve this request's reads of this cluster, and why
+    #: (`routers.decisions`).
+    read_decision: "Decision | None" = None
+    #: Every decision made for this cluster in this request, in order, none repeated.
+    decisions: list["Decision"] = field(default_factory=list)
     #: The first read was routed on an event loop, where no replica can be checked:
     #: this request reads the primary (or, while it is down, the fallback).
     reads_on_primary: bool = False
@@ -63,6 +67,12 @@ class ClusterState:
     locked: bool = False
     #: db_for_write chose this primary during this request: an error may be its.
     writes_routed: bool = False
+
+    @property
+    def read_alias(self) -> str | None:
+        """The alias chosen to serve this request's reads of this cluster, if chosen."""
+        decision = self.read_decision
+        return decision.alias if decision is not None else None
 
 
 @dataclass
@@ -114,6 +124,9 @@ class RequestState:
     settled_afresh: set[tuple[str, bool]] = field(default_factory=set)
     #: Statements executed per alias, the routers' own probes excluded.
     queries: Counter[str] = field(default_factory=Counter)
+    #: Per alias, the rule of the last router call that chose it: the statements it
+    #: runs are that rule's (`routers.decisions`).
+    routes: dict[str, "Reason"] = field(default_factory=dict)
     #: Held while a read alias is chosen (worker threads of one request share the
     #: state); re-entrant, since choosing may fall back to a replica, which records it.
     choosing: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)

@@ -22,7 +22,9 @@ saved then costs its changes, not the page (see `routers.primary_down`).
 With ROUTERS_MEMBER_POSITIONS_CACHE, a member's request is also served with the writes
 kept for that member, and a writing one keeps its writes for them (see `routers.members`).
 A position a failover lost is found before the view (`routers.timelines`) and deleted
-from the cookie, the header and the member's kept writes on the way out.
+from the cookie, the header and the member's kept writes on the way out. The request
+carries its state as `request.routing_state`; once answered, its decisions are logged
+(`routers.decision_log`) and counted (`routers.metrics`).
 """
 
 import logging
@@ -38,8 +40,10 @@ from .atomic_requests import expect_request_blocks, view_returned
 from .connection import close_connection
 from .context import current_state, entered, release_held
 from .cookies import forget_lost, remember_write, state_from_cookies
+from .decision_log import log_request
 from .headers import absorb_token_header, hand_token
 from .members import drop_lost, keep_writes, member_authenticated, member_of
+from .metrics import count_request
 from .primary_down import (
     answer_for_primary_down,
     not_visible_response,
@@ -86,6 +90,7 @@ class RoutingMiddleware:
         get_response = cast(SyncGetResponse, self.get_response)  # not a coroutine function
         state = state_from_cookies(request)
         absorb_token_header(request, state)
+        request.routing_state = state  # type: ignore[attr-defined]
         with entered(state):
             response = get_response(request)
             view_returned(state)
@@ -101,12 +106,16 @@ class RoutingMiddleware:
             drop_lost(member, state.lost_writes)
         if not stream_in_state(state, response):
             release_held(state)  # a streamed body ends them when it closes
-        return answer_for_primary_down(request, state, response)
+        answered = answer_for_primary_down(request, state, response)
+        log_request(request, state, answered)
+        count_request(state, answered)
+        return answered
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         get_response = cast(AsyncGetResponse, self.get_response)
         state = state_from_cookies(request)
         absorb_token_header(request, state)
+        request.routing_state = state  # type: ignore[attr-defined]
         with entered(state):
             response = await get_response(request)
             view_returned(state)
@@ -122,7 +131,10 @@ class RoutingMiddleware:
                 await sync_to_async(drop_lost)(member, state.lost_writes)
         if not stream_in_state(state, response):
             await sync_to_async(release_held)(state)
-        return await sync_to_async(answer_for_primary_down)(request, state, response)
+        answered = await sync_to_async(answer_for_primary_down)(request, state, response)
+        log_request(request, state, answered)
+        count_request(state, answered)
+        return answered
 
     def process_view(
         self,
@@ -197,7 +209,7 @@ class RoutingMiddleware:
         for primary, cluster in list(state.clusters.items()):
             if cluster.read_alias not in (None, primary):
                 discard(cluster.read_alias)
-            cluster.read_alias = None
+            cluster.read_decision = None
         for primary in primaries_used(state):
             close_connection(primary)  # the second run connects afresh
             probe(primary)  # and knows whether it is up

@@ -18,6 +18,7 @@ from .caches import registered
 from .connection import close_connection, fetch_row, hold_server, outside_transaction
 from .context import probing
 from .lsn import parse_lsn
+from .metrics import observe_probe
 from .servers import replayed_positions
 
 # On a standby: the position replayed (applied), never the one merely received,
@@ -101,8 +102,10 @@ def probe(alias: str) -> NodeHealth:
     """Probe `alias` now, on this thread's connection to it, and cache the result."""
     # The replay position is not part of any snapshot: a probe inside a transaction
     # already begun is still right, and one not yet begun must not begin it.
+    started = time.monotonic()
     with outside_transaction(alias):
         row = fetch_row(alias, _POSITION_SQL)
+    observe_probe(alias, time.monotonic() - started, up=row is not None)
     if row is None:
         return health_cache.remember(NodeHealth(alias, False, None, time.monotonic()))
     position = parse_lsn(row[0]) if row[0] else 0

@@ -27,10 +27,11 @@ from . import conf
 from .atomic_requests import in_clean_request_block
 from .connection import database_io_refused
 from .context import ClusterState, RequestState, current_state, primary_forced
+from .decisions import Decision, Reason, decided, route
 from .lag import lag_seconds
 from .lsn import format_lsn
 from .positions import from_another_cluster
-from .probes import connects, health, probe
+from .probes import connects, health, health_cache, probe
 from .querysets import generic_models
 from .replay import replayed, replica_with
 from .rotation import usable_replicas
@@ -75,7 +76,7 @@ class BaseRouter:
         state = current_state()
         if state is not None:
             state.cluster(primary).writes_routed = True
-        return primary
+        return route(primary, primary, Reason.WRITE)
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         # The replicas hold their primary's rows, so objects from one cluster may relate.
@@ -107,7 +108,8 @@ class PrimaryRouter(BaseRouter):
     strategy = "primary"
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        return model_primary(model)
+        primary = model_primary(model)
+        return route(primary, primary, Reason.STRATEGY)
 
 
 class NaiveRouter(BaseRouter):
@@ -122,8 +124,10 @@ class NaiveRouter(BaseRouter):
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         primary = model_primary(model)
-        aliases = conf.replicas(primary) or [primary]
-        return aliases[_next_turn() % len(aliases)]
+        aliases = conf.replicas(primary)
+        if not aliases:
+            return route(primary, primary, Reason.NO_REPLICA)
+        return route(primary, aliases[_next_turn() % len(aliases)], Reason.REPLICA)
 
 
 class SafeRouter(BaseRouter):
@@ -152,36 +156,43 @@ class SafeRouter(BaseRouter):
         # it; set_autocommit(False) does not.) No fallback here: the transaction lives
         # on the primary, and so must its reads (ATOMIC_REQUESTS's: once it wrote or locked).
         if connections[primary].in_atomic_block and not in_clean_request_block(primary, state):
-            return primary
+            return route(primary, primary, Reason.ATOMIC)
         if state is None:
             # Outside any request scope: this one read, with the running code's own
             # writes (`routers.unscoped`).
             state = state_for_read(primary)
         cluster = state.cluster(primary)
-        if (
-            primary_forced()
-            or cluster.wrote
-            or cluster.reads_on_primary
-            or state.intends_to_write
-            or model in generic_models()
-        ):
-            return self._primary_or_fallback(primary, state)
+        to_primary = (
+            Reason.FORCED
+            if primary_forced()
+            else Reason.WROTE
+            if cluster.wrote
+            else Reason.EVENT_LOOP
+            if cluster.reads_on_primary
+            else Reason.WRITING_METHOD
+            if state.intends_to_write
+            else Reason.GENERIC_MODEL
+            if model in generic_models()
+            else None
+        )
+        if to_primary is not None:
+            return decided(primary, self._primary_or_fallback(primary, state, to_primary))
         if cluster.read_alias is None and database_io_refused():
             # No lock: a worker thread of this request may hold it while it probes. If
             # it chooses a replica meanwhile, the read it routes goes there, and every
             # later one to the primary, which is ahead of it.
             cluster.reads_on_primary = True
-            return primary
-        if cluster.read_alias is None:  # the lock only for the first read, not every read
+            return route(primary, primary, Reason.EVENT_LOOP)
+        if cluster.read_decision is None:  # the lock only for the first read, not every read
             with state.choosing:
-                if cluster.read_alias is None:
+                if cluster.read_decision is None:
                     settle_positions(state)  # a position a failover lost routes nothing
-                    cluster.read_alias = self.choose_read_alias(primary, state)
-        return cluster.read_alias
+                    cluster.read_decision = self.choose_read_alias(primary, state)
+        return decided(primary, cluster.read_decision)
 
-    def choose_read_alias(self, primary: str, state: RequestState) -> str:
-        """Where this request's ordinary reads of `primary`'s models go; called once per
-        request and primary."""
+    def choose_read_alias(self, primary: str, state: RequestState) -> Decision:
+        """Where this request's ordinary reads of `primary`'s models go, and why; called
+        once per request and primary."""
         raise NotImplementedError
 
     def serves(self, replica: str, primary: str, cluster: ClusterState) -> bool:
@@ -203,7 +214,8 @@ class SafeRouter(BaseRouter):
             chosen = cluster.read_alias
             if chosen is None or chosen == primary or self.serves(chosen, primary, cluster):
                 return
-            cluster.read_alias = self._primary_or_fallback(primary, state)
+            reason = Reason.PINNED if cluster.pinned else Reason.NOT_REPLAYED
+            cluster.read_decision = self._primary_or_fallback(primary, state, reason)
 
     def max_lag_seconds(self) -> float:
         """How far behind, in seconds, a replica may be and still serve reads."""
@@ -220,8 +232,9 @@ class SafeRouter(BaseRouter):
                 return alias
         return None
 
-    def _primary_or_fallback(self, primary: str, state: RequestState) -> str:
-        """`primary`; while it is down, one of its replicas, so that reads go on.
+    def _primary_or_fallback(self, primary: str, state: RequestState, reason: Reason) -> Decision:
+        """`primary`, for `reason`; while it is down, one of its replicas, so that reads
+        go on.
 
         Stale beats an error page, but not for the client's own writes: a client with
         a write position (every write sets it) is served by a replica only once that
@@ -231,13 +244,13 @@ class SafeRouter(BaseRouter):
         if database_io_refused():
             # No node can be checked here. The reads run in a thread, which asks again
             # there and falls back if the primary is down.
-            return primary
+            return Decision(primary, reason)
         # The cached health spares a dead primary a connection attempt per request;
         # connects() catches one that died since it was cached. A write of this request
         # that succeeded proves it up, whatever was cached before: its reads need it.
         cluster = state.cluster(primary)
         if (cluster.wrote or health(primary).up) and connects(primary):
-            return primary
+            return Decision(primary, reason)
         with state.choosing:
             # The client's own write must be there, unless this request is itself a
             # write (its reads are validation; the write will meet the read-only page).
@@ -258,10 +271,12 @@ class SafeRouter(BaseRouter):
             )
             if fallback.not_visible and lsn is not None:
                 state.not_visible = True  # for an error page that swallows the exception
+                route(primary, primary, Reason.NOT_VISIBLE)
                 raise NotVisibleYet(primary, lsn)
+            decision = Decision(fallback.alias, Reason.PRIMARY_DOWN)
             if fallback.alias != primary and cluster.read_alias in (None, primary):
-                cluster.read_alias = fallback.alias
-        return fallback.alias
+                cluster.read_decision = decision
+        return decision
 
     def _replica_while_primary_down(
         self, primary: str, chosen: str | None, lsn: int | None
@@ -326,10 +341,13 @@ class StickyRouter(SafeRouter):
         """
         return min(conf.max_lag_seconds(), conf.sticky_seconds() - conf.health_ttl())
 
-    def choose_read_alias(self, primary: str, state: RequestState) -> str:
+    def choose_read_alias(self, primary: str, state: RequestState) -> Decision:
         if state.cluster(primary).pinned:
-            return self._primary_or_fallback(primary, state)
-        return self.pick_replica(primary) or self._primary_or_fallback(primary, state)
+            return self._primary_or_fallback(primary, state, Reason.PINNED)
+        replica = self.pick_replica(primary)
+        if replica is None:
+            return self._primary_or_fallback(primary, state, Reason.NO_REPLICA)
+        return Decision(replica, Reason.REPLICA)
 
     def serves(self, replica: str, primary: str, cluster: ClusterState) -> bool:
         return not cluster.pinned
@@ -346,11 +364,27 @@ class CausalRouter(SafeRouter):
 
     strategy = "causal"
 
-    def choose_read_alias(self, primary: str, state: RequestState) -> str:
+    def choose_read_alias(self, primary: str, state: RequestState) -> Decision:
         replica = self.pick_replica(primary)
-        if replica is not None and self.serves(replica, primary, state.cluster(primary)):
-            return replica
-        return self._primary_or_fallback(primary, state)
+        if replica is None:
+            return self._primary_or_fallback(primary, state, Reason.NO_REPLICA)
+        cluster = state.cluster(primary)
+        started = time.monotonic()
+        if self.serves(replica, primary, cluster):
+            if cluster.min_lsn is None:
+                return Decision(replica, Reason.REPLICA)
+            return Decision(replica, Reason.REPLAYED, waited_ms=_ms_since(started))
+        if cluster.min_lsn is None:  # a pin without a position (see serves)
+            return self._primary_or_fallback(primary, state, Reason.PINNED)
+        waited = _ms_since(started)
+        replayed_there = health_cache.latest(replica)
+        fallback = self._primary_or_fallback(primary, state, Reason.NOT_REPLAYED)
+        if fallback.reason is not Reason.NOT_REPLAYED:
+            return fallback
+        behind = None
+        if replayed_there is not None and replayed_there.lsn is not None:
+            behind = max(cluster.min_lsn - replayed_there.lsn, 0)
+        return Decision(fallback.alias, Reason.NOT_REPLAYED, waited, behind)
 
     def serves(self, replica: str, primary: str, cluster: ClusterState) -> bool:
         if from_another_cluster(primary, cluster):
@@ -388,6 +422,10 @@ class CausalRouter(SafeRouter):
         if lag is not None:
             needed = max(needed, lag - age)
         return wait if needed <= wait else 0.0
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
 
 
 _BY_STRATEGY: dict[str, BaseRouter] = {

@@ -15,11 +15,13 @@ show it (a view or an operator that calls a writing function) is not seen: call
 (`routers.statements.locks_rows`): inside ATOMIC_REQUESTS's block, the reads after it
 go to the primary (`routers.atomic_requests`).
 
-Django's execute wrapper counts each alias's statements (`RequestState.queries`), and
+Django's execute wrapper counts each alias's statements (`RequestState.queries`), keeps
+each one with its rule where asked to (`routers.decisions.statements_recorded`), and
 notes the writes of server-side cursors (`QuerySet.iterator()`), which Django builds
 without the connection's cursor factory.
 """
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -31,6 +33,7 @@ from psycopg import sql as psycopg_sql
 
 from . import conf
 from .context import current_state, is_probing, unscoped_state
+from .decisions import record_statement, recording
 from .statements import commits, is_write, locks_rows
 
 
@@ -155,7 +158,14 @@ class ExecuteRecorder:
     ) -> Any:
         if not isinstance(getattr(context["cursor"], "cursor", None), RecordingCursor):
             note_statement(self.alias, sql, autocommit=context["connection"].get_autocommit())
-        result = execute(sql, params, many, context)
+        recorded = recording()
+        if recorded is None or is_probing():
+            result = execute(sql, params, many, context)
+        else:
+            started = time.perf_counter()
+            result = execute(sql, params, many, context)
+            elapsed = (time.perf_counter() - started) * 1000
+            record_statement(recorded, self.alias, sql, round(elapsed, 2))
         state = current_state()
         if state is not None and not is_probing():
             state.queries[self.alias] += 1

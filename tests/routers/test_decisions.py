@@ -6,10 +6,12 @@ from forum.models import Tag
 from routers import (
     CausalRouter,
     ClusterState,
+    Decision,
     NaiveRouter,
     NodeHealth,
     NotVisibleYet,
     PrimaryRouter,
+    Reason,
     RequestState,
     SelectableRouter,
     StickyRouter,
@@ -204,7 +206,11 @@ def test_it_never_moves_a_request_to_a_second_replica_when_the_primary_is_down(
     # The request's replica lacks the client's write; replica_2 has it, but one page
     # must not mix two replicas.
     replay["replica"] = False
-    state = RequestState(clusters={"default": ClusterState(min_lsn=100, read_alias="replica")})
+    state = RequestState(
+        clusters={
+            "default": ClusterState(min_lsn=100, read_decision=Decision("replica", Reason.REPLICA))
+        }
+    )
     with request_scope(state), use_primary(), pytest.raises(NotVisibleYet):
         CausalRouter().db_for_read(Tag)
 

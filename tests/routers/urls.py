@@ -254,6 +254,13 @@ def create_tag(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse("created")
 
 
+def read_write_read(request: HttpRequest, name: str) -> HttpResponse:
+    """A GET that reads, writes, then reads its write back: three decisions."""
+    before = Tag.objects.filter(name=name).exists()
+    Tag.objects.create(name=name)
+    return HttpResponse(f"{before}:{Tag.objects.filter(name=name).exists()}")
+
+
 def touch_tag(request: HttpRequest, name: str) -> HttpResponse:
     """A public page that writes on every GET, as a visit counter does: an UPDATE,
     whether the row exists or not."""
@@ -512,6 +519,7 @@ urlpatterns = [
     path("lose-primary/<str:name>", primary_read_then_lose_primary),
     path("tag/<str:name>", show_tag),
     path("create/<str:name>", create_tag),
+    path("read-write-read/<str:name>", read_write_read),
     path("touch/<str:name>", touch_tag),
     path("stream/<str:name>", write_then_stream),
     path("stream-async/<str:name>", write_then_stream_async),

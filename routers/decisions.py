@@ -1,0 +1,132 @@
+"""Why each read went where it went: the routing decisions of a request, per primary.
+
+The routers note every decision as they make it, in the request's state: the alias
+chosen and the rule that chose it (a `Reason`), with what the rule measured (how long
+causal waited for a replica, how many bytes it still lacked). A decision is noted when
+it differs from the previous one for that primary, so a page of a hundred reads on one
+replica notes one. Outside a request scope nothing is noted: a long-running command
+would pile them up, and no request ends to report them.
+
+`routers.decision_log` writes them as one log record per request, `routers.metrics`
+counts them, and the debug-toolbar panel (`routers.toolbar`) shows them. Inside
+`statements_recorded()` (the panel opens it), each statement is kept too, with its
+alias and the rule of the last router call that chose that alias.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .context import current_state
+
+
+class Reason(StrEnum):
+    """The rule that sent reads (or writes) to an alias."""
+
+    #: A replica in rotation: up, on the primary's timeline, within the lag bounds.
+    REPLICA = "replica"
+    #: causal: the replica had replayed the client's last write (maybe after a wait).
+    REPLAYED = "replayed"
+    #: causal: no replica had replayed the client's last write in time: the primary.
+    NOT_REPLAYED = "not_replayed"
+    #: sticky: the client wrote on this primary within ROUTERS_STICKY_SECONDS.
+    PINNED = "pinned"
+    #: No replica was in rotation (down, too far behind, on another timeline).
+    NO_REPLICA = "no_replica"
+    #: The strategy reads the primary (PrimaryRouter).
+    STRATEGY = "strategy"
+    #: Inside `use_primary()`.
+    FORCED = "forced"
+    #: Inside an atomic block open on the primary.
+    ATOMIC = "atomic"
+    #: The request wrote on this primary before this read.
+    WROTE = "wrote"
+    #: The request's HTTP method may write (POST, PUT, PATCH, DELETE).
+    WRITING_METHOD = "writing_method"
+    #: A model of `generic_models()` (content types, permissions).
+    GENERIC_MODEL = "generic_model"
+    #: The first read was routed on an event loop, where no replica can be checked.
+    EVENT_LOOP = "event_loop"
+    #: The primary is down: a replica serves (with the client's write, if it has one).
+    PRIMARY_DOWN = "primary_down"
+    #: The primary is down and no replica has the client's write yet.
+    NOT_VISIBLE = "not_visible"
+    #: A write, which always goes to the primary.
+    WRITE = "write"
+    #: A statement on an alias no router call chose in this request: `using=`, a
+    #: cursor of `connections[alias]`, transaction control.
+    UNROUTED = "unrouted"
+
+
+#: The reasons that read a primary although the strategy would have read a replica.
+FALLBACKS = frozenset({Reason.NO_REPLICA, Reason.PRIMARY_DOWN, Reason.NOT_VISIBLE})
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where one primary's reads (or writes) went, and why."""
+
+    alias: str
+    reason: Reason
+    #: causal: how long it waited for the replica to replay the client's write.
+    waited_ms: float | None = None
+    #: causal: how far the replica was short of the client's write when it gave up.
+    behind_bytes: int | None = None
+
+
+def decided(primary: str, decision: Decision) -> str:
+    """Note `decision` for `primary` in the request being served (unless it repeats the
+    last one); its alias."""
+    state = current_state()
+    if state is not None:
+        noted = state.cluster(primary).decisions
+        # The request's read decision is one object, routed again and again: `is` first.
+        if not noted or (noted[-1] is not decision and noted[-1] != decision):
+            noted.append(decision)
+        state.routes[decision.alias] = decision.reason
+    return decision.alias
+
+
+def route(primary: str, alias: str, reason: Reason) -> str:
+    """`decided` for a decision that measured nothing."""
+    return decided(primary, Decision(alias, reason))
+
+
+@dataclass(frozen=True)
+class RoutedStatement:
+    """One statement run inside `statements_recorded()`."""
+
+    alias: str
+    #: The rule of the last router call that chose `alias` in this request.
+    reason: Reason
+    sql: str
+    milliseconds: float
+
+
+_recorded: ContextVar[list[RoutedStatement] | None] = ContextVar("routers_recorded", default=None)
+
+
+@contextmanager
+def statements_recorded() -> Iterator[list[RoutedStatement]]:
+    """Keep every statement run inside, the routers' own probes excepted, in the list."""
+    recorded: list[RoutedStatement] = []
+    token = _recorded.set(recorded)
+    try:
+        yield recorded
+    finally:
+        _recorded.reset(token)
+
+
+def recording() -> list[RoutedStatement] | None:
+    """The list `statements_recorded()` keeps statements in, if one is open."""
+    return _recorded.get()
+
+
+def record_statement(
+    recorded: list[RoutedStatement], alias: str, sql: str, milliseconds: float
+) -> None:
+    state = current_state()
+    reason = state.routes.get(alias, Reason.UNROUTED) if state is not None else Reason.UNROUTED
+    recorded.append(RoutedStatement(alias, reason, sql, milliseconds))
