@@ -13,7 +13,7 @@ record carries the same facts as a dict, under `record.routing`, for a JSON form
                         "reason": "not_replayed", "waited_ms": 0.0, "behind_bytes": 3120}],
          "statements": {"default": 4}}}}
 
-A streamed body's statements run after the record is written: they are not counted.
+A streamed response's record is written once its body is closed, with what the body ran.
 """
 
 import logging
@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponseBase
 from . import conf
 from .context import RequestState
 from .decisions import Decision
-from .strategies import active_router
+from .strategies import strategy_serving
 
 logger = logging.getLogger("routers.decisions")
 
@@ -51,24 +51,31 @@ def decision_fields(decision: Decision) -> dict[str, Any]:
 
 def request_record(request: HttpRequest, state: RequestState, status: int) -> dict[str, Any]:
     """The routing of one request, as plain data (see the module's docstring)."""
-    router = active_router()
+    # Copies first: a worker thread of the request may still add to them.
+    clusters = dict(state.clusters)
+    queries = dict(state.queries)
     primaries: dict[str, Any] = {}
-    for primary, cluster in list(state.clusters.items()):
+    # Statements on an alias of a primary no router call chose for (a raw cursor) too,
+    # and on an alias the routers do not manage, under its own name.
+    for primary in [*clusters, *(conf.primary_of(alias) or alias for alias in queries)]:
+        if primary in primaries:
+            continue
         statements = {
             alias: count
-            for alias, count in state.queries.items()
-            if conf.primary_of(alias) == primary
+            for alias, count in queries.items()
+            if (conf.primary_of(alias) or alias) == primary
         }
-        if cluster.decisions or statements:
+        decisions = clusters[primary].decisions if primary in clusters else []
+        if decisions or statements:
             primaries[primary] = {
-                "decisions": [decision_fields(each) for each in cluster.decisions],
+                "decisions": [decision_fields(each) for each in decisions],
                 "statements": statements,
             }
     return {
         "method": request.method,
         "path": request.path,
         "status": status,
-        "strategy": router.strategy if router is not None else None,
+        "strategy": strategy_serving(state),
         "retried": state.retried,
         "primaries": primaries,
     }

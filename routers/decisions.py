@@ -2,10 +2,10 @@
 
 The routers note every decision as they make it, in the request's state: the alias
 chosen and the rule that chose it (a `Reason`), with what the rule measured (how long
-causal waited for a replica, how many bytes it still lacked). A decision is noted when
-it differs from the previous one for that primary, so a page of a hundred reads on one
-replica notes one. Outside a request scope nothing is noted: a long-running command
-would pile them up, and no request ends to report them.
+causal waited for a replica, how many bytes it still lacked). Each distinct decision is
+noted once per primary, in the order first made: a page of a hundred reads on one
+replica notes one, and a loop that writes and reads notes two, not two per turn.
+Outside a request scope nothing is noted (no request ends to report them).
 
 `routers.decision_log` writes them as one log record per request, `routers.metrics`
 counts them, and the debug-toolbar panel (`routers.toolbar`) shows them. Inside
@@ -13,6 +13,7 @@ counts them, and the debug-toolbar panel (`routers.toolbar`) shows them. Inside
 alias and the rule of the last router call that chose that alias.
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .context import current_state
+from .statements import is_write
 
 
 class Reason(StrEnum):
@@ -60,6 +62,26 @@ class Reason(StrEnum):
     UNROUTED = "unrouted"
 
 
+#: Each reason in a sentence, for people (the debug-toolbar panel).
+EXPLAINED = {
+    Reason.REPLICA: "a replica in rotation, and nothing sent the reads elsewhere",
+    Reason.REPLAYED: "this replica had replayed the client's last write",
+    Reason.NOT_REPLAYED: "no replica had replayed the client's last write in time",
+    Reason.PINNED: "the client wrote here within ROUTERS_STICKY_SECONDS",
+    Reason.NO_REPLICA: "no replica in rotation (down, too far behind, another timeline)",
+    Reason.STRATEGY: "the strategy reads the primary",
+    Reason.FORCED: "inside use_primary()",
+    Reason.ATOMIC: "inside an atomic block open on the primary",
+    Reason.WROTE: "this request wrote here before",
+    Reason.WRITING_METHOD: "the HTTP method may write: its reads guard the write",
+    Reason.GENERIC_MODEL: "a model of generic_models()",
+    Reason.EVENT_LOOP: "first read routed on an event loop, where no replica can be checked",
+    Reason.PRIMARY_DOWN: "the primary is down",
+    Reason.NOT_VISIBLE: "the primary is down and no replica has the client's write yet",
+    Reason.WRITE: "a write",
+    Reason.UNROUTED: "no router call chose this alias: using=, a cursor, transaction control",
+}
+
 #: The reasons that read a primary although the strategy would have read a replica.
 FALLBACKS = frozenset({Reason.NO_REPLICA, Reason.PRIMARY_DOWN, Reason.NOT_VISIBLE})
 
@@ -83,7 +105,7 @@ def decided(primary: str, decision: Decision) -> str:
     if state is not None:
         noted = state.cluster(primary).decisions
         # The request's read decision is one object, routed again and again: `is` first.
-        if not noted or (noted[-1] is not decision and noted[-1] != decision):
+        if not noted or (noted[-1] is not decision and decision not in noted):
             noted.append(decision)
         state.routes[decision.alias] = decision.reason
     return decision.alias
@@ -104,6 +126,11 @@ class RoutedStatement:
     sql: str
     milliseconds: float
 
+
+# Statements no router call chooses an alias for: Django's atomic() and its savepoints.
+_TRANSACTION_CONTROL = re.compile(
+    r"\s*(?:SAVEPOINT|RELEASE|ROLLBACK|BEGIN|START\s+TRANSACTION|COMMIT|END)\b", re.I
+)
 
 _recorded: ContextVar[list[RoutedStatement] | None] = ContextVar("routers_recorded", default=None)
 
@@ -127,6 +154,12 @@ def recording() -> list[RoutedStatement] | None:
 def record_statement(
     recorded: list[RoutedStatement], alias: str, sql: str, milliseconds: float
 ) -> None:
+    """Keep a statement with its rule: a write's is `write`; a read's, the rule of the
+    router call that chose its alias since the alias's last statement, if one did."""
+    if _TRANSACTION_CONTROL.match(sql):
+        recorded.append(RoutedStatement(alias, Reason.UNROUTED, sql, milliseconds))
+        return
     state = current_state()
-    reason = state.routes.get(alias, Reason.UNROUTED) if state is not None else Reason.UNROUTED
+    routed = state.routes.pop(alias, None) if state is not None else None
+    reason = Reason.WRITE if is_write(sql) else routed or Reason.UNROUTED
     recorded.append(RoutedStatement(alias, reason, sql, milliseconds))

@@ -23,8 +23,9 @@ With ROUTERS_MEMBER_POSITIONS_CACHE, a member's request is also served with the 
 kept for that member, and a writing one keeps its writes for them (see `routers.members`).
 A position a failover lost is found before the view (`routers.timelines`) and deleted
 from the cookie, the header and the member's kept writes on the way out. The request
-carries its state as `request.routing_state`; once answered, its decisions are logged
-(`routers.decision_log`) and counted (`routers.metrics`).
+carries its state as `request.routing_state`; once answered (a streamed one once its
+body is closed), its decisions are logged (`routers.decision_log`) and counted
+(`routers.metrics`).
 """
 
 import logging
@@ -38,7 +39,7 @@ from django.http import HttpRequest, HttpResponseBase
 from . import conf
 from .atomic_requests import expect_request_blocks, view_returned
 from .connection import close_connection
-from .context import current_state, entered, release_held
+from .context import RequestState, current_state, entered, release_held
 from .cookies import forget_lost, remember_write, state_from_cookies
 from .decision_log import log_request
 from .headers import absorb_token_header, hand_token
@@ -70,6 +71,13 @@ def _connection_lost(exception: Exception) -> bool:
     57P0x), or a standby cancelling a query for a recovery conflict (40001)."""
     sqlstate: str | None = getattr(exception.__cause__, "sqlstate", None)
     return sqlstate is None or sqlstate[:2] == "08" or sqlstate[:4] == "57P0" or sqlstate == "40001"
+
+
+def report(request: HttpRequest, state: RequestState, response: HttpResponseBase) -> None:
+    """Log and count the routing of a request that has been answered (a streamed one
+    once its body is closed)."""
+    log_request(request, state, response)
+    count_request(state, response)
 
 
 class RoutingMiddleware:
@@ -104,11 +112,12 @@ class RoutingMiddleware:
             member = member_of(request, state)
             keep_writes(member, writes)
             drop_lost(member, state.lost_writes)
-        if not stream_in_state(state, response):
+        streamed = stream_in_state(state, response, lambda: report(request, state, response))
+        if not streamed:
             release_held(state)  # a streamed body ends them when it closes
         answered = answer_for_primary_down(request, state, response)
-        log_request(request, state, answered)
-        count_request(state, answered)
+        if not streamed:
+            report(request, state, answered)
         return answered
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -129,11 +138,12 @@ class RoutingMiddleware:
                 member = member_of(request, state)
                 await sync_to_async(keep_writes)(member, writes)
                 await sync_to_async(drop_lost)(member, state.lost_writes)
-        if not stream_in_state(state, response):
+        streamed = stream_in_state(state, response, lambda: report(request, state, response))
+        if not streamed:
             await sync_to_async(release_held)(state)
         answered = await sync_to_async(answer_for_primary_down)(request, state, response)
-        log_request(request, state, answered)
-        count_request(state, answered)
+        if not streamed:
+            report(request, state, answered)
         return answered
 
     def process_view(

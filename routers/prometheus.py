@@ -33,6 +33,7 @@ from prometheus_client.registry import Collector
 from .context import RequestState
 from .decisions import FALLBACKS
 from .nodes import describe_nodes
+from .strategies import strategy_serving
 
 REQUESTS = Counter("routers_requests", "Requests served, by strategy.", ["strategy"])
 DECISIONS = Counter(
@@ -67,10 +68,7 @@ PROBE_SECONDS = Histogram(
 
 def count(state: RequestState, response: HttpResponseBase) -> None:
     """Count one request's decisions, statements and not-visible page."""
-    from .strategies import active_router
-
-    router = active_router()
-    REQUESTS.labels(router.strategy if router is not None else "").inc()
+    REQUESTS.labels(strategy_serving(state) or "").inc()
     for primary, cluster in list(state.clusters.items()):
         for decision in cluster.decisions:
             DECISIONS.labels(primary, decision.alias, decision.reason).inc()
@@ -79,7 +77,7 @@ def count(state: RequestState, response: HttpResponseBase) -> None:
             if decision.waited_ms is not None:
                 wait = decision.waited_ms / 1000
                 CAUSAL_WAIT_SECONDS.labels(primary, decision.reason).observe(wait)
-    for alias, statements in state.queries.items():
+    for alias, statements in list(state.queries.items()):
         STATEMENTS.labels(alias).inc(statements)
     if state.not_visible:
         NOT_VISIBLE_PAGES.inc()
@@ -113,8 +111,7 @@ class NodesCollector(Collector):
                     lag_bytes.add_metric([alias], replica["lag_bytes"])
                 if replica.get("lag_seconds") is not None:
                     lag_seconds.add_metric([alias], replica["lag_seconds"])
-                if "in_rotation" in replica:
-                    in_rotation.add_metric([alias], int(replica["in_rotation"]))
+                in_rotation.add_metric([alias], int(replica.get("in_rotation", False)))
         yield from (up, lag_bytes, lag_seconds, in_rotation)
 
     def describe(self) -> list[GaugeMetricFamily]:

@@ -76,7 +76,7 @@ class BaseRouter:
         state = current_state()
         if state is not None:
             state.cluster(primary).writes_routed = True
-        return route(primary, primary, Reason.WRITE)
+        return primary
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         # The replicas hold their primary's rows, so objects from one cluster may relate.
@@ -458,6 +458,17 @@ class SelectableRouter(BaseRouter):
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         return self.active().db_for_read(model, **hints)
+
+
+def strategy_serving(state: RequestState) -> str | None:
+    """The strategy that routes (or routed) the request of `state`, if a routers-package
+    router is installed; asked after the request's scope has closed too."""
+    for candidate in router.routers:
+        if isinstance(candidate, SelectableRouter):
+            return state.strategy or conf.strategy()
+        if isinstance(candidate, BaseRouter):
+            return candidate.strategy
+    return None
 
 
 def active_router() -> BaseRouter | None:

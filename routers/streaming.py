@@ -7,7 +7,7 @@ where the request reads and sees the request's own writes.
 """
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from django.http import HttpResponseBase, StreamingHttpResponse
 
@@ -55,9 +55,11 @@ async def _in_state_async(
         _note_late_write(state, wrote_before)
 
 
-def stream_in_state(state: RequestState, response: HttpResponseBase) -> bool:
-    """Iterate and close a streamed body in `state`; whether it did. Other responses are
-    left alone.
+def stream_in_state(
+    state: RequestState, response: HttpResponseBase, closed: Callable[[], None]
+) -> bool:
+    """Iterate and close a streamed body in `state`, and call `closed` once it is closed;
+    whether it did. Other responses are left alone.
 
     A FileResponse reads a file, not the database: it keeps its wsgi.file_wrapper.
     The request's held transactions (`context.release_held`) end when the body closes.
@@ -81,6 +83,7 @@ def stream_in_state(state: RequestState, response: HttpResponseBase) -> bool:
                 close()
         finally:
             release_held(state)
+            closed()
 
     response.close = close_in_state  # type: ignore[method-assign]
     return True

@@ -15,7 +15,7 @@ from debug_toolbar.panels import Panel
 from django.http import HttpRequest, HttpResponseBase
 
 from .decision_log import request_record
-from .decisions import statements_recorded
+from .decisions import EXPLAINED, Reason, statements_recorded
 
 #: Longer statements are cut: the SQL panel beside this one shows them whole.
 SQL_SHOWN = 300
@@ -50,6 +50,9 @@ class RoutingPanel(Panel):
             self.record_stats({"routed": False, "statements": self._statements})
             return
         record = request_record(request, state, response.status_code)
+        for routed in record["primaries"].values():
+            for decision in routed["decisions"]:
+                decision["why"] = EXPLAINED[Reason(decision["reason"])]
         self.record_stats({"routed": True, **record, "statements": self._statements})
 
     @property

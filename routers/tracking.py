@@ -33,7 +33,7 @@ from psycopg import sql as psycopg_sql
 
 from . import conf
 from .context import current_state, is_probing, unscoped_state
-from .decisions import record_statement, recording
+from .decisions import Reason, record_statement, recording, route
 from .statements import commits, is_write, locks_rows
 
 
@@ -68,6 +68,9 @@ def note_statement(alias: str, query: object, context: Any = None, *, autocommit
     if text is None or is_write(text):
         cluster.wrote = True
         cluster.commit_sent = autocommit
+        # Noted here, where a write runs: db_for_write is also asked when a related
+        # object is merely assigned.
+        route(alias, alias, Reason.WRITE)
     elif cluster.wrote:
         cluster.commit_sent = not autocommit and commits(text)
     elif not cluster.locked and locks_rows(text):
@@ -165,7 +168,8 @@ class ExecuteRecorder:
             started = time.perf_counter()
             result = execute(sql, params, many, context)
             elapsed = (time.perf_counter() - started) * 1000
-            record_statement(recorded, self.alias, sql, round(elapsed, 2))
+            text = statement_text(sql, getattr(context["cursor"], "cursor", None))
+            record_statement(recorded, self.alias, text or repr(sql), round(elapsed, 2))
         state = current_state()
         if state is not None and not is_probing():
             state.queries[self.alias] += 1

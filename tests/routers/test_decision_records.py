@@ -1,13 +1,19 @@
 """Every request's routing decisions, on the real stack: the log record that names
 them, the counters /metrics serves, and the debug toolbar's panel."""
 
+import html
 import json
 import logging
 import re
 
 import pytest
+from django.db import connections, transaction
 from prometheus_client import REGISTRY
+from psycopg import sql
 
+from forum.models import Tag
+from routers import RequestState, request_scope
+from routers.decisions import statements_recorded
 from tests.helpers import HttpBrowser, gunicorn, served_with, wait_for_replay
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("live_db")]
@@ -79,6 +85,71 @@ def test_the_log_line_reads_as_the_record_says(client, causal, lagging_replicas,
     ), line
 
 
+def test_the_record_names_the_strategy_the_request_chose(
+    client, causal, settings, records, tag_name
+):
+    settings.ROUTERS_STRATEGY = "primary"
+    client.cookies["lab_strategy"] = "sticky"  # the navbar's switch (lab/middleware.py)
+
+    client.get(f"/tag/{tag_name}")
+
+    assert records()[-1]["strategy"] == "sticky"
+
+
+def test_statements_on_an_alias_no_router_chose_are_counted(client, causal, records):
+    client.get("/raw-replica-read")
+
+    assert records()[-1]["primaries"] == {
+        "default": {"decisions": [], "statements": {"replica": 1}}
+    }
+
+
+def test_a_loop_of_writes_and_reads_notes_each_decision_once(client, causal, records, tag_name):
+    client.get(f"/write-read-loop/{tag_name}")
+
+    assert decisions(records()[-1]) == [("default", "write"), ("default", "wrote")]
+
+
+def test_assigning_a_related_object_is_not_a_write(client, causal, records):
+    client.get("/assign-unsaved-relation")
+
+    ((alias, reason),) = decisions(records()[-1])
+    assert (alias, reason) != ("default", "write")
+    assert alias != "default"
+
+
+def test_a_streamed_body_is_in_its_record(client, causal, records, tag_name):
+    response = client.get(f"/stream-writes/{tag_name}")
+    b"".join(response.streaming_content)
+    response.close()
+
+    assert ("default", "write") in decisions(records()[-1])
+
+
+def test_each_statement_gets_the_rule_that_routed_it_or_none(causal, tag_name):
+    with request_scope(RequestState(strategy="causal")), statements_recorded() as recorded:
+        Tag.objects.create(name=tag_name)
+        with transaction.atomic(), transaction.atomic():  # the inner one: a savepoint
+            Tag.objects.filter(name=tag_name).exists()
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("forum_tag")))
+        Tag.objects.using("default").filter(name=tag_name).exists()
+
+    rules = [(each.sql.split()[0], each.reason) for each in recorded]
+    assert rules == [
+        ("INSERT", "write"),
+        ("SAVEPOINT", "unrouted"),
+        ("SELECT", "atomic"),
+        ("RELEASE", "unrouted"),
+        ("SELECT", "unrouted"),
+        ("SELECT", "unrouted"),
+        ("SELECT", "unrouted"),
+    ]
+    # A composed statement is kept as the text that ran.
+    assert recorded[5].sql == 'SELECT count(*) FROM "forum_tag"'
+
+
 def sample(name, **labels):
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
@@ -129,8 +200,44 @@ def test_the_toolbar_panel_names_the_rule_of_every_statement(tmp_path, stack, ta
         rendered = f"{url}/__debug__/render_panel/?request_id={request_id}&panel_id=RoutingPanel"
         panel = json.loads(browser.get(rendered)[2])["content"]
 
+    decisions_table, statements_table = table_rows(panel)
     # The decision, with what causal measured, and the one statement with its rule.
-    assert re.search(r"<td>default</td><td>127\.0\.0\.1:\d+</td><td>not_replayed</td>", panel)
-    assert re.search(r"<td>\d+ bytes</td>", panel), panel
-    statements = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td>[\d.]+</td><td><code>", panel)
-    assert statements == [("default", "not_replayed")], panel
+    ((alias, server, rule, why, waited, short_by),) = decisions_table
+    assert (alias, rule) == ("default", "not_replayed")
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", server)
+    assert why == "no replica had replayed the client's last write in time"
+    assert re.fullmatch(r"[\d.]+ ms", waited)
+    assert re.fullmatch(r"[1-9]\d* bytes of WAL", short_by)
+    ((alias, rule, _, sql),) = statements_table
+    assert (alias, rule) == ("default", "not_replayed")
+    assert sql.startswith("SELECT")
+
+
+def table_rows(page):
+    """Each table's body rows, as lists of cell texts."""
+    tables = []
+    for body in re.findall(r"<tbody>(.*?)</tbody>", page, re.S):
+        rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+        tables.append(
+            [
+                [
+                    html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+                    for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+                ]
+                for row in rows
+            ]
+        )
+    return tables
+
+
+def test_a_replica_down_is_out_of_rotation_in_the_metrics(client, stack):
+    stack.stop("replica_2")
+    try:
+        body = client.get("/metrics").content.decode()
+    finally:
+        stack.start("replica_2")
+
+    assert 'routers_node_up{alias="replica_2",role="replica"} 0.0' in body
+    assert 'routers_replica_in_rotation{alias="replica_2"} 0.0' in body
+    assert 'routers_replica_lag_bytes{alias="replica_2"}' not in body  # unknown
+    assert 'routers_replica_in_rotation{alias="replica"} 1.0' in body

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analytics.models import Event
-from forum.models import Tag
+from forum.models import Board, Tag, Thread
 from routers import (
     conf,
     current_state,
@@ -259,6 +259,30 @@ def read_write_read(request: HttpRequest, name: str) -> HttpResponse:
     before = Tag.objects.filter(name=name).exists()
     Tag.objects.create(name=name)
     return HttpResponse(f"{before}:{Tag.objects.filter(name=name).exists()}")
+
+
+def raw_replica_read(request: HttpRequest) -> HttpResponse:
+    """A read on a replica alias the view names itself: no router call chooses it."""
+    with connections["replica"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("read")
+
+
+def write_read_loop(request: HttpRequest, name: str) -> HttpResponse:
+    """Fifty rounds of a write and a read of it, in one GET."""
+    Tag.objects.create(name=name)
+    for _ in range(50):
+        Tag.objects.filter(name=name).update(name=name)
+        Tag.objects.filter(name=name).exists()
+    return HttpResponse("done")
+
+
+def assign_unsaved_relation(request: HttpRequest) -> HttpResponse:
+    """Assigning a related object asks db_for_write, and writes nothing."""
+    Tag.objects.exists()
+    Thread(board=Board())
+    Tag.objects.exists()
+    return HttpResponse("assigned")
 
 
 def touch_tag(request: HttpRequest, name: str) -> HttpResponse:
@@ -520,6 +544,9 @@ urlpatterns = [
     path("tag/<str:name>", show_tag),
     path("create/<str:name>", create_tag),
     path("read-write-read/<str:name>", read_write_read),
+    path("raw-replica-read", raw_replica_read),
+    path("write-read-loop/<str:name>", write_read_loop),
+    path("assign-unsaved-relation", assign_unsaved_relation),
     path("touch/<str:name>", touch_tag),
     path("stream/<str:name>", write_then_stream),
     path("stream-async/<str:name>", write_then_stream_async),
