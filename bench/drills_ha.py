@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from load import RESULTS, Visitor, fetch, gunicorn, ha, prepare, primary_dsn, use_ha_cluster
 
 # bench/ is this script's directory, first on sys.path.
-from load import RESULTS, Visitor, fetch, gunicorn, ha, prepare, primary_dsn, use_ha_cluster
+from forum.lost_writes import LOST_WRITE_WORDS
 
 WRITERS = 4
 READERS = 4
@@ -54,7 +55,6 @@ FAILOVER_TIMEOUT = 60  # bound on waiting for a new leader (and for the cut-off 
 SETTLE_TIMEOUT = 120  # bound on waiting for three nodes, two streaming (pg_rewind included)
 NODES = ("node1", "node2", "node3")
 # The words of forum/lost_writes.py's notice() that do not depend on the time.
-LOST_NOTICE = "may have been lost when the database switched to its standby server"
 
 
 def api(node: str) -> str:
@@ -244,7 +244,7 @@ class Record:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def page(self, writer: int, body: str) -> None:
-        if LOST_NOTICE in body:
+        if LOST_WRITE_WORDS in body:
             with self.lock:
                 self.notices.append((time.monotonic(), writer))
 

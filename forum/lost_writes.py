@@ -16,6 +16,9 @@ from django.utils.deprecation import MiddlewareMixin
 
 from routers import LostWrite, lost_writes
 
+#: The words every lost-write notice holds: what the HA tests and drills look for.
+LOST_WRITE_WORDS = "may have been lost when the database switched to its standby server"
+
 
 def notice(lost: LostWrite) -> str:
     """The words a member reads about `lost`: "may have been", since its position is
@@ -27,8 +30,8 @@ def notice(lost: LostWrite) -> str:
         written = timezone.localtime(datetime.fromtimestamp(lost.written_at, UTC))
         when = f"at {written:%H:%M}"
     return (
-        f"Something you saved {when} may have been lost when the database switched to its "
-        "standby server. Please check your last post or change, and make it again if it is missing."
+        f"Something you saved {when} {LOST_WRITE_WORDS}. Please check your last post or "
+        "change, and make it again if it is missing."
     )
 
 

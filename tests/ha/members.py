@@ -5,8 +5,6 @@ import uuid
 
 from tests.helpers import HttpBrowser
 
-LOST_WRITE_NOTICE = "may have been lost when the database switched to its standby server"
-
 
 class Member:
     def __init__(self, url: str, username: str = "grace") -> None:

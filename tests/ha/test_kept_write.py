@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from forum.lost_writes import LOST_WRITE_WORDS
 from tests.ha.cluster import HaCluster
-from tests.ha.members import LOST_WRITE_NOTICE, Member
+from tests.ha.members import Member
 from tests.helpers import HttpBrowser, wait_until
 
 pytestmark = pytest.mark.ha
@@ -94,7 +95,7 @@ def test_the_member_reads_their_post_and_is_told_nothing(kept: KeptPost) -> None
 
     assert status == 200
     assert kept.title in body
-    assert LOST_WRITE_NOTICE not in body
+    assert LOST_WRITE_WORDS not in body
 
 
 def test_no_reader_page_fails_once_the_new_leader_is_up(kept: KeptPost) -> None:

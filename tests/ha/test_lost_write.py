@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
+from forum.lost_writes import LOST_WRITE_WORDS
 from tests.ha.cluster import NODES, HaCluster
-from tests.ha.members import LOST_WRITE_NOTICE, Member
+from tests.ha.members import Member
 from tests.helpers import REPO, answers, wait_until
 
 pytestmark = pytest.mark.ha
@@ -104,8 +105,8 @@ def test_it_loses_the_acknowledged_post(ha: HaCluster, lost: LostPost) -> None:
 
 
 def test_it_tells_the_member_once_on_their_next_page(lost: LostPost) -> None:
-    assert lost.next_page.count(LOST_WRITE_NOTICE) == 1
-    assert LOST_WRITE_NOTICE not in lost.page_after
+    assert lost.next_page.count(LOST_WRITE_WORDS) == 1
+    assert LOST_WRITE_WORDS not in lost.page_after
 
 
 def test_it_takes_the_rewound_old_leader_into_rotation_on_the_new_timeline(
