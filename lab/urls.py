@@ -11,6 +11,7 @@ urlpatterns = [
     path("use-it-in-your-project/", views.use_it, name="use-it"),
     path("strategy", views.switch_strategy, name="switch-strategy"),
     path("cluster/", views.cluster, name="cluster"),
+    path("cluster/lag", views.cluster_lag, name="cluster-lag"),
     path("cluster/delay", views.cluster_delay, name="cluster-delay"),
     path("cluster/replay", views.cluster_replay, name="cluster-replay"),
     path("cluster/switchover", views.cluster_switchover, name="cluster-switchover"),

@@ -24,6 +24,8 @@ from .cluster import (
     set_replay_paused,
 )
 from .docs import GLOSSARY, USE_IT, render_file
+from .lag_chart import GEOMETRY, draw
+from .lag_history import history
 from .lessons import LESSONS, LESSONS_BY_SLUG
 from .middleware import STRATEGY_COOKIE
 from .replication import STEPS
@@ -83,8 +85,12 @@ def lesson(request: HttpRequest, slug: str) -> HttpResponse:
 def _panel(
     request: HttpRequest, delay_form: DelayForm | None = None, status: int = 200
 ) -> HttpResponse:
+    nodes = describe_nodes()
+    history.add(nodes)
     context = {
-        "nodes": describe_nodes(),
+        "nodes": nodes,
+        "chart": draw(history.samples()),
+        **GEOMETRY,
         "controls": settings.LAB_CLUSTER_CONTROLS,
         "delay_form": delay_form or DelayForm(initial={"target": ALL_REPLICAS}),
         "patroni": patroni.cluster() if settings.PATRONI_URLS else None,
@@ -98,6 +104,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
     """The routers' /healthz and, with PATRONI_URLS, the Patroni cluster under "patroni"
     (what Patroni says, or why nothing: the status code stays the routers')."""
     response = routers_healthz(request)
+    history.add(json.loads(response.content))  # the cluster panel's lag chart
     if not settings.PATRONI_URLS:
         return response
     body = {**json.loads(response.content), "patroni": patroni.cluster()}
@@ -107,6 +114,12 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def cluster(request: HttpRequest) -> HttpResponse:
     """Every node, up or down, how far behind, and (in the demo) controls to change that."""
     return _panel(request)
+
+
+@never_cache
+def cluster_lag(request: HttpRequest) -> HttpResponse:
+    """The lag chart alone, as last measured: what the cluster panel redraws each second."""
+    return render(request, "lab/_lag_chart.html", {"chart": draw(history.samples()), **GEOMETRY})
 
 
 def _controls_off(request: HttpRequest) -> HttpResponse:
