@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 
 # bench/ is this script's directory, first on sys.path.
 from load import RESULTS, Visitor, caught_up, gunicorn, prepare, stack
+from oracle import oracle
 
 ROUNDS = 3
 ROUND_SECONDS = 10.0
+APPLY_DELAY_SECONDS = 1.0  # the replica's, set below
 # A writer reads a few pages between replies, a quick reader's half second apart: a
 # reply every 2-3 s each.
 PAGES_BETWEEN_REPLIES = 4
@@ -222,10 +224,24 @@ def summary(run: Run) -> dict[str, object]:
     }
 
 
+def oracle_run(mix: Mix, threads: list[int], mix_name: str) -> dict[str, object]:
+    """One more round under causal, each request's reads noted (bench/oracle.py): what a
+    replica could have served of that load, what causal did, and where it fell short."""
+    ledger = RESULTS / f"ledger-{mix_name}.jsonl"
+    ledger.unlink(missing_ok=True)
+    env = {
+        "FORUM_ROUTING": "causal",
+        "DJANGO_SETTINGS_MODULE": "bench.oracle_settings",
+        "BENCH_LEDGER": str(ledger),
+    }
+    run_once(Run(), env, mix, threads)
+    return oracle(ledger, APPLY_DELAY_SECONDS)
+
+
 def main() -> None:
     threads = prepare(max(mix.writers for mix in MIXES.values()))
     enable_statistics()
-    stack("lag", "1s")
+    stack("lag", f"{APPLY_DELAY_SECONDS:g}s")
     results: dict[str, dict[str, object]] = {}
     for mix_name, mix in MIXES.items():
         runs = {name: Run() for name in CONFIGS}
@@ -233,6 +249,12 @@ def main() -> None:
             for name, env in CONFIGS.items():
                 run_once(runs[name], env, mix, threads)
         results[mix_name] = {name: summary(run) for name, run in runs.items()}
+        limit = oracle_run(mix, threads, mix_name)
+        results[mix_name]["oracle (causal, one more round)"] = limit
+        for result in results[mix_name].values():
+            share = result.get("replica_share_of_read_statements")
+            if share is not None and limit["oracle_share"]:
+                result["share_of_the_oracle"] = round(share / limit["oracle_share"], 3)
         print(f"\n## {mix_name}: {mix}")
         print(json.dumps(results[mix_name], indent=2))
     (RESULTS / "concurrent.json").write_text(json.dumps(results, indent=2))

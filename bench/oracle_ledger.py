@@ -1,0 +1,61 @@
+"""The oracle's ledger (bench/oracle.py): a middleware the oracle's run puts above the
+routers (bench/oracle_settings.py) that appends one JSON line per request to the file
+BENCH_LEDGER names: its client (the bench's X-Bench-Visitor header), its start and end,
+its method, its read statements per alias (and how many came before its first write), whether it
+wrote, and its routing decisions' reasons."""
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from django.http import HttpRequest, HttpResponseBase
+
+from routers.decisions import statements_recorded
+from routers.statements import is_write
+
+_lock = threading.Lock()
+
+
+class ReadsLedger:
+    """One line per request, appended to the ledger."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        self.path = Path(os.environ["BENCH_LEDGER"])
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.time()
+        with statements_recorded() as recorded:
+            response = self.get_response(request)
+        reads: Counter[str] = Counter()
+        before_write = 0  # the reads a writing request made before its first write
+        wrote = False
+        for statement in recorded:
+            if is_write(statement.sql):
+                wrote = True
+            elif not statement.sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
+                reads[statement.alias] += 1
+                before_write += not wrote
+        state = getattr(request, "routing_state", None)
+        reasons = [
+            str(decision.reason)
+            for cluster in (state.clusters.values() if state is not None else [])
+            for decision in cluster.decisions
+        ]
+        line = {
+            "visitor": request.headers.get("X-Bench-Visitor", ""),
+            "method": request.method,
+            "started": started,
+            "ended": time.time(),
+            "wrote": wrote,
+            "reads": dict(reads),
+            "reads_before_write": before_write,
+            "reasons": reasons,
+        }
+        with _lock, self.path.open("a") as ledger:
+            ledger.write(json.dumps(line) + "\n")
+        return response
