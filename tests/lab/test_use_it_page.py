@@ -134,6 +134,7 @@ def test_the_defaults_it_lists_are_the_packages(settings, page_settings):
                 "ROUTERS_COOKIE_PREFIX": conf.cookie_prefix(),
                 "ROUTERS_TASK_MODE": conf.task_mode(),
                 "ROUTERS_MEMBER_POSITIONS_CACHE": conf.member_positions_cache(),
+                "ROUTERS_METRICS": conf.metrics(),
             }
 
     assert listed == defaults
