@@ -10,7 +10,7 @@ Outside a request scope nothing is noted (no request ends to report them).
 `routers.decision_log` writes them as one log record per request, `routers.metrics`
 counts them, and the debug-toolbar panel (`routers.toolbar`) shows them. Inside
 `statements_recorded()` (the panel opens it), each statement is kept too, with its
-alias and the rule of the last router call that chose that alias.
+alias and its rule (see `record_statement`).
 """
 
 import re
@@ -55,7 +55,7 @@ class Reason(StrEnum):
     PRIMARY_DOWN = "primary_down"
     #: The primary is down and no replica has the client's write yet.
     NOT_VISIBLE = "not_visible"
-    #: A write, which always goes to the primary.
+    #: A write statement ran (always on the primary).
     WRITE = "write"
     #: A statement on an alias no router call chose in this request: `using=`, a
     #: cursor of `connections[alias]`, transaction control.
@@ -99,8 +99,8 @@ class Decision:
 
 
 def decided(primary: str, decision: Decision) -> str:
-    """Note `decision` for `primary` in the request being served (unless it repeats the
-    last one); its alias."""
+    """Note `decision` for `primary` in the request being served (unless it is noted
+    already); its alias."""
     state = current_state()
     if state is not None:
         noted = state.cluster(primary).decisions
@@ -121,7 +121,7 @@ class RoutedStatement:
     """One statement run inside `statements_recorded()`."""
 
     alias: str
-    #: The rule of the last router call that chose `alias` in this request.
+    #: Its rule (see `record_statement`).
     reason: Reason
     sql: str
     milliseconds: float
