@@ -107,6 +107,13 @@ class Compose:
     def primary(self) -> str:
         return self.containers("primary")[0]
 
+    def healthy_again(self) -> None:
+        """Until every service is healthy again (`up --wait`, as many replicas as run):
+        for a test that stopped a node, so that the next test finds the project as up left
+        it. The worker, for one, exits when the primary goes and restarts "starting"."""
+        replicas = len(self.containers("replica"))
+        self.run("up", "--detach", "--wait", "--pull", "never", "--scale", f"replica={replicas}")
+
     def wait_for_replay(self, timeout: float = 60) -> None:
         """Until every replica container has replayed what the primary has written."""
         target = self.psql(self.primary(), "SELECT pg_current_wal_lsn()")

@@ -226,6 +226,7 @@ def test_a_primary_restart_keeps_the_data_and_the_replicas_reconnect(compose):
     compose.wait_for_web()
     body, status, page, _ = reply(visitor, a_thread(visitor))
     assert (status, body in page) == (200, True)
+    compose.healthy_again()
 
 
 def test_web_waits_for_the_primary_instead_of_exiting(compose):
@@ -241,6 +242,7 @@ def test_web_waits_for_the_primary_instead_of_exiting(compose):
         (web,) = compose.containers("web")  # still running, not exited
     finally:
         compose.run("start", "primary")
+        compose.healthy_again()
 
     compose.wait_for_web()
     (after,) = compose.containers("web")
