@@ -14,7 +14,8 @@ from pathlib import Path
 
 from django.http import HttpRequest, HttpResponseBase
 
-from routers.decisions import statements_recorded
+from routers import conf
+from routers.decisions import TRANSACTION_CONTROL, statements_recorded
 from routers.statements import is_write
 
 _lock = threading.Lock()
@@ -37,7 +38,7 @@ class ReadsLedger:
         for statement in recorded:
             if is_write(statement.sql):
                 wrote = True
-            elif not statement.sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
+            elif not TRANSACTION_CONTROL.match(statement.sql):  # SAVEPOINT, ROLLBACK TO ...
                 reads[statement.alias] += 1
                 before_write += not wrote
         state = getattr(request, "routing_state", None)
@@ -53,6 +54,7 @@ class ReadsLedger:
             "ended": time.time(),
             "wrote": wrote,
             "reads": dict(reads),
+            "replica_reads": sum(n for alias, n in reads.items() if alias not in conf.primaries()),
             "reads_before_write": before_write,
             "reasons": reasons,
         }

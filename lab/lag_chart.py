@@ -12,6 +12,7 @@ WIDTH, HEIGHT = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 8, 22  # room for the axes' labels
 PLOT_WIDTH, PLOT_HEIGHT = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 TABLE_ROWS = 10
+SERIES = 3  # colours in lab.css
 #: What the template needs of the layout.
 GEOMETRY = {
     "width": WIDTH,
@@ -25,7 +26,7 @@ GEOMETRY = {
 
 @dataclass(frozen=True)
 class Line:
-    """One replica's lag: one polyline per stretch it answered."""
+    """One replica's lag: one polyline per stretch its lag was known."""
 
     alias: str
     series: int  # its colour, by position
@@ -74,6 +75,7 @@ def x_of(at: float, now: float) -> float:
 
 def draw(samples: list[Sample], now: float | None = None) -> Chart:
     now = time.time() if now is None else now
+    samples = [sample for sample in samples if now - sample.at <= WINDOW_SECONDS]
     aliases = tuple(dict.fromkeys(r.alias for s in samples for r in s.replicas))
     lags = [r.lag_seconds for s in samples for r in s.replicas if r.lag_seconds is not None]
     top = float(max(1, math.ceil(max(lags, default=0.0))))
@@ -82,7 +84,8 @@ def draw(samples: list[Sample], now: float | None = None) -> Chart:
         return round(TOP + PLOT_HEIGHT * (1 - min(lag, top) / top), 1)
 
     lines, spans = [], []
-    for series, alias in enumerate(aliases):
+    for index, alias in enumerate(aliases):
+        series = index % SERIES  # colours repeat past the stylesheet's
         segments: list[list[str]] = [[]]
         out_since: float | None = None
         for sample in samples:

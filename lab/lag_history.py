@@ -15,8 +15,10 @@ from typing import Any
 
 WINDOW_SECONDS = 180.0
 # Two measurements closer than this are one (two tabs, a page and its poll), unless a
-# replica went in or out of rotation between them: a change is always kept.
+# replica went in or out of rotation between them: a change is always kept, up to
+# MAX_SAMPLES in all (a flapping replica polled in a loop).
 MIN_SPACING_SECONDS = 0.5
+MAX_SAMPLES = 2 * int(WINDOW_SECONDS / MIN_SPACING_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,13 @@ def sample_of(nodes: dict[str, Any], at: float) -> Sample:
     )
 
 
-def rotation(sample: Sample) -> tuple[tuple[str, bool, bool], ...]:
-    return tuple((r.alias, r.up, r.in_rotation) for r in sample.replicas)
+def same_rotation(one: Sample, other: Sample) -> bool:
+    """Every replica up and in rotation alike in both."""
+
+    def rotation(sample: Sample) -> tuple[tuple[str, bool, bool], ...]:
+        return tuple((r.alias, r.up, r.in_rotation) for r in sample.replicas)
+
+    return rotation(one) == rotation(other)
 
 
 class LagHistory:
@@ -59,16 +66,16 @@ class LagHistory:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._samples: deque[Sample] = deque()
+        self._samples: deque[Sample] = deque(maxlen=MAX_SAMPLES)
 
     def add(self, nodes: dict[str, Any], at: float | None = None) -> None:
-        sample = sample_of(nodes, time.time() if at is None else at)
         with self._lock:
+            # Timed under the lock: samples of two threads go in in the order of their times.
+            sample = sample_of(nodes, time.time() if at is None else at)
             last = self._samples[-1] if self._samples else None
-            if (
-                last is not None
-                and sample.at - last.at < MIN_SPACING_SECONDS
-                and rotation(sample) == rotation(last)
+            if last is not None and (
+                sample.at < last.at
+                or (sample.at - last.at < MIN_SPACING_SECONDS and same_rotation(sample, last))
             ):
                 return
             self._samples.append(sample)

@@ -118,7 +118,9 @@ def cluster(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 def cluster_lag(request: HttpRequest) -> HttpResponse:
-    """The lag chart alone, as last measured: what the cluster panel redraws each second."""
+    """The lag chart alone, measured now: what the cluster panel redraws each second
+    (measured here, so the worker that draws it has the latest sample)."""
+    history.add(describe_nodes())
     return render(request, "lab/_lag_chart.html", {"chart": draw(history.samples()), **GEOMETRY})
 
 

@@ -128,7 +128,7 @@ class RoutedStatement:
 
 
 # Statements no router call chooses an alias for: Django's atomic() and its savepoints.
-_TRANSACTION_CONTROL = re.compile(
+TRANSACTION_CONTROL = re.compile(
     r"\s*(?:SAVEPOINT|RELEASE|ROLLBACK|BEGIN|START\s+TRANSACTION|COMMIT|END)\b", re.I
 )
 
@@ -156,7 +156,7 @@ def record_statement(
 ) -> None:
     """Keep a statement with its rule: a write's is `write`; a read's, the rule of the
     router call that chose its alias since the alias's last statement, if one did."""
-    if _TRANSACTION_CONTROL.match(sql):
+    if TRANSACTION_CONTROL.match(sql):
         recorded.append(RoutedStatement(alias, Reason.UNROUTED, sql, milliseconds))
         return
     state = current_state()
