@@ -15,8 +15,7 @@ from pathlib import Path
 from django.http import HttpRequest, HttpResponseBase
 
 from routers import conf
-from routers.decisions import TRANSACTION_CONTROL, statements_recorded
-from routers.statements import is_write
+from routers.decisions import TRANSACTION_CONTROL, Reason, statements_recorded
 
 _lock = threading.Lock()
 
@@ -36,7 +35,7 @@ class ReadsLedger:
         before_write = 0  # the reads a writing request made before its first write
         wrote = False
         for statement in recorded:
-            if is_write(statement.sql):
+            if statement.reason is Reason.WRITE:  # classified as it was recorded
                 wrote = True
             elif not TRANSACTION_CONTROL.match(statement.sql):  # SAVEPOINT, ROLLBACK TO ...
                 reads[statement.alias] += 1
