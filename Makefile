@@ -141,7 +141,7 @@ test: $(STAMP) $(STATIC_MANIFEST) ## Start a throwaway stack on other ports (and
 MATRIX ?= all
 
 matrix: $(STAMP) $(STATIC_MANIFEST) ## The routers' tests on Django 5.2, 6.0 and 6.1, each on its Pythons (nox), on a throwaway stack
-	@$(call throwaway_stack,tests/stack-matrix.env) && \
+	@scripts/ensure-test-tools.sh && $(call throwaway_stack,tests/stack-matrix.env) && \
 	PATH="$$(scripts/matrix-path.sh)" $(VENV)/bin/nox --noxfile noxfile.py $(if $(filter all,$(MATRIX)),,--tags $(MATRIX))
 
 lint: $(STAMP) ## ruff (lint and format check), mypy on routers/, the import contracts
