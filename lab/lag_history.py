@@ -1,24 +1,35 @@
-"""The replicas' lag over the last minutes, as this server process measured it.
+"""The replicas' lag over the last minutes, as the lab measured it.
 
 Every measurement of the nodes the lab makes (the cluster panel, /healthz, which the
-panel polls each second and monitoring polls too) is kept for WINDOW_SECONDS: when, and
-for each replica whether it answered, its lag in seconds and whether the routers had it
-in rotation (`routers.usable_replicas`, what sticky and causal read from). Each process
-keeps its own: under several gunicorn workers, each draws what it measured.
+panel polls each second and monitoring polls too) is kept: when, and for each replica
+whether it answered, its lag in seconds and whether the routers had it in rotation
+(`routers.usable_replicas`, what sticky and causal read from). With REDIS_URL every
+server process appends to one Redis list and draws from it, so the chart is the same
+whichever gunicorn worker draws it; without Redis, or while Redis does not answer, each
+process draws the measurements it made itself, and says so.
 """
 
+import json
+import math
 import threading
 import time
 from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+import redis
+from django.conf import settings
+
 WINDOW_SECONDS = 180.0
-# Two measurements closer than this are one (two tabs, a page and its poll), unless a
-# replica went in or out of rotation between them: a change is always kept, up to
-# MAX_SAMPLES in all (a flapping replica polled in a loop).
+# Two measurements closer than this are drawn as one (two tabs, a page and its poll),
+# unless a replica went in or out of rotation between them.
 MIN_SPACING_SECONDS = 0.5
-MAX_SAMPLES = 2 * int(WINDOW_SECONDS / MIN_SPACING_SECONDS)
+# Enough for six measurements a second over the window (a few tabs open); a replica
+# flapping under many pollers fills it sooner, and the chart then starts later.
+MAX_SAMPLES = 6 * int(WINDOW_SECONDS)
+REDIS_KEY = "lab:lag-history"
 
 
 @dataclass(frozen=True)
@@ -31,8 +42,17 @@ class ReplicaSample:
 
 @dataclass(frozen=True)
 class Sample:
-    at: float  # time.time()
+    at: float  # time.time(): one clock for every process on the host
     replicas: tuple[ReplicaSample, ...]
+
+
+def lag_of(replica: dict[str, Any]) -> float | None:
+    """The replica's lag, or None where it is not known (down, or no number). Never
+    below 0: a replica whose clock runs ahead of the primary's can report less."""
+    lag = replica.get("lag_seconds")
+    if not replica.get("up") or not isinstance(lag, int | float) or not math.isfinite(lag):
+        return None
+    return max(0.0, float(lag))
 
 
 def sample_of(nodes: dict[str, Any], at: float) -> Sample:
@@ -44,12 +64,21 @@ def sample_of(nodes: dict[str, Any], at: float) -> Sample:
             ReplicaSample(
                 replica["alias"],
                 bool(replica.get("up")),
-                replica.get("lag_seconds") if replica.get("up") else None,
+                lag_of(replica),
                 bool(replica.get("in_rotation")),
             )
             for replica in nodes.get("replicas", [])
         ),
     )
+
+
+def encoded(sample: Sample) -> str:
+    return json.dumps([sample.at, [list(vars(r).values()) for r in sample.replicas]])
+
+
+def decoded(text: bytes | str) -> Sample:
+    at, replicas = json.loads(text)
+    return Sample(at, tuple(ReplicaSample(*replica) for replica in replicas))
 
 
 def same_rotation(one: Sample, other: Sample) -> bool:
@@ -61,34 +90,62 @@ def same_rotation(one: Sample, other: Sample) -> bool:
     return rotation(one) == rotation(other)
 
 
-class LagHistory:
-    """The samples of the last WINDOW_SECONDS, shared by the process's threads."""
+def thinned(samples: list[Sample]) -> list[Sample]:
+    """In time order, each MIN_SPACING_SECONDS after the last kept or a change of rotation."""
+    kept: list[Sample] = []
+    for sample in sorted(samples, key=lambda s: s.at):
+        last = kept[-1] if kept else None
+        if (
+            last is None
+            or sample.at - last.at >= MIN_SPACING_SECONDS
+            or not same_rotation(sample, last)
+        ):
+            kept.append(sample)
+    return kept
 
-    def __init__(self) -> None:
+
+class LagHistory:
+    """The measurements: in Redis when it is given and answers, and always in this
+    process's memory (shared by its threads) for when it does not."""
+
+    def __init__(self, redis_url: str = "", timeout: float = 0.25) -> None:
         self._lock = threading.Lock()
-        self._samples: deque[Sample] = deque(maxlen=MAX_SAMPLES)
+        self._own: deque[Sample] = deque(maxlen=MAX_SAMPLES)
+        self._redis = (
+            redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+            if redis_url
+            else None
+        )
 
     def add(self, nodes: dict[str, Any], at: float | None = None) -> None:
+        sample = sample_of(nodes, time.time() if at is None else at)
         with self._lock:
-            # Timed under the lock: samples of two threads go in in the order of their times.
-            sample = sample_of(nodes, time.time() if at is None else at)
-            last = self._samples[-1] if self._samples else None
-            if last is not None and (
-                sample.at < last.at
-                or (sample.at - last.at < MIN_SPACING_SECONDS and same_rotation(sample, last))
-            ):
-                return
-            self._samples.append(sample)
-            while self._samples and sample.at - self._samples[0].at > WINDOW_SECONDS:
-                self._samples.popleft()
+            self._own.append(sample)
+        if self._redis is not None:
+            with suppress(redis.RedisError):  # samples() then draws this process's own
+                self._redis.pipeline().rpush(REDIS_KEY, encoded(sample)).ltrim(
+                    REDIS_KEY, -MAX_SAMPLES, -1
+                ).execute()
 
-    def samples(self) -> list[Sample]:
+    def samples(self) -> tuple[list[Sample], bool]:
+        """The measurements, thinned, in time order; and whether every process's (True)
+        or only this one's."""
+        if self._redis is not None:
+            try:
+                return thinned([decoded(s) for s in self._redis.lrange(REDIS_KEY, 0, -1)]), True
+            except redis.RedisError:
+                pass
         with self._lock:
-            return list(self._samples)
+            return thinned(list(self._own)), False
 
     def clear(self) -> None:
         with self._lock:
-            self._samples.clear()
+            self._own.clear()
+        if self._redis is not None:
+            self._redis.delete(REDIS_KEY)
 
 
-history = LagHistory()
+@cache
+def history() -> LagHistory:
+    """The server's history, on the settings' Redis if it has one."""
+    return LagHistory(settings.REDIS_URL, settings.REDIS_TIMEOUT)

@@ -24,7 +24,7 @@ from .cluster import (
     set_replay_paused,
 )
 from .docs import GLOSSARY, USE_IT, render_file
-from .lag_chart import GEOMETRY, draw
+from .lag_chart import GEOMETRY, Chart, draw
 from .lag_history import history
 from .lessons import LESSONS, LESSONS_BY_SLUG
 from .middleware import STRATEGY_COOKIE
@@ -86,10 +86,10 @@ def _panel(
     request: HttpRequest, delay_form: DelayForm | None = None, status: int = 200
 ) -> HttpResponse:
     nodes = describe_nodes()
-    history.add(nodes)
+    history().add(nodes)
     context = {
         "nodes": nodes,
-        "chart": draw(history.samples()),
+        "chart": lag_chart(),
         **GEOMETRY,
         "controls": settings.LAB_CLUSTER_CONTROLS,
         "delay_form": delay_form or DelayForm(initial={"target": ALL_REPLICAS}),
@@ -104,7 +104,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
     """The routers' /healthz and, with PATRONI_URLS, the Patroni cluster under "patroni"
     (what Patroni says, or why nothing: the status code stays the routers')."""
     response = routers_healthz(request)
-    history.add(json.loads(response.content))  # the cluster panel's lag chart
+    history().add(json.loads(response.content))  # the cluster panel's lag chart
     if not settings.PATRONI_URLS:
         return response
     body = {**json.loads(response.content), "patroni": patroni.cluster()}
@@ -120,8 +120,13 @@ def cluster(request: HttpRequest) -> HttpResponse:
 def cluster_lag(request: HttpRequest) -> HttpResponse:
     """The lag chart alone, measured now: what the cluster panel redraws each second
     (measured here, so the worker that draws it has the latest sample)."""
-    history.add(describe_nodes())
-    return render(request, "lab/_lag_chart.html", {"chart": draw(history.samples()), **GEOMETRY})
+    history().add(describe_nodes())
+    return render(request, "lab/_lag_chart.html", {"chart": lag_chart(), **GEOMETRY})
+
+
+def lag_chart() -> Chart:
+    samples, shared = history().samples()
+    return draw(samples, shared=shared)
 
 
 def _controls_off(request: HttpRequest) -> HttpResponse:

@@ -8,7 +8,15 @@ import pytest
 from django.contrib.auth.models import Group
 
 from lab.lag_chart import LEFT, PLOT_WIDTH, draw
-from lab.lag_history import WINDOW_SECONDS, LagHistory, ReplicaSample, Sample, history
+from lab.lag_history import (
+    WINDOW_SECONDS,
+    LagHistory,
+    ReplicaSample,
+    Sample,
+    history,
+    sample_of,
+    thinned,
+)
 from tests.helpers import wait_until
 
 
@@ -17,12 +25,10 @@ def at(seconds_ago, *replicas):
 
 
 def test_it_shades_a_stretch_out_of_rotation_and_breaks_the_line_where_a_replica_was_down():
-    samples = [
-        at(90, ("replica", True, 0.0, True)),
-        at(60, ("replica", True, 12.0, False)),
-        at(30, ("replica", False, None, False)),
-        at(10, ("replica", True, 0.5, True)),
-    ]
+    samples = [at(ago, ("replica", True, 0.0, True)) for ago in range(90, 60, -1)]
+    samples += [at(ago, ("replica", True, 12.0, False)) for ago in range(60, 30, -1)]
+    samples += [at(ago, ("replica", False, None, False)) for ago in range(30, 10, -1)]
+    samples += [at(ago, ("replica", True, 0.5, True)) for ago in range(10, 0, -1)]
 
     chart = draw(samples, now=1000.0)
 
@@ -32,29 +38,30 @@ def test_it_shades_a_stretch_out_of_rotation_and_breaks_the_line_where_a_replica
     assert span.width == pytest.approx(50 * per_second, abs=0.2)
     assert span.seconds == 50.0
     ((line),) = chart.lines
-    assert [len(points.split()) for points in line.segments] == [2, 1]  # down: a gap
+    assert [len(points.split()) for points in line.segments] == [60, 10]  # down: a gap
     assert chart.top_seconds == 12.0
-    assert [row.cells for row in chart.rows] == [
-        ("0.5 s",),
-        ("down",),
-        ("12 s, out of rotation",),
-        ("0 s",),
-    ]
+    cells = {row.cells for row in chart.rows}
+    assert cells == {("0.5 s",), ("down",), ("12 s, out of rotation",), ("0 s",)}
 
 
-def nodes(in_rotation):
+def nodes(in_rotation, lag=1):
     return {
-        "replicas": [{"alias": "replica", "up": True, "lag_seconds": 1, "in_rotation": in_rotation}]
+        "replicas": [
+            {"alias": "replica", "up": True, "lag_seconds": lag, "in_rotation": in_rotation}
+        ]
     }
 
 
-def test_it_keeps_a_window_and_takes_two_measurements_close_together_as_one():
-    kept = LagHistory()
-    kept.add(nodes(True), at=0.0)
-    kept.add(nodes(True), at=0.1)
-    kept.add(nodes(True), at=WINDOW_SECONDS + 1)
+def test_it_draws_two_measurements_close_together_as_one_but_keeps_a_change_of_rotation():
+    samples = [
+        sample_of(nodes(True), at=0.0),
+        sample_of(nodes(True), at=0.1),
+        sample_of(nodes(False), at=0.2),
+        sample_of(nodes(False), at=0.3),
+        sample_of(nodes(False), at=0.9),
+    ]
 
-    assert [sample.at for sample in kept.samples()] == [WINDOW_SECONDS + 1]
+    assert [sample.at for sample in thinned(samples)] == [0.0, 0.2, 0.9]
 
 
 def test_it_leaves_out_what_is_older_than_the_window():
@@ -69,20 +76,117 @@ def test_it_leaves_out_what_is_older_than_the_window():
     assert chart.top_seconds == 1.0
 
 
-def test_it_keeps_a_change_of_rotation_however_close():
-    kept = LagHistory()
-    kept.add(nodes(True), at=0.0)
-    kept.add(nodes(False), at=0.1)
-    kept.add(nodes(False), at=0.2)
+def test_a_stretch_nobody_measured_is_a_gap_not_a_line_nor_an_outage():
+    samples = [
+        at(170, ("replica", True, 0.5, True)),
+        at(169, ("replica", True, 4.0, False)),
+        at(168, ("replica", True, 4.0, False)),
+        at(20, ("replica", True, 0.5, True)),  # the next anybody asked
+        at(19, ("replica", True, 0.5, True)),
+    ]
 
-    assert [sample.at for sample in kept.samples()] == [0.0, 0.1]
+    chart = draw(samples, now=1000.0)
+
+    ((span),) = chart.spans
+    assert (span.from_ago, span.to_ago, span.seconds) == (169.0, 168.0, 1.0)
+    ((line),) = chart.lines
+    assert [len(points.split()) for points in line.segments] == [3, 2]
+
+
+def test_a_replica_out_of_rotation_when_last_measured_long_ago_is_not_out_until_now():
+    chart = draw([at(100, ("replica", False, None, False))], now=1000.0)
+
+    ((span),) = chart.spans
+    assert span.to_ago == 100.0
+
+
+def test_a_lone_measurement_is_a_dot():
+    chart = draw(
+        [at(30, ("replica", True, 2.0, True)), at(20, ("replica", False, None, False))],
+        now=1000.0,
+    )
+
+    ((line),) = chart.lines
+    assert line.segments == ()
+    assert len(line.dots) == 1
+
+
+def test_lag_below_zero_is_drawn_as_none_and_a_lag_not_a_number_as_unknown():
+    assert sample_of(nodes(True, lag=-2.5), at=0).replicas[0].lag_seconds == 0.0
+    assert sample_of(nodes(True, lag=float("nan")), at=0).replicas[0].lag_seconds is None
+    assert sample_of(nodes(True, lag=float("inf")), at=0).replicas[0].lag_seconds is None
+
+
+def test_hours_of_lag_are_labelled_in_minutes_and_hours():
+    chart = draw([at(1, ("replica", True, 3 * 3600.0, False))], now=1000.0)
+
+    assert [tick.label for tick in chart.ticks] == ["0 s", "90 min", "3 h"]
+
+
+def test_the_table_and_the_words_carry_the_whole_window():
+    samples = [at(ago, ("replica", True, 0.2, True)) for ago in range(170, 100, -1)]
+    samples += [at(ago, ("replica", True, 9.0, False)) for ago in range(100, 80, -1)]
+    samples += [at(ago, ("replica", True, 0.2, True)) for ago in range(80, 0, -1)]
+
+    chart = draw(samples, now=1000.0)
+
+    agos = [row.ago for row in chart.rows]
+    assert max(agos) == 170.0
+    assert min(agos) == 1.0
+    assert ("9 s, out of rotation",) in [row.cells for row in chart.rows]
+    assert [(s.from_ago, s.to_ago) for s in chart.spans] == [(100.0, 80.0)]
+    assert len(chart.rows) < 30  # one each ten seconds and each change, not all 170
+
+
+def test_a_clock_set_back_hides_what_it_measured_ahead_and_keeps_what_it_measures_now():
+    kept = LagHistory()
+    kept.add(nodes(False), at=5000.0)  # before the clock was set back an hour
+    kept.add(nodes(True), at=1000.0)
+
+    chart = draw(kept.samples()[0], now=1001.0, shared=False)
+
+    assert chart.spans == ()
+    assert [row.ago for row in chart.rows] == [1.0]
+
+
+@pytest.mark.stack
+def test_every_server_process_draws_every_process_measurements(stack, settings):
+    one, other = (LagHistory(settings.REDIS_URL) for _ in range(2))
+    one.clear()
+    one.add(nodes(False), at=time.time() - 2)
+    other.add(nodes(True), at=time.time() - 1)
+
+    for history_of_a_process in (one, other):
+        samples, shared = history_of_a_process.samples()
+        assert shared
+        assert [s.replicas[0].in_rotation for s in samples] == [False, True]
+
+
+@pytest.mark.stack
+@pytest.mark.usefixtures("live_db")
+def test_with_redis_down_a_process_draws_its_own_and_says_so(client, stack, settings):
+    with stack.redis_stopped():
+        process = LagHistory(settings.REDIS_URL)
+        process.add(nodes(True))
+        samples, shared = process.samples()
+        assert len(samples) == 1
+        assert not shared
+
+        history.cache_clear()
+        try:
+            fragment = client.get("/lab/cluster/lag")
+        finally:
+            history.cache_clear()
+
+    assert fragment.status_code == 200
+    assert "by this server process alone" in fragment.content.decode()
 
 
 @pytest.mark.stack
 @pytest.mark.usefixtures("live_db")
 def test_the_panel_draws_a_replica_the_routers_took_out_of_rotation(client, stack, settings):
     settings.ROUTERS_MAX_LAG_SECONDS = 1
-    history.clear()
+    history().clear()
 
     def rotation():
         return {r["alias"]: r["in_rotation"] for r in client.get("/healthz").json()["replicas"]}
