@@ -9,7 +9,9 @@ fails). Of a GET that writes, the reads before its first write may read a replic
 Anonymous readers' pages always may. A write is taken as committed when its request
 ended, after its commit (the oracle errs low, by the commit's after-effects: the reply's
 relay to the analytics database runs then), and the replica as having it the apply delay
-later, as if replay took no time (it errs high): approximate both ways.
+later, as if replay took no time (it errs high): approximate both ways. It errs low
+too where a POST wrote nothing (its reads still guard a write it might have made) and
+where a write rolled back (still a write).
 
 The facts come from the ledger bench/oracle_ledger.py keeps in the oracle's run.
 """
@@ -23,10 +25,10 @@ WRITING_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def oracle(ledger: Path, apply_delay: float) -> dict[str, Any]:
-    """The oracle's share; the share the run's strategy reached within it (each possible
-    request's replica reads up to what was possible) and beside it (replica reads in
-    requests the oracle counted impossible); and the possible reads it sent elsewhere, by
-    the reasons of their requests' decisions. Each client's requests come one at a time."""
+    """The oracle's share; the share the run's strategy reached within it (the replica
+    reads of each possible request, before its first write) and beside it (every other
+    replica read); and the possible reads it sent to a primary, by the rule that sent each
+    there. Each client's requests come one at a time."""
     requests = [json.loads(line) for line in ledger.read_text().splitlines()]
     writes_ended: dict[str, list[float]] = {}
     for request in requests:
@@ -44,14 +46,14 @@ def oracle(ledger: Path, apply_delay: float) -> dict[str, Any]:
             for ended in writes_ended.get(request["visitor"], [])
             if ended <= request["started"]
         )
-        could = 0
-        if not lacking and request["method"] not in WRITING_METHODS:
-            could = request["reads_before_write"] if request["wrote"] else reads
-        possible += could
-        within += min(on_replica, could)
-        beside += max(on_replica - could, 0)
-        if on_replica < could:
-            missed[" + ".join(sorted(set(request["reasons"]))) or "none"] += could - on_replica
+        if lacking or request["method"] in WRITING_METHODS:
+            beside += on_replica
+            continue
+        # Of a GET, the reads before its first write (all, if it wrote nothing).
+        possible += request["reads_before_write"]
+        within += request["replica_reads_before_write"]
+        beside += on_replica - request["replica_reads_before_write"]
+        missed.update(request["primary_reads_before_write_by_rule"])
     return {
         "requests": len(requests),
         "requests_without_a_visitor": anonymous,

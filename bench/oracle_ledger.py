@@ -1,8 +1,9 @@
 """The oracle's ledger (bench/oracle.py): a middleware the oracle's run puts above the
 routers (bench/oracle_settings.py) that appends one JSON line per request to the file
 BENCH_LEDGER names: its client (the bench's X-Bench-Visitor header), its start and end,
-its method, its read statements per alias (and how many came before its first write), whether it
-wrote, and its routing decisions' reasons."""
+its method, its read statements per alias, whether it wrote, and of the reads before its
+first write (all its reads, if it wrote nothing) how many a replica served and the rules
+that sent the others to a primary."""
 
 import json
 import os
@@ -31,21 +32,22 @@ class ReadsLedger:
         started = time.time()
         with statements_recorded() as recorded:
             response = self.get_response(request)
+        primaries = conf.primaries()
         reads: Counter[str] = Counter()
-        before_write = 0  # the reads a writing request made before its first write
+        before_write = replica_before_write = 0
+        primary_reasons: Counter[str] = Counter()  # of the reads before the first write
         wrote = False
         for statement in recorded:
             if statement.reason is Reason.WRITE:  # classified as it was recorded
                 wrote = True
             elif not TRANSACTION_CONTROL.match(statement.sql):  # SAVEPOINT, ROLLBACK TO ...
                 reads[statement.alias] += 1
-                before_write += not wrote
-        state = getattr(request, "routing_state", None)
-        reasons = [
-            str(decision.reason)
-            for cluster in (state.clusters.values() if state is not None else [])
-            for decision in cluster.decisions
-        ]
+                if not wrote:
+                    before_write += 1
+                    if statement.alias in primaries:
+                        primary_reasons[str(statement.reason)] += 1
+                    else:
+                        replica_before_write += 1
         line = {
             "visitor": request.headers.get("X-Bench-Visitor", ""),
             "method": request.method,
@@ -53,9 +55,10 @@ class ReadsLedger:
             "ended": time.time(),
             "wrote": wrote,
             "reads": dict(reads),
-            "replica_reads": sum(n for alias, n in reads.items() if alias not in conf.primaries()),
+            "replica_reads": sum(n for alias, n in reads.items() if alias not in primaries),
             "reads_before_write": before_write,
-            "reasons": reasons,
+            "replica_reads_before_write": replica_before_write,
+            "primary_reads_before_write_by_rule": dict(primary_reasons),
         }
         with _lock, self.path.open("a") as ledger:
             ledger.write(json.dumps(line) + "\n")
