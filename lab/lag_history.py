@@ -14,7 +14,6 @@ import math
 import threading
 import time
 from collections import deque
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -30,6 +29,9 @@ MIN_SPACING_SECONDS = 0.5
 # flapping under many pollers fills it sooner, and the chart then starts later.
 MAX_SAMPLES = 6 * int(WINDOW_SECONDS)
 REDIS_KEY = "lab:lag-history"
+# After Redis failed, how long this process draws its own without asking it again: a
+# hung Redis would otherwise add its timeout to each /healthz and each redraw.
+REDIS_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -116,25 +118,35 @@ class LagHistory:
             if redis_url
             else None
         )
+        self._redis_retry_at = 0.0  # time.monotonic()
+
+    def _shared(self) -> redis.Redis | None:
+        """Redis, unless it is not given or failed less than REDIS_RETRY_SECONDS ago."""
+        return self._redis if time.monotonic() >= self._redis_retry_at else None
+
+    def _failed(self) -> None:
+        self._redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
 
     def add(self, nodes: dict[str, Any], at: float | None = None) -> None:
         sample = sample_of(nodes, time.time() if at is None else at)
         with self._lock:
             self._own.append(sample)
-        if self._redis is not None:
-            with suppress(redis.RedisError):  # samples() then draws this process's own
-                self._redis.pipeline().rpush(REDIS_KEY, encoded(sample)).ltrim(
+        if (shared := self._shared()) is not None:
+            try:
+                shared.pipeline().rpush(REDIS_KEY, encoded(sample)).ltrim(
                     REDIS_KEY, -MAX_SAMPLES, -1
                 ).execute()
+            except redis.RedisError:
+                self._failed()
 
     def samples(self) -> tuple[list[Sample], bool]:
         """The measurements, thinned, in time order; and whether every process's (True)
         or only this one's."""
-        if self._redis is not None:
+        if (shared := self._shared()) is not None:
             try:
-                return thinned([decoded(s) for s in self._redis.lrange(REDIS_KEY, 0, -1)]), True
+                return thinned([decoded(s) for s in shared.lrange(REDIS_KEY, 0, -1)]), True
             except redis.RedisError:
-                pass
+                self._failed()
         with self._lock:
             return thinned(list(self._own)), False
 
