@@ -11,9 +11,10 @@ from .lag_history import WINDOW_SECONDS, Sample, same_rotation
 WIDTH, HEIGHT = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 52, 8, 8, 22  # room for the axes' labels
 PLOT_WIDTH, PLOT_HEIGHT = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-# The panel measures each second: two measurements further apart than this have a
+# The panel measures each second, compose's healthcheck each 5 s and a bit (its interval
+# runs from the end of the last check): two measurements further apart than this have a
 # stretch between them nobody measured, drawn as a gap, not as a line or a shading.
-GAP_SECONDS = 5.0
+GAP_SECONDS = 12.0
 # The table: the newest measurement, one per this many seconds before it, and each
 # change of rotation.
 TABLE_EVERY_SECONDS = 10.0
@@ -21,6 +22,7 @@ SERIES = 6  # line styles in lab.css: three colours, solid then dashed
 #: What the template needs of the layout.
 GEOMETRY = {
     "table_every": int(TABLE_EVERY_SECONDS),
+    "gap_seconds": int(GAP_SECONDS),
     "width": WIDTH,
     "height": HEIGHT,
     "left": LEFT,
@@ -44,8 +46,9 @@ class Line:
 @dataclass(frozen=True)
 class Span:
     """A stretch a replica was measured out of rotation (down or too far behind): from
-    the first measurement that found it out to the first that found it back, or to the
-    last that found it out where nothing was measured after."""
+    the first measurement that found it out to the first that found it back; or to the
+    last that found it out, where nothing was measured after for GAP_SECONDS; or, when
+    the last measurement found it out, until now (`ongoing`)."""
 
     alias: str
     series: int
@@ -54,6 +57,7 @@ class Span:
     seconds: float
     from_ago: float
     to_ago: float
+    ongoing: bool
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def draw(samples: list[Sample], now: float | None = None, shared: bool = True) -
             replica = next((r for r in sample.replicas if r.alias == alias), None)
             unmeasured = previous is not None and sample.at - previous.at > GAP_SECONDS
             if unmeasured and out_since is not None and previous is not None:
-                spans.append(span(alias, series, out_since, previous.at, now))
+                spans.append(span(alias, series, out_since, previous.at, now, ongoing=False))
                 out_since = None
             lag = replica.lag_seconds if replica is not None else None
             if (lag is None or unmeasured) and segments[-1]:
@@ -130,12 +134,13 @@ def draw(samples: list[Sample], now: float | None = None, shared: bool = True) -
             if out and out_since is None:
                 out_since = sample.at
             elif not out and out_since is not None:
-                spans.append(span(alias, series, out_since, sample.at, now))
+                spans.append(span(alias, series, out_since, sample.at, now, ongoing=False))
                 out_since = None
             previous = sample
         if out_since is not None and previous is not None:
-            end = now if now - previous.at <= GAP_SECONDS else previous.at
-            spans.append(span(alias, series, out_since, end, now))
+            ongoing = now - previous.at <= GAP_SECONDS
+            end = now if ongoing else previous.at
+            spans.append(span(alias, series, out_since, end, now, ongoing))
         lines.append(
             Line(
                 alias,
@@ -158,7 +163,7 @@ def draw(samples: list[Sample], now: float | None = None, shared: bool = True) -
     )
 
 
-def span(alias: str, series: int, start: float, end: float, now: float) -> Span:
+def span(alias: str, series: int, start: float, end: float, now: float, ongoing: bool) -> Span:
     x = x_of(start, now)
     return Span(
         alias,
@@ -168,6 +173,7 @@ def span(alias: str, series: int, start: float, end: float, now: float) -> Span:
         round(end - start, 1),
         round(now - start, 1),
         round(now - end, 1),
+        ongoing,
     )
 
 

@@ -14,7 +14,8 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 
@@ -25,8 +26,8 @@ WINDOW_SECONDS = 180.0
 # Two measurements closer than this are drawn as one (two tabs, a page and its poll),
 # unless a replica went in or out of rotation between them.
 MIN_SPACING_SECONDS = 0.5
-# Enough for six measurements a second over the window (a few tabs open); a replica
-# flapping under many pollers fills it sooner, and the chart then starts later.
+# Enough for six measurements a second over the window (an open panel makes two: its
+# /healthz and its redraw); more pollers fill it sooner, and the chart then starts later.
 MAX_SAMPLES = 6 * int(WINDOW_SECONDS)
 REDIS_KEY = "lab:lag-history"
 # After Redis failed, how long this process draws its own without asking it again: a
@@ -75,12 +76,21 @@ def sample_of(nodes: dict[str, Any], at: float) -> Sample:
 
 
 def encoded(sample: Sample) -> str:
-    return json.dumps([sample.at, [list(vars(r).values()) for r in sample.replicas]])
+    return json.dumps({"at": sample.at, "replicas": [asdict(r) for r in sample.replicas]})
 
 
-def decoded(text: bytes | str) -> Sample:
-    at, replicas = json.loads(text)
-    return Sample(at, tuple(ReplicaSample(*replica) for replica in replicas))
+def decoded(text: bytes | str) -> Sample | None:
+    """The sample `encoded` wrote, or None for anything else in the list (another
+    version's format, a hand-pushed entry): one bad entry must not take the chart down."""
+    try:
+        entry = json.loads(text)
+        at, replicas = entry["at"], entry["replicas"]
+        if not isinstance(at, int | float) or not math.isfinite(at):
+            return None
+        named = [r for r in replicas if isinstance(r, dict) and isinstance(r.get("alias"), str)]
+        return sample_of({"replicas": named}, float(at))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def same_rotation(one: Sample, other: Sample) -> bool:
@@ -141,20 +151,26 @@ class LagHistory:
 
     def samples(self) -> tuple[list[Sample], bool]:
         """The measurements, thinned, in time order; and whether every process's (True)
-        or only this one's."""
+        or only this one's. This process's own are always among them: those it made
+        while Redis was away are in no list but its own."""
+        with self._lock:
+            own = list(self._own)
         if (shared := self._shared()) is not None:
             try:
-                return thinned([decoded(s) for s in shared.lrange(REDIS_KEY, 0, -1)]), True
+                entries = shared.lrange(REDIS_KEY, 0, -1)
             except redis.RedisError:
                 self._failed()
-        with self._lock:
-            return thinned(list(self._own)), False
+            else:
+                everyone = [s for s in map(decoded, entries) if s is not None]
+                return thinned(everyone + own), True  # its own twice: thinned drops one
+        return thinned(own), False
 
     def clear(self) -> None:
         with self._lock:
             self._own.clear()
         if self._redis is not None:
-            self._redis.delete(REDIS_KEY)
+            with suppress(redis.RedisError):
+                self._redis.delete(REDIS_KEY)
 
 
 @cache

@@ -5,10 +5,12 @@ import re
 import time
 
 import pytest
+import redis
 from django.contrib.auth.models import Group
+from django.template.loader import render_to_string
 
 from lab import lag_history
-from lab.lag_chart import LEFT, PLOT_WIDTH, draw
+from lab.lag_chart import GEOMETRY, LEFT, PLOT_WIDTH, draw
 from lab.lag_history import (
     WINDOW_SECONDS,
     LagHistory,
@@ -41,8 +43,19 @@ def test_it_shades_a_stretch_out_of_rotation_and_breaks_the_line_where_a_replica
     ((line),) = chart.lines
     assert [len(points.split()) for points in line.segments] == [60, 10]  # down: a gap
     assert chart.top_seconds == 12.0
-    cells = {row.cells for row in chart.rows}
-    assert cells == {("0.5 s",), ("down",), ("12 s, out of rotation",), ("0 s",)}
+    # Newest first: the newest, then one each 10 s (here also where rotation changed).
+    assert [(row.ago, *row.cells) for row in chart.rows] == [
+        (1.0, "0.5 s"),
+        (10.0, "0.5 s"),
+        (20.0, "down"),
+        (30.0, "down"),
+        (40.0, "12 s, out of rotation"),
+        (50.0, "12 s, out of rotation"),
+        (60.0, "12 s, out of rotation"),
+        (70.0, "0 s"),
+        (80.0, "0 s"),
+        (90.0, "0 s"),
+    ]
 
 
 def nodes(in_rotation, lag=1):
@@ -98,7 +111,35 @@ def test_a_replica_out_of_rotation_when_last_measured_long_ago_is_not_out_until_
     chart = draw([at(100, ("replica", False, None, False))], now=1000.0)
 
     ((span),) = chart.spans
-    assert span.to_ago == 100.0
+    assert (span.to_ago, span.ongoing) == (100.0, False)
+
+
+def test_a_replica_back_a_moment_ago_is_not_out_until_now():
+    samples = [at(ago, ("replica", False, None, False)) for ago in range(30, 0, -1)]
+    samples.append(at(0.02, ("replica", True, 0.1, True)))
+
+    chart = draw(samples, now=1000.0)
+
+    ((span),) = chart.spans
+    assert (span.to_ago, span.ongoing) == (0.0, False)
+    html = render_to_string("lab/_lag_chart.html", {"chart": chart, **GEOMETRY})
+    assert "out of rotation from 30.0 s ago to 0.0 s ago (30.0 s)" in html
+
+
+def test_a_replica_still_out_is_out_until_now():
+    samples = [at(ago, ("replica", True, 20.0, False)) for ago in range(30, 0, -1)]
+
+    ((span),) = draw(samples, now=1000.0).spans
+
+    assert (span.to_ago, span.ongoing) == (0.0, True)
+
+
+def test_measurements_only_a_healthcheck_makes_are_a_line_not_dots():
+    every_five = [at(150 - 5.1 * n, ("replica", True, 0.5, True)) for n in range(25)]
+
+    ((line),) = draw(every_five, now=1000.0).lines
+
+    assert (len(line.segments), line.dots) == (1, ())
 
 
 def test_a_lone_measurement_is_a_dot():
@@ -112,7 +153,7 @@ def test_a_lone_measurement_is_a_dot():
     assert len(line.dots) == 1
 
 
-def test_lag_below_zero_is_drawn_as_none_and_a_lag_not_a_number_as_unknown():
+def test_lag_below_zero_is_drawn_as_zero_and_a_lag_not_a_number_as_unknown():
     assert sample_of(nodes(True, lag=-2.5), at=0).replicas[0].lag_seconds == 0.0
     assert sample_of(nodes(True, lag=float("nan")), at=0).replicas[0].lag_seconds is None
     assert sample_of(nodes(True, lag=float("inf")), at=0).replicas[0].lag_seconds is None
@@ -131,12 +172,12 @@ def test_the_table_and_the_words_carry_the_whole_window():
 
     chart = draw(samples, now=1000.0)
 
-    agos = [row.ago for row in chart.rows]
-    assert max(agos) == 170.0
-    assert min(agos) == 1.0
-    assert ("9 s, out of rotation",) in [row.cells for row in chart.rows]
-    assert [(s.from_ago, s.to_ago) for s in chart.spans] == [(100.0, 80.0)]
-    assert len(chart.rows) < 30  # one each ten seconds and each change, not all 170
+    out = {90.0, 100.0}  # 100 s ago it left rotation, 80 s ago it was back
+    assert [(row.ago, row.cells) for row in chart.rows] == [
+        (float(ago), ("9 s, out of rotation",) if ago in out else ("0.2 s",))
+        for ago in (1, *range(10, 171, 10))
+    ]
+    assert [(s.from_ago, s.to_ago, s.ongoing) for s in chart.spans] == [(100.0, 80.0, False)]
 
 
 def test_a_clock_set_back_hides_what_it_measured_ahead_and_keeps_what_it_measures_now():
@@ -150,10 +191,19 @@ def test_a_clock_set_back_hides_what_it_measured_ahead_and_keeps_what_it_measure
     assert [row.ago for row in chart.rows] == [1.0]
 
 
+@pytest.fixture
+def own_redis_key(monkeypatch, settings):
+    """A Redis list of the test's own: other tests' measurements stay out of it."""
+    key = f"lab:lag-history:test-{time.time_ns()}"
+    monkeypatch.setattr(lag_history, "REDIS_KEY", key)
+    yield key
+    LagHistory(settings.REDIS_URL).clear()
+
+
 @pytest.mark.stack
+@pytest.mark.usefixtures("own_redis_key")
 def test_every_server_process_draws_every_process_measurements(stack, settings):
     one, other = (LagHistory(settings.REDIS_URL) for _ in range(2))
-    one.clear()
     one.add(nodes(False), at=time.time() - 2)
     other.add(nodes(True), at=time.time() - 1)
 
@@ -165,6 +215,41 @@ def test_every_server_process_draws_every_process_measurements(stack, settings):
 
 @pytest.mark.stack
 @pytest.mark.usefixtures("live_db")
+def test_an_entry_in_the_list_it_cannot_read_is_left_out(client, stack, settings, own_redis_key):
+    process = LagHistory(settings.REDIS_URL)
+    process.add(nodes(True), at=time.time() - 2)
+    foreign = redis.Redis.from_url(settings.REDIS_URL)
+    foreign.rpush(own_redis_key, b"hello", b'[1.0, [["replica", true, 0.5]]]', b'{"at": "x"}')
+    process.add(nodes(False), at=time.time() - 1)
+
+    samples, shared = LagHistory(settings.REDIS_URL).samples()
+
+    assert shared
+    assert [s.replicas[0].in_rotation for s in samples] == [True, False]
+    history.cache_clear()
+    try:
+        assert client.get("/lab/cluster/lag").status_code == 200
+    finally:
+        history.cache_clear()
+
+
+@pytest.mark.stack
+@pytest.mark.usefixtures("own_redis_key")
+def test_what_a_process_measured_while_redis_was_away_stays_drawn(stack, settings, monkeypatch):
+    monkeypatch.setattr(lag_history, "REDIS_RETRY_SECONDS", 0)
+    process = LagHistory(settings.REDIS_URL)
+    with stack.redis_stopped():
+        process.add(nodes(False), at=time.time() - 2)
+    process.add(nodes(True), at=time.time() - 1)
+
+    samples, shared = process.samples()
+
+    assert shared
+    assert [s.replicas[0].in_rotation for s in samples] == [False, True]
+
+
+@pytest.mark.stack
+@pytest.mark.usefixtures("live_db", "own_redis_key")
 def test_with_redis_down_a_process_draws_its_own_and_says_so(client, stack, settings, monkeypatch):
     monkeypatch.setattr(lag_history, "REDIS_RETRY_SECONDS", 600)
     with stack.redis_stopped():
@@ -188,7 +273,7 @@ def test_with_redis_down_a_process_draws_its_own_and_says_so(client, stack, sett
 
 
 @pytest.mark.stack
-@pytest.mark.usefixtures("live_db")
+@pytest.mark.usefixtures("live_db", "own_redis_key")
 def test_the_panel_draws_a_replica_the_routers_took_out_of_rotation(client, stack, settings):
     settings.ROUTERS_MAX_LAG_SECONDS = 1
     history().clear()
