@@ -604,6 +604,41 @@ def decision_records() -> dict[str, float]:
     }
 
 
+def lag_chart() -> dict[str, float]:
+    """What the cluster panel's lag chart costs: a measurement kept (each /healthz and
+    each redraw keeps one) and a full window drawn, on Redis and in a process's memory."""
+    from django.conf import settings
+    from django.template.loader import render_to_string
+
+    from lab import lag_history
+    from lab.lag_chart import GEOMETRY, draw
+
+    lag_history.REDIS_KEY = "lab:lag-history:bench"
+    nodes = {
+        "replicas": [
+            {"alias": alias, "up": True, "lag_seconds": 0.4, "in_rotation": True}
+            for alias in ("replica", "replica_2")
+        ]
+    }
+    results = {}
+    for where, url in (("redis", settings.REDIS_URL), ("memory", "")):
+        kept = lag_history.LagHistory(url)
+        kept.clear()
+        now = time.time()
+        for n in range(lag_history.MAX_SAMPLES):  # a full list: six a second
+            kept.add(nodes, at=now - lag_history.WINDOW_SECONDS + n / 6)
+
+        def drawn(kept: lag_history.LagHistory = kept) -> str:
+            samples, shared = kept.samples()
+            chart = draw(samples, shared=shared)
+            return render_to_string("lab/_lag_chart.html", {"chart": chart, **GEOMETRY})
+
+        results[f"keep_one_ms ({where})"] = median_ms(lambda kept=kept: kept.add(nodes), 200)
+        results[f"draw_full_window_ms ({where})"] = median_ms(drawn, 30)
+        kept.clear()
+    return results
+
+
 def main() -> None:
     report = {
         "routing_decisions": routing_decisions(),
@@ -618,6 +653,7 @@ def main() -> None:
         "member_positions": member_positions(),
         "timeline_checks": timeline_checks(),
         "decision_records": decision_records(),
+        "lag_chart": lag_chart(),
     }
     print(json.dumps(report, indent=2))
     out = REPO / "bench/results"
