@@ -18,7 +18,7 @@ GAP_SECONDS = 12.0
 # The table: the newest measurement, one per this many seconds before it, and each
 # change of rotation.
 TABLE_EVERY_SECONDS = 10.0
-SERIES = 6  # line styles in lab.css: three colours, solid then dashed
+SERIES = 6  # line styles in lab.css: three colours and dashes, then the same thicker
 #: What the template needs of the layout.
 GEOMETRY = {
     "table_every": int(TABLE_EVERY_SECONDS),

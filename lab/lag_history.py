@@ -51,7 +51,8 @@ class Sample:
 
 def lag_of(replica: dict[str, Any]) -> float | None:
     """The replica's lag, or None where it is not known (down, or no number). Never
-    below 0: a replica whose clock runs ahead of the primary's can report less."""
+    below 0: the replica's own estimate (`routers.lag`, where the primary cannot read
+    its WAL) is its clock less the primary's commit time, below 0 on a clock behind."""
     lag = replica.get("lag_seconds")
     if not replica.get("up") or not isinstance(lag, int | float) or not math.isfinite(lag):
         return None
