@@ -1,5 +1,5 @@
-"""One log record per request: where its reads went, why, and how many statements each
-alias ran.
+"""One log record per request, and per run of a task under `routers.task_scope`: where
+its reads went, why, and how many statements each alias ran.
 
 The records go to the logger "routers.decisions" at INFO. Django's default logging
 leaves that logger at WARNING, so nothing is built or written until a project turns it
@@ -14,6 +14,10 @@ record carries the same facts as a dict, under `record.routing`, for a JSON form
          "statements": {"default": 4}}}}
 
 A streamed response's record is written once its body is closed, with what the body ran.
+A task's record names the task and how its run ended instead of the method, path and
+status:
+
+    {"task": "forum.tasks.notify_thread_author", "outcome": "done", "strategy": "causal", ...}
 """
 
 import logging
@@ -49,8 +53,8 @@ def decision_fields(decision: Decision) -> dict[str, Any]:
     return fields
 
 
-def request_record(request: HttpRequest, state: RequestState, status: int) -> dict[str, Any]:
-    """The routing of one request, as plain data (see the module's docstring)."""
+def primaries_record(state: RequestState) -> dict[str, Any]:
+    """Per primary, the decisions of `state` and the statements per alias."""
     # Copies first: a worker thread of the request may still add to them.
     clusters = dict(state.clusters)
     queries = dict(state.queries)
@@ -71,13 +75,29 @@ def request_record(request: HttpRequest, state: RequestState, status: int) -> di
                 "decisions": [decision_fields(each) for each in decisions],
                 "statements": statements,
             }
+    return primaries
+
+
+def request_record(request: HttpRequest, state: RequestState, status: int) -> dict[str, Any]:
+    """The routing of one request, as plain data (see the module's docstring)."""
     return {
         "method": request.method,
         "path": request.path,
         "status": status,
         "strategy": strategy_serving(state),
         "retried": state.retried,
-        "primaries": primaries,
+        "primaries": primaries_record(state),
+    }
+
+
+def task_record(task: str, state: RequestState, outcome: str) -> dict[str, Any]:
+    """The routing of one run of a task, as plain data: `outcome` is "done", "failed"
+    or "enqueued again" (delayed mode: no usable replica had its enqueuer's writes)."""
+    return {
+        "task": task,
+        "outcome": outcome,
+        "strategy": strategy_serving(state),
+        "primaries": primaries_record(state),
     }
 
 
@@ -96,8 +116,11 @@ def describe(record: dict[str, Any]) -> str:
             steps.append(f"{decision['alias']} ({', '.join(measured)})")
         counts = " ".join(f"{alias}={n}" for alias, n in routed["statements"].items())
         parts.append(f"{primary} -> {', '.join(steps) or 'no read'}; statements {counts or 0}")
-    head = f"{record['method']} {record['path']} {record['status']} {record['strategy']}"
-    retried = " (served again)" if record["retried"] else ""
+    if "task" in record:
+        head = f"task {record['task']} {record['outcome']} {record['strategy']}"
+    else:
+        head = f"{record['method']} {record['path']} {record['status']} {record['strategy']}"
+    retried = " (served again)" if record.get("retried") else ""
     return f"{head}{retried}: {' | '.join(parts) or 'no database'}"
 
 
@@ -106,4 +129,12 @@ def log_request(request: HttpRequest, state: RequestState, response: HttpRespons
     if not logger.isEnabledFor(logging.INFO):
         return
     record = request_record(request, state, response.status_code)
+    logger.info("%s", describe(record), extra={"routing": record})
+
+
+def log_task(task: str, state: RequestState, outcome: str) -> None:
+    """Write the task run's record, if the "routers.decisions" logger takes INFO."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    record = task_record(task, state, outcome)
     logger.info("%s", describe(record), extra={"routing": record})

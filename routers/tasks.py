@@ -42,6 +42,7 @@ from django.utils.module_loading import import_string
 
 from . import conf
 from .context import RequestState, current_state
+from .decision_log import log_task
 from .positions import from_another_cluster
 from .replay import replica_with
 from .rotation import usable_replicas
@@ -84,13 +85,22 @@ def task_scope(function: F | None = None, *, mode: str | None = None) -> Any:
         def run(
             *args: Any, routers_writes: str = "", routers_retried: bool = False, **kwargs: Any
         ) -> Any:
+            name = f"{function.__module__}.{function.__qualname__}"
             state = RequestState()
             # A stored argument can be anything: only a token of ours carries writes.
             absorb(state, loads(routers_writes) if isinstance(routers_writes, str) else [])
             if (mode or conf.task_mode()) == "delayed" and not routers_retried and _behind(state):
-                return {conf.TASK_RETRIED_AS: _retry(function, args, kwargs, routers_writes)}
+                retried_as = _retry(function, args, kwargs, routers_writes)
+                log_task(name, state, "enqueued again")
+                return {conf.TASK_RETRIED_AS: retried_as}
             with request_scope(state):
-                return function(*args, **kwargs)
+                try:
+                    result = function(*args, **kwargs)
+                except BaseException:
+                    log_task(name, state, "failed")
+                    raise
+            log_task(name, state, "done")
+            return result
 
         _scoped.add(run)
         return run  # type: ignore[return-value]

@@ -6,6 +6,7 @@ task's wrapper makes before its function runs are also called here, in this proc
 (`Task.call`, as the worker calls it), where the test can break what it meets.
 """
 
+import logging
 import time
 import uuid
 from datetime import timedelta
@@ -318,3 +319,21 @@ def test_the_checks_name_an_unknown_mode_and_a_delayed_mode_no_backend_can_delay
     assert routers_checks() == []  # django-tasks-db runs a task later
     settings.TASKS = {"default": {"BACKEND": IMMEDIATE_BACKEND}}
     assert "routers.E015" in routers_checks()
+
+
+@pytest.mark.usefixtures("causal")
+def test_each_run_of_a_task_logs_where_its_reads_went_and_why(lagging_replicas, name, caplog):
+    caplog.set_level(logging.INFO, logger="routers.decisions")
+    token = written(name)
+
+    read_tags.call(names=[name], routers_writes=token)
+    read_tags_delayed.call(names=[name], routers_writes=token)
+
+    ran, retried = [r for r in caplog.records if r.name == "routers.decisions"]
+    assert ran.routing["task"] == read_tags.module_path
+    assert ran.routing["outcome"] == "done"
+    ((decision),) = ran.routing["primaries"]["default"]["decisions"]
+    assert (decision["alias"], decision["reason"]) == ("default", "not_replayed")
+    assert ran.routing["primaries"]["default"]["statements"] == {"default": 1}
+    assert ran.getMessage().startswith(f"task {read_tags.module_path} done causal: default ->")
+    assert retried.routing["outcome"] == "enqueued again"
