@@ -38,3 +38,10 @@ def write_a_tag_then_enqueue(*, name: str, then: list[str], carry: bool) -> str:
     if carry:
         return str(enqueue_with_writes(read_tags, names=then).id)
     return str(read_tags.enqueue(names=then).id)
+
+
+@task()
+@task_scope
+def read_then_fail(*, names: list[str]) -> None:
+    list(Tag.objects.filter(name__in=names))
+    raise RuntimeError("the task's own error")

@@ -35,6 +35,7 @@ from tests.routers.tasks import (
     read_tags,
     read_tags_delayed,
     read_tags_delayed_with_context,
+    read_then_fail,
     write_a_tag_then_enqueue,
 )
 from tests.tasks_framework import IMMEDIATE_BACKEND, task
@@ -337,3 +338,15 @@ def test_each_run_of_a_task_logs_where_its_reads_went_and_why(lagging_replicas, 
     assert ran.routing["primaries"]["default"]["statements"] == {"default": 1}
     assert ran.getMessage().startswith(f"task {read_tags.module_path} done causal: default ->")
     assert retried.routing["outcome"] == "enqueued again"
+
+
+@pytest.mark.usefixtures("causal")
+def test_a_task_that_fails_still_logs_where_its_reads_went(name, caplog):
+    caplog.set_level(logging.INFO, logger="routers.decisions")
+
+    with pytest.raises(RuntimeError, match="the task's own error"):
+        read_then_fail.call(names=[name])
+
+    (failed,) = [r.routing for r in caplog.records if r.name == "routers.decisions"]
+    assert (failed["task"], failed["outcome"]) == (read_then_fail.module_path, "failed")
+    assert sum(failed["primaries"]["default"]["statements"].values()) == 1
