@@ -76,13 +76,15 @@ postmaster_pid() {
 
 # Start a program in the background, in a session of its own (Ctrl-C in the terminal
 # that started the stack reaches make ha's trap, not the servers), as the postgres user,
-# its PID in NAME's pidfile (the program's own: it writes it, then becomes it).
+# its PID in NAME's pidfile. The inner bash starts it and exits, so no process waits on
+# it: runuser's would stop itself when the program is stopped (a test's SIGSTOP), stay
+# stopped after SIGCONT, and outlive the program with this script's subshell.
 launch() {
     local name="$1" log="$STACK_DIR/log/$1.log"
     shift
-    # shellcheck disable=SC2016 # $$ and $@ are the inner bash's
-    as_pg setsid bash -c 'echo $$ >"$0" && exec "$@"' "$(pidfile_of "$name")" "$@" \
-        </dev/null >>"$log" 2>&1 &
+    # shellcheck disable=SC2016 # $! and $@ are the inner bash's
+    as_pg setsid bash -c '"$@" & echo $! >"$0"' "$(pidfile_of "$name")" "$@" \
+        </dev/null >>"$log" 2>&1
     local _
     for _ in $(seq 50); do running "$name" && return; sleep 0.1; done
     die "$name did not start; see $log"

@@ -9,12 +9,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.ha.cluster import NODES, HaCluster
-from tests.helpers import HttpBrowser
+from tests.helpers import REPO, HttpBrowser, wait_until
 
 pytestmark = pytest.mark.ha
 
@@ -41,6 +42,50 @@ def hung(ha: HaCluster, *nodes: str) -> Iterator[None]:
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
+
+
+def state_of(pid: int) -> str | None:
+    """The process's state letter (R, S, T, Z...), None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def waiting_on(ha: HaCluster, node: str) -> list[int]:
+    """The processes other than its Patroni that name `node`'s pidfile: a wrapper
+    postgres/ha.sh started it through, still waiting on it."""
+    pidfile = REPO / ha.env["STACK_DIR"] / "run" / f"{node}.pid"
+    names = {str(pidfile), os.path.realpath(pidfile)}
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # gone meanwhile
+        if any(name in command for name in names):
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_node_hung_and_resumed_leaves_no_process_behind_once_stopped(ha: HaCluster) -> None:
+    node = next(n for n in NODES if n != ha.wait_for_leader())
+
+    def stopped(*pids: int) -> bool:
+        return all(state_of(pid) in ("T", None) for pid in pids)
+
+    with hung(ha, node):
+        wait_until(lambda: stopped(ha.patroni_pid(node)), timeout=10, what="Patroni stopped")
+        # A process waiting on it sees it stop: runuser then stops itself, for good.
+        wait_until(lambda: stopped(*waiting_on(ha, node)), timeout=10, what="its waiters")
+    ha.run("stop", node)
+    try:
+        left = waiting_on(ha, node)
+    finally:
+        ha.run("start", node)
+        ha.whole()
+
+    assert left == []
 
 
 def operator(url: str) -> HttpBrowser:
