@@ -104,10 +104,11 @@ def healthz(request: HttpRequest) -> HttpResponse:
     """The routers' /healthz and, with PATRONI_URLS, the Patroni cluster under "patroni"
     (what Patroni says, or why nothing: the status code stays the routers')."""
     response = routers_healthz(request)
-    history().add(json.loads(response.content))  # the cluster panel's lag chart
+    nodes = json.loads(response.content)
+    history().add(nodes)  # the cluster panel's lag chart
     if not settings.PATRONI_URLS:
         return response
-    body = {**json.loads(response.content), "patroni": patroni.cluster()}
+    body = {**nodes, "patroni": patroni.cluster()}
     return JsonResponse(body, status=response.status_code)
 
 
@@ -118,8 +119,9 @@ def cluster(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 def cluster_lag(request: HttpRequest) -> HttpResponse:
-    """The lag chart alone, measured now: what the cluster panel redraws each second
-    (measured here, so the worker that draws it has the latest sample)."""
+    """The lag chart alone, measured now: what the cluster panel redraws each second,
+    after its /healthz (measured here too: without Redis, the worker that draws may not
+    be the one that measured)."""
     history().add(describe_nodes())
     return render(request, "lab/_lag_chart.html", {"chart": lag_chart(), **GEOMETRY})
 

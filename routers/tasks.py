@@ -80,26 +80,28 @@ def task_scope(function: F | None = None, *, mode: str | None = None) -> Any:
                 f"not over it ({function!r})"
             )
 
+        # As Django finds a task from its function (Task.module_path): the module's attribute.
+        path = f"{function.__module__}.{function.__qualname__}"
+
         # The keywords are conf.TASK_WRITES_KEYWORD and conf.TASK_RETRIED_KEYWORD.
         @functools.wraps(function)
         def run(
             *args: Any, routers_writes: str = "", routers_retried: bool = False, **kwargs: Any
         ) -> Any:
-            name = f"{function.__module__}.{function.__qualname__}"
             state = RequestState()
             # A stored argument can be anything: only a token of ours carries writes.
             absorb(state, loads(routers_writes) if isinstance(routers_writes, str) else [])
             if (mode or conf.task_mode()) == "delayed" and not routers_retried and _behind(state):
-                retried_as = _retry(function, args, kwargs, routers_writes)
-                log_task(name, state, "enqueued again")
+                retried_as = _retry(path, args, kwargs, routers_writes)
+                log_task(path, state, "enqueued again")
                 return {conf.TASK_RETRIED_AS: retried_as}
             with request_scope(state):
                 try:
                     result = function(*args, **kwargs)
                 except BaseException:
-                    log_task(name, state, "failed")
+                    log_task(path, state, "failed")
                     raise
-            log_task(name, state, "done")
+            log_task(path, state, "done")
             return result
 
         _scoped.add(run)
@@ -118,12 +120,9 @@ def _behind(state: RequestState) -> bool:
     return False
 
 
-def _retry(
-    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], writes: str
-) -> str:
-    """Enqueue the task of `function` again, ROUTERS_STICKY_SECONDS from now; its id."""
-    # As Django finds a task from its function (Task.module_path): the module's attribute.
-    task = import_string(f"{function.__module__}.{function.__qualname__}")
+def _retry(path: str, args: tuple[Any, ...], kwargs: dict[str, Any], writes: str) -> str:
+    """Enqueue the task at `path` again, ROUTERS_STICKY_SECONDS from now; its id."""
+    task = import_string(path)
     if task.takes_context:
         context, *rest = args
         args = tuple(rest)

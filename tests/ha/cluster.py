@@ -19,6 +19,15 @@ from tests.helpers import REPO, wait_until
 NODES = ("node1", "node2", "node3")
 
 
+def process_state(pid: int) -> str | None:
+    """The process's state letter (R, S, T for stopped, Z for a zombie...), None once
+    it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return None
+
+
 def read_env(path: Path) -> dict[str, str]:
     """KEY=VALUE lines, as `set -a; . FILE` reads them (comments and blank lines skipped)."""
     lines = path.read_text().splitlines()

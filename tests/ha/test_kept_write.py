@@ -9,12 +9,11 @@ One failover for the module: the tests look at its outcome from different sides.
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from forum.lost_writes import LOST_WRITE_WORDS
-from tests.ha.cluster import HaCluster
+from tests.ha.cluster import HaCluster, process_state
 from tests.ha.members import Member
 from tests.helpers import HttpBrowser, wait_until
 
@@ -49,11 +48,7 @@ def status_of(url: str) -> int:
 def alive(pid: int) -> bool:
     """Whether the process runs: a killed one its parent has not reaped yet (a zombie,
     state Z) does not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    return process_state(pid) not in (None, "Z")
 
 
 @pytest.fixture(scope="module")

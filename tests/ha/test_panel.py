@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.ha.cluster import NODES, HaCluster
+from tests.ha.cluster import NODES, HaCluster, process_state
 from tests.helpers import REPO, HttpBrowser, wait_until
 
 pytestmark = pytest.mark.ha
@@ -44,14 +44,6 @@ def hung(ha: HaCluster, *nodes: str) -> Iterator[None]:
             os.kill(pid, signal.SIGCONT)
 
 
-def state_of(pid: int) -> str | None:
-    """The process's state letter (R, S, T, Z...), None once it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
-
 def waiting_on(ha: HaCluster, node: str) -> list[int]:
     """The processes other than its Patroni that name `node`'s pidfile: a wrapper
     postgres/ha.sh started it through, still waiting on it."""
@@ -72,7 +64,7 @@ def test_a_node_hung_and_resumed_leaves_no_process_behind_once_stopped(ha: HaClu
     node = next(n for n in NODES if n != ha.wait_for_leader())
 
     def stopped(*pids: int) -> bool:
-        return all(state_of(pid) in ("T", None) for pid in pids)
+        return all(process_state(pid) in ("T", None) for pid in pids)
 
     with hung(ha, node):
         wait_until(lambda: stopped(ha.patroni_pid(node)), timeout=10, what="Patroni stopped")
